@@ -1,0 +1,195 @@
+/// A JSON-RPC id exactly as the peer wrote it (a number or a string), kept as raw JSON so it can be
+/// echoed back byte for byte.
+public struct JSONRPCID: Sendable, Hashable, CustomStringConvertible {
+    /// The raw JSON text of the id.
+    public let raw: [UInt8]
+
+    /// An id from raw JSON text (`7` or `"abc"`).
+    public init(raw: [UInt8]) { self.raw = raw }
+
+    /// A numeric id.
+    public init(_ number: Int) { self.raw = Array(String(number).utf8) }
+
+    /// The JSON `null` id used in errors for requests whose id could not be read.
+    public static let null = JSONRPCID(raw: Array("null".utf8))
+
+    public var description: String { String(decoding: raw, as: UTF8.self) }
+}
+
+/// One JSON-RPC 2.0 message with only its envelope decoded; `params`, `result` and `error` are byte
+/// ranges into ``bytes`` so payloads can be forwarded without being parsed.
+public struct JSONRPCMessage: Sendable {
+    /// What kind of message this is.
+    public enum Kind: Sendable, Equatable {
+        case request, notification, response, errorResponse
+    }
+
+    /// The whole message as received.
+    public let bytes: [UInt8]
+    /// Request, notification, response or error response.
+    public let kind: Kind
+    /// The id (absent on notifications).
+    public let id: JSONRPCID?
+    /// The method of a request or notification.
+    public let method: String?
+    /// Range of the `params` value in ``bytes``.
+    public let params: Range<Int>?
+    /// Range of the `result` value in ``bytes``.
+    public let result: Range<Int>?
+    /// Range of the `error` value in ``bytes``.
+    public let error: Range<Int>?
+
+    /// The raw `params` bytes, if present.
+    public var paramsBytes: ArraySlice<UInt8>? { params.map { bytes[$0] } }
+    /// The raw `result` bytes, if present.
+    public var resultBytes: ArraySlice<UInt8>? { result.map { bytes[$0] } }
+    /// The raw `error` bytes, if present.
+    public var errorBytes: ArraySlice<UInt8>? { error.map { bytes[$0] } }
+
+    /// Decodes the envelope of a single message (not a batch).
+    ///
+    /// - Throws: ``JSONRPCError`` with `parseError` for invalid JSON and `invalidRequest` for JSON
+    ///   that is not a JSON-RPC 2.0 message.
+    public init(bytes: [UInt8], maximumDepth: Int = 64) throws(JSONRPCError) {
+        var scanner = JSONScanner(bytes: bytes, maximumDepth: maximumDepth)
+        var version: String?
+        var id: JSONRPCID?
+        var idIsNull = false
+        var method: String?
+        var params: Range<Int>?
+        var result: Range<Int>?
+        var error: Range<Int>?
+        var shapeProblem: String?
+        do {
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                _ = try scanner.skipValue()
+                try scanner.expectEnd()
+                throw JSONRPCError.invalidRequest("a JSON-RPC message must be a JSON object")
+            }
+            try scanner.forEachMember { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+                switch key {
+                case "jsonrpc":
+                    if scanner.peek() == UInt8(ascii: "\"") {
+                        version = try scanner.parseString()
+                    } else {
+                        try scanner.skipValue(depth: 1)
+                        shapeProblem = "\"jsonrpc\" must be \"2.0\""
+                    }
+                case "id":
+                    let next = scanner.peek() ?? 0
+                    let range = try scanner.skipValue(depth: 1)
+                    switch next {
+                    case UInt8(ascii: "\""), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                        id = JSONRPCID(raw: Array(bytes[range]))
+                    case UInt8(ascii: "n"):
+                        idIsNull = true
+                    default:
+                        shapeProblem = "\"id\" must be a string or a number"
+                    }
+                case "method":
+                    if scanner.peek() == UInt8(ascii: "\"") {
+                        method = try scanner.parseString()
+                    } else {
+                        try scanner.skipValue(depth: 1)
+                        shapeProblem = "\"method\" must be a string"
+                    }
+                case "params":
+                    let next = scanner.peek()
+                    params = try scanner.skipValue(depth: 1)
+                    if next != UInt8(ascii: "{"), next != UInt8(ascii: "[") {
+                        shapeProblem = "\"params\" must be an object"
+                    }
+                case "result":
+                    result = try scanner.skipValue(depth: 1)
+                case "error":
+                    error = try scanner.skipValue(depth: 1)
+                default:
+                    try scanner.skipValue(depth: 1)
+                }
+            }
+            try scanner.expectEnd()
+        } catch let syntax as JSONSyntaxError {
+            throw JSONRPCError.parseError(syntax.description)
+        } catch let rpc as JSONRPCError {
+            throw rpc
+        } catch {
+            throw JSONRPCError.parseError("invalid JSON")
+        }
+        if let shapeProblem { throw JSONRPCError.invalidRequest(shapeProblem, id: id) }
+        guard version == "2.0" else { throw JSONRPCError.invalidRequest("\"jsonrpc\" must be \"2.0\"", id: id) }
+        let kind: Kind
+        if method != nil {
+            if result != nil || error != nil {
+                throw JSONRPCError.invalidRequest("a request cannot carry \"result\" or \"error\"", id: id)
+            }
+            if idIsNull { throw JSONRPCError.invalidRequest("\"id\" must not be null", id: nil) }
+            kind = id == nil ? .notification : .request
+        } else if result != nil, error == nil {
+            guard id != nil else { throw JSONRPCError.invalidRequest("a response needs an \"id\"") }
+            kind = .response
+        } else if error != nil, result == nil {
+            kind = .errorResponse
+        } else {
+            throw JSONRPCError.invalidRequest("missing \"method\"", id: id)
+        }
+        self.bytes = bytes
+        self.kind = kind
+        self.id = id
+        self.method = method
+        self.params = params
+        self.result = result
+        self.error = error
+    }
+
+    /// The members of the `params` object with their byte ranges, in order.
+    public func paramMembers() -> [(key: String, range: Range<Int>)] {
+        guard let params else { return [] }
+        return JSONRPCMessage.members(of: bytes, in: params)
+    }
+
+    /// The top-level members of the object occupying `range` in `bytes`, in order. An empty list
+    /// when `range` is not an object.
+    public static func members(of bytes: [UInt8], in range: Range<Int>) -> [(key: String, range: Range<Int>)] {
+        var scanner = JSONScanner(bytes: Array(bytes[range]))
+        var found: [(key: String, range: Range<Int>)] = []
+        guard scanner.peek() == UInt8(ascii: "{") else { return [] }
+        do {
+            try scanner.forEachMember { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+                let valueRange = try scanner.skipValue(depth: 1)
+                found.append((key, (valueRange.lowerBound + range.lowerBound)..<(valueRange.upperBound + range.lowerBound)))
+            }
+        } catch {
+            return []
+        }
+        return found
+    }
+
+    /// Returns whether a body starts with `[` (a JSON-RPC batch).
+    public static func isBatch(_ bytes: [UInt8]) -> Bool {
+        for byte in bytes {
+            switch byte {
+            case 0x20, 0x0A, 0x0D, 0x09: continue
+            case UInt8(ascii: "["): return true
+            default: return false
+            }
+        }
+        return false
+    }
+
+    /// Splits a batch (a JSON array) into the raw bytes of its elements.
+    public static func splitBatch(_ bytes: [UInt8], maximumDepth: Int = 64) throws(JSONRPCError) -> [[UInt8]] {
+        var scanner = JSONScanner(bytes: bytes, maximumDepth: maximumDepth)
+        var elements: [[UInt8]] = []
+        do {
+            try scanner.forEachElement(depth: 0) { (scanner: inout JSONScanner) throws(JSONSyntaxError) in
+                let range = try scanner.skipValue(depth: 1)
+                elements.append(Array(bytes[range]))
+            }
+            try scanner.expectEnd()
+        } catch {
+            throw JSONRPCError.parseError(error.description)
+        }
+        if elements.isEmpty { throw JSONRPCError.invalidRequest("an empty batch is not a valid request") }
+        return elements
+    }
+}

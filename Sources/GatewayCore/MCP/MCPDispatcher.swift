@@ -1,0 +1,164 @@
+import Logging
+
+/// Answers MCP requests from the catalog snapshot and forwards calls to the owning upstream.
+/// Transport-independent: the HTTP layer hands it decoded envelopes and writes back the bytes it
+/// returns. Sessions and eras are settled before a request gets here.
+public struct MCPDispatcher: Sendable {
+    public let catalog: CatalogHolder
+    public let upstream: any UpstreamClient
+    public let pagination: Pagination
+    /// Deadline of one forwarded call (TOOL_TIMEOUT).
+    public let upstreamTimeout: Duration
+    public let identity: ServerIdentity
+
+    public init(
+        catalog: CatalogHolder, upstream: any UpstreamClient, pagination: Pagination, upstreamTimeout: Duration,
+        identity: ServerIdentity
+    ) {
+        self.catalog = catalog
+        self.upstream = upstream
+        self.pagination = pagination
+        self.upstreamTimeout = upstreamTimeout
+        self.identity = identity
+    }
+
+    /// Handles one request and returns the complete JSON-RPC response.
+    public func handle(_ request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async -> [UInt8] {
+        let id = request.id ?? .null
+        do {
+            let result = try await result(for: request, context: context, logger: logger)
+            switch result {
+            case .local(let bytes), .forwarded(.result(let bytes)):
+                return JSONRPCMessage.responseBytes(id: id, result: bytes)
+            case .forwarded(.error(let bytes)):
+                return JSONRPCMessage.errorResponseBytes(id: id, error: bytes)
+            }
+        } catch let error as JSONRPCError {
+            return error.answering(id).responseBytes
+        } catch let error as UpstreamError {
+            logger.warning(
+                "upstream call failed",
+                metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)]
+            )
+            return JSONRPCError(code: .upstreamError, message: "Upstream error: \(error.message)", id: id).responseBytes
+        } catch {
+            logger.error("request failed", metadata: ["mcp.method": .string(request.method ?? "")])
+            return JSONRPCError.internalError("the request could not be completed", id: id).responseBytes
+        }
+    }
+
+    enum Outcome {
+        case local([UInt8])
+        case forwarded(UpstreamReply)
+    }
+
+    func result(for request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async throws -> Outcome {
+        let method = request.method ?? ""
+        guard let view = catalog.snapshot.view(serverID: context.serverID) else {
+            throw JSONRPCError(code: .invalidRequest, message: "Virtual server not found or disabled")
+        }
+        switch method {
+        case "ping", "logging/setLevel":
+            return .local(Array("{}".utf8))
+        case "tools/list":
+            return .local(try list("tools", view.tools, request))
+        case "resources/list":
+            return .local(try list("resources", view.resources, request))
+        case "resources/templates/list":
+            return .local(try list("resourceTemplates", view.resourceTemplates, request))
+        case "prompts/list":
+            return .local(try list("prompts", view.prompts, request))
+        case "tools/call":
+            return try await forwardNamed(request, routes: view.toolRoutes, kind: "tool")
+        case "prompts/get":
+            return try await forwardNamed(request, routes: view.promptRoutes, kind: "prompt")
+        case "resources/read":
+            guard let uri = ParamsRewriter.stringMember("uri", in: request) else {
+                throw JSONRPCError.invalidParams("\"uri\" is required and must be a string")
+            }
+            guard let target = view.resourceTarget(for: uri) else {
+                throw JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)])
+            }
+            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init)))
+        case "completion/complete":
+            return try await complete(request, view: view)
+        default:
+            throw JSONRPCError.methodNotFound(method)
+        }
+    }
+
+    func list(_ key: StaticString, _ items: [[UInt8]], _ request: JSONRPCMessage) throws(JSONRPCError) -> [UInt8] {
+        var cursor: String?
+        if let value = ParamsRewriter.member("cursor", in: request), !value.isNull {
+            guard let text = value.stringValue else { throw JSONRPCError.invalidParams("\"cursor\" must be a string") }
+            cursor = text
+        }
+        let (page, next) = try pagination.page(items, cursor: cursor)
+        var writer = JSONWriter(capacity: 64 + page.reduce(0) { $0 + $1.count + 1 })
+        writer.raw("{\"")
+        writer.raw(key)
+        writer.raw("\":[")
+        for (offset, item) in page.enumerated() {
+            if offset > 0 { writer.raw(",") }
+            writer.raw(item)
+        }
+        writer.raw("]")
+        if let next {
+            writer.raw(",\"nextCursor\":")
+            writer.string(next)
+        }
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    func forwardNamed(_ request: JSONRPCMessage, routes: [String: ItemRoute], kind: String) async throws -> Outcome {
+        guard let name = ParamsRewriter.stringMember("name", in: request) else {
+            throw JSONRPCError.invalidParams("\"name\" is required and must be a string")
+        }
+        guard let route = routes[name] else {
+            throw JSONRPCError(code: .invalidParams, message: "Unknown \(kind): \(name)")
+        }
+        let params = ParamsRewriter.replacing("name", with: ParamsRewriter.jsonString(route.originalName), in: request)
+        return .forwarded(try await forward(route.target, request, params: params))
+    }
+
+    func complete(_ request: JSONRPCMessage, view: CatalogView) async throws -> Outcome {
+        guard case .object(var reference)? = ParamsRewriter.member("ref", in: request),
+            let type = reference["type"]?.stringValue
+        else {
+            throw JSONRPCError.invalidParams("\"ref\" must be an object with a \"type\"")
+        }
+        switch type {
+        case "ref/prompt":
+            guard let name = reference["name"]?.stringValue, let route = view.promptRoutes[name] else {
+                throw JSONRPCError.invalidParams("Unknown prompt in \"ref\"")
+            }
+            reference["name"] = .string(route.originalName)
+            let params = ParamsRewriter.replacing("ref", with: JSONValue.object(reference).serializedBytes, in: request)
+            return .forwarded(try await forward(route.target, request, params: params))
+        case "ref/resource":
+            guard let uri = reference["uri"]?.stringValue, let target = view.resourceTarget(for: uri) else {
+                throw JSONRPCError.invalidParams("Unknown resource in \"ref\"")
+            }
+            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init)))
+        default:
+            throw JSONRPCError.invalidParams("Unsupported \"ref\" type: \(type)")
+        }
+    }
+
+    func forward(_ target: UpstreamTarget, _ request: JSONRPCMessage, params: [UInt8]?) async throws -> UpstreamReply {
+        try await upstream.forward(target, method: request.method ?? "", params: params, timeout: upstreamTimeout)
+    }
+
+    /// The result of `initialize` for the negotiated version.
+    public func initializeResult(protocolVersion: String) -> [UInt8] {
+        var result = JSONObject([
+            ("protocolVersion", .string(protocolVersion)),
+            ("capabilities", identity.capabilities),
+            ("serverInfo", identity.serverInfo),
+        ])
+        if let instructions = identity.instructions { result["instructions"] = .string(instructions) }
+        return JSONValue.object(result).serializedBytes
+    }
+}
+

@@ -1,0 +1,43 @@
+/// Who is asking, through which endpoint, in which protocol version.
+public struct MCPRequestContext: Sendable {
+    /// The protocol version in force for this request.
+    public var protocolVersion: String
+    /// The virtual server of the endpoint, or `nil` for `/mcp`.
+    public var serverID: String?
+    /// The authenticated subject.
+    public var principal: String
+
+    public init(protocolVersion: String, serverID: String?, principal: String) {
+        self.protocolVersion = protocolVersion
+        self.serverID = serverID
+        self.principal = principal
+    }
+}
+
+/// How the gateway introduces itself to clients.
+public struct ServerIdentity: Sendable {
+    public var name: String
+    public var version: String
+    public var instructions: String?
+
+    public init(name: String, version: String, instructions: String? = nil) {
+        self.name = name
+        self.version = version
+        self.instructions = instructions
+    }
+
+    /// The capabilities the gateway announces: it serves tools, resources, prompts, completions and
+    /// logging, and lists may change.
+    public var capabilities: JSONValue {
+        [
+            "tools": ["listChanged": true],
+            "resources": ["listChanged": true],
+            "prompts": ["listChanged": true],
+            "completions": [:],
+            "logging": [:],
+        ]
+    }
+
+    /// `serverInfo` as sent in initialize and discover results.
+    public var serverInfo: JSONValue { ["name": .string(name), "version": .string(version)] }
+}

@@ -1,0 +1,57 @@
+/// Where and how to reach one upstream.
+public struct UpstreamTarget: Sendable, Hashable {
+    public var gatewayID: String
+    public var url: String
+    public var transport: UpstreamTransport
+    public var auth: UpstreamAuth
+
+    public init(gatewayID: String, url: String, transport: UpstreamTransport, auth: UpstreamAuth) {
+        self.gatewayID = gatewayID
+        self.url = url
+        self.transport = transport
+        self.auth = auth
+    }
+}
+
+/// An upstream's answer to a forwarded request: its `result` or its `error`, as raw JSON.
+public enum UpstreamReply: Sendable {
+    case result([UInt8])
+    case error([UInt8])
+}
+
+/// Talks to upstream MCP servers: discovery at registration, and forwarding of client requests.
+/// Implementations pool connections and upstream sessions (one initialize per upstream session,
+/// not per call).
+public protocol UpstreamClient: Sendable {
+    /// Connects, initializes, and lists everything the upstream offers, following cursors.
+    func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog
+    /// Sends one request and returns the upstream's reply.
+    func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
+        -> UpstreamReply
+    /// Forgets any session held for the gateway (after delete or update).
+    func release(gatewayID: String) async
+}
+
+/// A failure to get an answer from an upstream (as opposed to an answer that is an error).
+public struct UpstreamError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        let rawValue: String
+        public var description: String { rawValue }
+        public static let unreachable = Code(rawValue: "unreachable")
+        public static let timeout = Code(rawValue: "timeout")
+        public static let protocolViolation = Code(rawValue: "protocol_violation")
+        public static let httpStatus = Code(rawValue: "http_status")
+        public static let tooLarge = Code(rawValue: "too_large")
+    }
+
+    public var code: Code
+    /// Safe to show a client or operator: no credentials, no upstream response bodies.
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "upstream \(code): \(message)" }
+}

@@ -1,0 +1,304 @@
+import Foundation
+import Logging
+
+/// The registry's write side: registers upstreams (discovering their items first), maintains
+/// virtual servers, and keeps the in-memory catalog in step with the store.
+public struct Registry: Sendable {
+    public let store: any Store
+    public let upstream: any UpstreamClient
+    public let coordinator: any Coordinator
+    public let catalog: CatalogHolder
+    public let naming: Naming
+    /// Deadline for discovery at registration.
+    public let discoveryTimeout: Duration
+    public let logger: Logger
+
+    public init(
+        store: any Store, upstream: any UpstreamClient, coordinator: any Coordinator, catalog: CatalogHolder,
+        naming: Naming, discoveryTimeout: Duration, logger: Logger
+    ) {
+        self.store = store
+        self.upstream = upstream
+        self.coordinator = coordinator
+        self.catalog = catalog
+        self.naming = naming
+        self.discoveryTimeout = discoveryTimeout
+        self.logger = logger
+    }
+
+    /// Reloads the snapshot from the store.
+    public func reload() async throws {
+        let contents = try await store.loadCatalog()
+        catalog.replace(with: CatalogSnapshot(contents: contents))
+    }
+
+    /// Makes a change visible: on this node at once, on the others through the coordinator.
+    func committed() async {
+        do {
+            try await reload()
+        } catch {
+            logger.error("catalog reload failed after a write", metadata: ["error": "\(String(describing: error))"])
+        }
+        do {
+            try await coordinator.publishCatalogChanged()
+        } catch {
+            logger.warning("catalog change could not be announced", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func newID() -> String {
+        UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
+    // MARK: - Gateways
+
+    /// Registers an upstream: discovers it, then stores it with its items. Nothing is stored if
+    /// discovery fails.
+    public func registerGateway(_ input: GatewayInput) async throws -> GatewayRecord {
+        let snapshot = catalog.snapshot
+        let slug = Naming.slug(input.name)
+        guard !slug.isEmpty else { throw RegistryError.invalid("name", "must contain letters or digits") }
+        if snapshot.contents.gateways.contains(where: { $0.name == input.name || $0.slug == slug }) {
+            throw RegistryError(.conflict, "A gateway named '\(input.name)' already exists", field: "name")
+        }
+        let id = Self.newID()
+        let target = UpstreamTarget(gatewayID: id, url: input.url, transport: input.transport, auth: input.auth)
+        let discovered = try await discover(target)
+        let now = Timestamp.now()
+        let gateway = GatewayRecord(
+            id: id, name: input.name, slug: slug, url: input.url, description: input.description,
+            transport: input.transport, enabled: true, reachable: true, capabilities: discovered.capabilities,
+            protocolVersion: discovered.protocolVersion, auth: input.auth, createdAt: now, updatedAt: now, lastSeen: now
+        )
+        let items = try makeItems(for: gateway, discovered: discovered, previous: nil, snapshot: snapshot)
+        try await write { try await store.insertGateway(gateway, items: items) }
+        await committed()
+        return gateway
+    }
+
+    /// Updates an upstream; a changed URL, transport or credentials means discovery again.
+    public func updateGateway(id: String, _ update: GatewayUpdate) async throws -> GatewayRecord {
+        let snapshot = catalog.snapshot
+        guard var gateway = snapshot.gatewaysByID[id] else { throw RegistryError.notFound("Gateway", id) }
+        if let name = update.name, name != gateway.name {
+            let slug = Naming.slug(name)
+            guard !slug.isEmpty else { throw RegistryError.invalid("name", "must contain letters or digits") }
+            if snapshot.contents.gateways.contains(where: { $0.id != id && ($0.name == name || $0.slug == slug) }) {
+                throw RegistryError(.conflict, "A gateway named '\(name)' already exists", field: "name")
+            }
+            gateway.name = name
+            gateway.slug = slug
+        }
+        let needsDiscovery =
+            (update.url.map { $0 != gateway.url } ?? false) || (update.transport.map { $0 != gateway.transport } ?? false)
+            || (update.auth.map { $0 != gateway.auth } ?? false) || update.name != nil
+        if let url = update.url { gateway.url = url }
+        if let transport = update.transport { gateway.transport = transport }
+        if let auth = update.auth { gateway.auth = auth }
+        if let description = update.description { gateway.description = description }
+        gateway.updatedAt = Timestamp.now()
+        var items: GatewayItems?
+        if needsDiscovery {
+            await upstream.release(gatewayID: id)
+            let target = UpstreamTarget(gatewayID: id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+            let discovered = try await discover(target)
+            gateway.capabilities = discovered.capabilities
+            gateway.protocolVersion = discovered.protocolVersion
+            gateway.reachable = true
+            gateway.lastSeen = gateway.updatedAt
+            items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
+        }
+        let finalItems = items
+        let finalGateway = gateway
+        try await write { try await store.updateGateway(finalGateway, items: finalItems) }
+        await committed()
+        return gateway
+    }
+
+    /// Enables or disables an upstream; a disabled upstream's items leave every MCP listing.
+    public func setGatewayEnabled(id: String, enabled: Bool) async throws -> GatewayRecord {
+        guard var gateway = catalog.snapshot.gatewaysByID[id] else { throw RegistryError.notFound("Gateway", id) }
+        gateway.enabled = enabled
+        gateway.updatedAt = Timestamp.now()
+        let finalGateway = gateway
+        try await write { try await store.updateGateway(finalGateway, items: nil) }
+        if !enabled { await upstream.release(gatewayID: id) }
+        await committed()
+        return gateway
+    }
+
+    /// Removes an upstream and everything discovered on it.
+    public func deleteGateway(id: String) async throws {
+        let existed = try await write { try await store.deleteGateway(id: id) }
+        guard existed else { throw RegistryError.notFound("Gateway", id) }
+        await upstream.release(gatewayID: id)
+        await committed()
+    }
+
+    func discover(_ target: UpstreamTarget) async throws -> DiscoveredCatalog {
+        do {
+            return try await upstream.discover(target, timeout: discoveryTimeout)
+        } catch let error as UpstreamError {
+            await upstream.release(gatewayID: target.gatewayID)
+            throw RegistryError(.upstreamFailed, "Could not register the upstream at \(target.url): \(error.message)")
+        } catch {
+            await upstream.release(gatewayID: target.gatewayID)
+            throw RegistryError(.upstreamFailed, "Could not register the upstream at \(target.url)")
+        }
+    }
+
+    /// Builds item rows, keeping the ids of items that existed before (so virtual server
+    /// memberships survive a refresh) and refusing qualified names already used elsewhere.
+    func makeItems(
+        for gateway: GatewayRecord, discovered: DiscoveredCatalog, previous: CatalogSnapshot?,
+        snapshot: CatalogSnapshot
+    ) throws -> GatewayItems {
+        let now = Timestamp.now()
+        let oldTools = Dictionary(
+            (previous?.contents.tools ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let oldPrompts = Dictionary(
+            (previous?.contents.prompts ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let oldResources = Dictionary(
+            (previous?.contents.resources ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.uri, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let takenToolNames = Set(snapshot.contents.tools.filter { $0.gatewayID != gateway.id }.map(\.name))
+        let takenPromptNames = Set(snapshot.contents.prompts.filter { $0.gatewayID != gateway.id }.map(\.name))
+
+        var tools: [ToolRecord] = []
+        var seen = Set<String>()
+        for definition in discovered.tools {
+            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
+            else { continue }
+            let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
+            if takenToolNames.contains(name) {
+                throw RegistryError(.conflict, "Tool name '\(name)' is already used by another gateway", field: "name")
+            }
+            let old = oldTools[original]
+            tools.append(
+                ToolRecord(
+                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
+                    definition: definition, enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
+        }
+        var prompts: [PromptRecord] = []
+        seen.removeAll()
+        for definition in discovered.prompts {
+            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
+            else { continue }
+            let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
+            if takenPromptNames.contains(name) {
+                throw RegistryError(.conflict, "Prompt name '\(name)' is already used by another gateway", field: "name")
+            }
+            let old = oldPrompts[original]
+            prompts.append(
+                PromptRecord(
+                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
+                    definition: definition, enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
+        }
+        var resources: [ResourceRecord] = []
+        seen.removeAll()
+        for definition in discovered.resources {
+            guard let uri = definition["uri"]?.stringValue, !uri.isEmpty, seen.insert(uri).inserted else { continue }
+            let old = oldResources[uri]
+            resources.append(
+                ResourceRecord(
+                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, uri: uri, definition: definition,
+                    enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
+        }
+        var templates: [ResourceTemplateRecord] = []
+        seen.removeAll()
+        for definition in discovered.resourceTemplates {
+            guard let template = definition["uriTemplate"]?.stringValue, seen.insert(template).inserted else { continue }
+            templates.append(
+                ResourceTemplateRecord(
+                    id: Self.newID(), gatewayID: gateway.id, uriTemplate: template, definition: definition,
+                    createdAt: now))
+        }
+        return GatewayItems(tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts)
+    }
+
+    // MARK: - Virtual servers
+
+    /// Creates a virtual server from items that exist.
+    public func createServer(_ input: ServerInput) async throws -> VirtualServerRecord {
+        let snapshot = catalog.snapshot
+        guard let name = input.name else { throw RegistryError.invalid("name", "is required") }
+        if snapshot.contents.servers.contains(where: { $0.name == name }) {
+            throw RegistryError(.conflict, "A server named '\(name)' already exists", field: "name")
+        }
+        try checkMembers(input, snapshot: snapshot)
+        let now = Timestamp.now()
+        let server = VirtualServerRecord(
+            id: Self.newID(), name: name, description: input.description ?? nil, icon: input.icon ?? nil,
+            toolIDs: input.toolIDs ?? [], resourceIDs: input.resourceIDs ?? [], promptIDs: input.promptIDs ?? [],
+            enabled: true, createdAt: now, updatedAt: now)
+        try await write { try await store.insertServer(server) }
+        await committed()
+        return server
+    }
+
+    /// Updates a virtual server.
+    public func updateServer(id: String, _ input: ServerInput) async throws -> VirtualServerRecord {
+        let snapshot = catalog.snapshot
+        guard var server = snapshot.serversByID[id] else { throw RegistryError.notFound("Server", id) }
+        if let name = input.name, name != server.name {
+            if snapshot.contents.servers.contains(where: { $0.id != id && $0.name == name }) {
+                throw RegistryError(.conflict, "A server named '\(name)' already exists", field: "name")
+            }
+            server.name = name
+        }
+        try checkMembers(input, snapshot: snapshot)
+        if let description = input.description { server.description = description }
+        if let icon = input.icon { server.icon = icon }
+        if let tools = input.toolIDs { server.toolIDs = tools }
+        if let resources = input.resourceIDs { server.resourceIDs = resources }
+        if let prompts = input.promptIDs { server.promptIDs = prompts }
+        server.updatedAt = Timestamp.now()
+        let finalServer = server
+        try await write { try await store.updateServer(finalServer) }
+        await committed()
+        return server
+    }
+
+    /// Enables or disables a virtual server.
+    public func setServerEnabled(id: String, enabled: Bool) async throws -> VirtualServerRecord {
+        guard var server = catalog.snapshot.serversByID[id] else { throw RegistryError.notFound("Server", id) }
+        server.enabled = enabled
+        server.updatedAt = Timestamp.now()
+        let finalServer = server
+        try await write { try await store.updateServer(finalServer) }
+        await committed()
+        return server
+    }
+
+    /// Deletes a virtual server.
+    public func deleteServer(id: String) async throws {
+        let existed = try await write { try await store.deleteServer(id: id) }
+        guard existed else { throw RegistryError.notFound("Server", id) }
+        await committed()
+    }
+
+    func checkMembers(_ input: ServerInput, snapshot: CatalogSnapshot) throws {
+        for id in input.toolIDs ?? [] where snapshot.toolsByID[id] == nil {
+            throw RegistryError.invalid("associated_tools", "unknown tool id '\(id)'")
+        }
+        for id in input.resourceIDs ?? [] where snapshot.resourcesByID[id] == nil {
+            throw RegistryError.invalid("associated_resources", "unknown resource id '\(id)'")
+        }
+        for id in input.promptIDs ?? [] where snapshot.promptsByID[id] == nil {
+            throw RegistryError.invalid("associated_prompts", "unknown prompt id '\(id)'")
+        }
+    }
+
+    func write<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError where error.code == .conflict {
+            throw RegistryError(.conflict, error.message)
+        } catch let error as StoreError {
+            logger.error("store write failed", metadata: ["error": "\(error)"])
+            throw RegistryError(.storeUnavailable, "The store could not save the change")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+/// Versioned schema changes for the SQLite store, applied in order, each once.
+enum SQLiteMigrations {
+    /// `(version, statements)`; never edit a published version, add a new one.
+    static let all: [(version: Int, statements: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE gateways (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, slug TEXT NOT NULL UNIQUE, url TEXT NOT NULL,
+                    description TEXT, transport TEXT NOT NULL, enabled INTEGER NOT NULL, reachable INTEGER NOT NULL,
+                    capabilities TEXT NOT NULL, protocol_version TEXT, auth TEXT NOT NULL,
+                    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_seen INTEGER)
+                """,
+                """
+                CREATE TABLE tools (
+                    id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
+                    original_name TEXT NOT NULL, name TEXT NOT NULL UNIQUE, definition TEXT NOT NULL,
+                    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL)
+                """,
+                """
+                CREATE TABLE resources (
+                    id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
+                    uri TEXT NOT NULL, definition TEXT NOT NULL, enabled INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL, UNIQUE (gateway_id, uri))
+                """,
+                """
+                CREATE TABLE resource_templates (
+                    id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
+                    uri_template TEXT NOT NULL, definition TEXT NOT NULL, created_at INTEGER NOT NULL)
+                """,
+                """
+                CREATE TABLE prompts (
+                    id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways(id) ON DELETE CASCADE,
+                    original_name TEXT NOT NULL, name TEXT NOT NULL UNIQUE, definition TEXT NOT NULL,
+                    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL)
+                """,
+                """
+                CREATE TABLE servers (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT, icon TEXT,
+                    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)
+                """,
+                """
+                CREATE TABLE server_tools (
+                    server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                    tool_id TEXT NOT NULL REFERENCES tools(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL, PRIMARY KEY (server_id, tool_id))
+                """,
+                """
+                CREATE TABLE server_resources (
+                    server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                    resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL, PRIMARY KEY (server_id, resource_id))
+                """,
+                """
+                CREATE TABLE server_prompts (
+                    server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                    prompt_id TEXT NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL, PRIMARY KEY (server_id, prompt_id))
+                """,
+                "CREATE INDEX tools_gateway ON tools(gateway_id)",
+                "CREATE INDEX resources_gateway ON resources(gateway_id)",
+                "CREATE INDEX templates_gateway ON resource_templates(gateway_id)",
+                "CREATE INDEX prompts_gateway ON prompts(gateway_id)",
+            ]
+        )
+    ]
+}

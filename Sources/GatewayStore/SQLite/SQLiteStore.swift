@@ -1,0 +1,282 @@
+import GatewayCore
+import Logging
+import NIOCore
+import SQLiteNIO
+
+/// The embedded store: one SQLite file, one connection, writes serialised by an async lock so a
+/// transaction's statements never interleave with another task's.
+public actor SQLiteStore: Store {
+    let connection: SQLiteConnection
+    let logger: Logger
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Opens (creating if needed) the database file at `path`.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            _ = try await connection.query("PRAGMA journal_mode=WAL")
+            _ = try await connection.query("PRAGMA foreign_keys=ON")
+            _ = try await connection.query("PRAGMA busy_timeout=5000")
+            _ = try await connection.query("PRAGMA synchronous=NORMAL")
+        } catch {
+            throw StoreError(.unavailable, "cannot open the SQLite database file")
+        }
+        return SQLiteStore(connection: connection, logger: logger)
+    }
+
+    init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    // MARK: - Serialisation
+
+    private func lock() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func unlock() {
+        if waiters.isEmpty {
+            locked = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    /// Runs `body` holding the lock, inside a transaction when `transaction` is set.
+    func exclusive<T: Sendable>(
+        transaction: Bool, _ body: (SQLiteConnection) async throws -> T
+    ) async throws -> T {
+        await lock()
+        defer { unlock() }
+        if transaction { _ = try await connection.query("BEGIN IMMEDIATE") }
+        do {
+            let value = try await body(connection)
+            if transaction { _ = try await connection.query("COMMIT") }
+            return value
+        } catch {
+            if transaction { _ = try? await connection.query("ROLLBACK") }
+            throw Self.mapped(error)
+        }
+    }
+
+    static func mapped(_ error: any Error) -> any Error {
+        if error is StoreError { return error }
+        if let sqlite = error as? SQLiteError {
+            if [.constraint, .constraintUniqueFailed, .constraintPrimaryKeyFailed].contains(sqlite.reason) {
+                return StoreError(.conflict, "a name or id is already in use")
+            }
+            return StoreError(.unavailable, "SQLite error (\(sqlite.reason))")
+        }
+        return StoreError(.unavailable, "SQLite operation failed")
+    }
+
+    // MARK: - Store
+
+    public func migrate() async throws {
+        try await exclusive(transaction: true) { connection in
+            _ = try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            let rows = try await connection.query("SELECT MAX(version) AS version FROM schema_migrations")
+            let current = rows.first?.column("version")?.integer ?? 0
+            for migration in SQLiteMigrations.all where migration.version > current {
+                for statement in migration.statements { _ = try await connection.query(statement) }
+                _ = try await connection.query(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(migration.version), .integer(Int(Timestamp.now().millisecondsSince1970))])
+                logger.info("applied migration", metadata: ["store.migration": "\(migration.version)"])
+            }
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await exclusive(transaction: false) { try await $0.query("SELECT 1") }
+    }
+
+    public func close() async throws {
+        try await connection.close()
+    }
+
+    public func loadCatalog() async throws -> CatalogContents {
+        try await exclusive(transaction: true) { connection in
+            var contents = CatalogContents()
+            for row in try await connection.query("SELECT * FROM gateways ORDER BY created_at, id") {
+                contents.gateways.append(try SQLiteRows.gateway(row))
+            }
+            for row in try await connection.query("SELECT * FROM tools ORDER BY created_at, name") {
+                contents.tools.append(try SQLiteRows.tool(row))
+            }
+            for row in try await connection.query("SELECT * FROM resources ORDER BY created_at, uri") {
+                contents.resources.append(try SQLiteRows.resource(row))
+            }
+            for row in try await connection.query("SELECT * FROM resource_templates ORDER BY created_at, uri_template") {
+                contents.resourceTemplates.append(try SQLiteRows.template(row))
+            }
+            for row in try await connection.query("SELECT * FROM prompts ORDER BY created_at, name") {
+                contents.prompts.append(try SQLiteRows.prompt(row))
+            }
+            var members: [String: (tools: [String], resources: [String], prompts: [String])] = [:]
+            for row in try await connection.query("SELECT server_id, tool_id FROM server_tools ORDER BY position") {
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].tools.append(row.column("tool_id")?.string ?? "")
+            }
+            for row in try await connection.query("SELECT server_id, resource_id FROM server_resources ORDER BY position") {
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].resources.append(row.column("resource_id")?.string ?? "")
+            }
+            for row in try await connection.query("SELECT server_id, prompt_id FROM server_prompts ORDER BY position") {
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].prompts.append(row.column("prompt_id")?.string ?? "")
+            }
+            for row in try await connection.query("SELECT * FROM servers ORDER BY created_at, id") {
+                var server = try SQLiteRows.server(row)
+                let serverMembers = members[server.id] ?? ([], [], [])
+                server.toolIDs = serverMembers.tools
+                server.resourceIDs = serverMembers.resources
+                server.promptIDs = serverMembers.prompts
+                contents.servers.append(server)
+            }
+            return contents
+        }
+    }
+
+    public func insertGateway(_ gateway: GatewayRecord, items: GatewayItems) async throws {
+        try await exclusive(transaction: true) { connection in
+            _ = try await connection.query(
+                """
+                INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
+                    protocol_version, auth, created_at, updated_at, last_seen)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, SQLiteRows.gatewayBinds(gateway))
+            try await Self.writeItems(items, gatewayID: gateway.id, on: connection)
+        }
+    }
+
+    public func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?) async throws {
+        try await exclusive(transaction: true) { connection in
+            let binds = SQLiteRows.gatewayBinds(gateway)
+            _ = try await connection.query(
+                """
+                UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,
+                    reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
+                    updated_at = ?13, last_seen = ?14
+                WHERE id = ?1
+                """, binds)
+            if let items { try await Self.writeItems(items, gatewayID: gateway.id, on: connection) }
+        }
+    }
+
+    /// Replaces a gateway's items, keeping rows (and so memberships) whose ids survive.
+    static func writeItems(_ items: GatewayItems, gatewayID: String, on connection: SQLiteConnection) async throws {
+        func prune(_ table: String, keeping ids: [String]) async throws {
+            let existing = try await connection.query("SELECT id FROM \(table) WHERE gateway_id = ?", [.text(gatewayID)])
+            let keep = Set(ids)
+            for row in existing {
+                guard let id = row.column("id")?.string, !keep.contains(id) else { continue }
+                _ = try await connection.query("DELETE FROM \(table) WHERE id = ?", [.text(id)])
+            }
+        }
+        try await prune("tools", keeping: items.tools.map(\.id))
+        try await prune("resources", keeping: items.resources.map(\.id))
+        try await prune("resource_templates", keeping: [])
+        try await prune("prompts", keeping: items.prompts.map(\.id))
+        for tool in items.tools {
+            _ = try await connection.query(
+                """
+                INSERT INTO tools (id, gateway_id, original_name, name, definition, enabled, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET original_name = excluded.original_name, name = excluded.name,
+                    definition = excluded.definition
+                """,
+                [.text(tool.id), .text(gatewayID), .text(tool.originalName), .text(tool.name),
+                 .text(JSONValue.object(tool.definition).serializedString), .integer(tool.enabled ? 1 : 0),
+                 .integer(Int(tool.createdAt.millisecondsSince1970))])
+        }
+        for resource in items.resources {
+            _ = try await connection.query(
+                """
+                INSERT INTO resources (id, gateway_id, uri, definition, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET uri = excluded.uri, definition = excluded.definition
+                """,
+                [.text(resource.id), .text(gatewayID), .text(resource.uri),
+                 .text(JSONValue.object(resource.definition).serializedString), .integer(resource.enabled ? 1 : 0),
+                 .integer(Int(resource.createdAt.millisecondsSince1970))])
+        }
+        for template in items.resourceTemplates {
+            _ = try await connection.query(
+                "INSERT INTO resource_templates (id, gateway_id, uri_template, definition, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(template.id), .text(gatewayID), .text(template.uriTemplate),
+                 .text(JSONValue.object(template.definition).serializedString),
+                 .integer(Int(template.createdAt.millisecondsSince1970))])
+        }
+        for prompt in items.prompts {
+            _ = try await connection.query(
+                """
+                INSERT INTO prompts (id, gateway_id, original_name, name, definition, enabled, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET original_name = excluded.original_name, name = excluded.name,
+                    definition = excluded.definition
+                """,
+                [.text(prompt.id), .text(gatewayID), .text(prompt.originalName), .text(prompt.name),
+                 .text(JSONValue.object(prompt.definition).serializedString), .integer(prompt.enabled ? 1 : 0),
+                 .integer(Int(prompt.createdAt.millisecondsSince1970))])
+        }
+    }
+
+    public func deleteGateway(id: String) async throws -> Bool {
+        try await exclusive(transaction: true) { connection in
+            let rows = try await connection.query("SELECT id FROM gateways WHERE id = ?", [.text(id)])
+            guard !rows.isEmpty else { return false }
+            _ = try await connection.query("DELETE FROM gateways WHERE id = ?", [.text(id)])
+            return true
+        }
+    }
+
+    public func insertServer(_ server: VirtualServerRecord) async throws {
+        try await exclusive(transaction: true) { connection in
+            _ = try await connection.query(
+                """
+                INSERT INTO servers (id, name, description, icon, enabled, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, SQLiteRows.serverBinds(server))
+            try await Self.writeMembers(server, on: connection)
+        }
+    }
+
+    public func updateServer(_ server: VirtualServerRecord) async throws {
+        try await exclusive(transaction: true) { connection in
+            _ = try await connection.query(
+                """
+                UPDATE servers SET name = ?2, description = ?3, icon = ?4, enabled = ?5, created_at = ?6,
+                    updated_at = ?7 WHERE id = ?1
+                """, SQLiteRows.serverBinds(server))
+            try await Self.writeMembers(server, on: connection)
+        }
+    }
+
+    static func writeMembers(_ server: VirtualServerRecord, on connection: SQLiteConnection) async throws {
+        for (table, column, ids) in [
+            ("server_tools", "tool_id", server.toolIDs), ("server_resources", "resource_id", server.resourceIDs),
+            ("server_prompts", "prompt_id", server.promptIDs),
+        ] {
+            _ = try await connection.query("DELETE FROM \(table) WHERE server_id = ?", [.text(server.id)])
+            for (position, id) in ids.enumerated() {
+                _ = try await connection.query(
+                    "INSERT OR IGNORE INTO \(table) (server_id, \(column), position) VALUES (?, ?, ?)",
+                    [.text(server.id), .text(id), .integer(position)])
+            }
+        }
+    }
+
+    public func deleteServer(id: String) async throws -> Bool {
+        try await exclusive(transaction: true) { connection in
+            let rows = try await connection.query("SELECT id FROM servers WHERE id = ?", [.text(id)])
+            guard !rows.isEmpty else { return false }
+            _ = try await connection.query("DELETE FROM servers WHERE id = ?", [.text(id)])
+            return true
+        }
+    }
+}

@@ -1,0 +1,329 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+
+/// The upstream client for streamable HTTP and legacy SSE upstreams, over one pooled
+/// AsyncHTTPClient: kept-alive connections, one upstream session per gateway, one upstream request
+/// per forwarded call.
+///
+/// It is a `Service`: `run()` hosts the readers of legacy SSE streams and shuts the HTTP client
+/// down when the service group stops.
+public final class HTTPUpstreamClient: UpstreamClient, Service {
+    /// Tuning knobs.
+    public struct Options: Sendable {
+        /// Largest upstream response accepted, in bytes.
+        public var maximumResponseBytes: Int = 16 << 20
+        /// Kept-alive connections per upstream host.
+        public var connectionsPerHost: Int = 64
+        /// How long an idle pooled connection is kept.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Timeout for establishing a TCP connection.
+        public var connectTimeout: Duration = .seconds(10)
+        /// Longest list pagination followed during discovery.
+        public var maximumDiscoveryPages: Int = 100
+        /// `clientInfo` sent at initialize.
+        public var clientName: String = "mcp-gateway-swift"
+        public var clientVersion: String = "0.1.0"
+
+        public init() {}
+    }
+
+    let http: HTTPClient
+    let options: Options
+    let logger: Logger
+    let sessions = UpstreamSessionTable()
+    let nextID = Atomic<Int>(1)
+    let readerJobs: AsyncStream<@Sendable () async -> Void>
+    let readerJobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
+
+    public init(options: Options = Options(), logger: Logger) {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        configuration.timeout.connect = .nanoseconds(Int64(options.connectTimeout.components.seconds * 1_000_000_000))
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(options.idleTimeout.components.seconds),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerHost)
+        configuration.httpVersion = .http1Only
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.options = options
+        self.logger = logger
+        (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
+            of: (@Sendable () async -> Void).self, bufferingPolicy: .unbounded)
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for await job in self.readerJobs.cancelOnGracefulShutdown() {
+                group.addTask { await job() }
+            }
+            group.cancelAll()
+        }
+        for session in await sessions.removeAll() {
+            session.sseConnection?.close(UpstreamError(.unreachable, "gateway shutting down"))
+        }
+        try await http.shutdown()
+    }
+
+    // MARK: - UpstreamClient
+
+    public func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog {
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        let session = try await session(for: target, deadline: deadline)
+        let capabilities = session.capabilities
+        func listAll(_ method: String, _ key: String) async throws -> [JSONObject] {
+            var items: [JSONObject] = []
+            var cursor: String?
+            for _ in 0..<options.maximumDiscoveryPages {
+                var params = JSONObject()
+                if let cursor { params["cursor"] = .string(cursor) }
+                let reply = try await send(target, method: method, params: JSONValue.object(params).serializedBytes, deadline: deadline)
+                guard case .result(let bytes) = reply else {
+                    throw UpstreamError(.protocolViolation, "\(method) returned an error")
+                }
+                let result: JSONValue
+                do { result = try JSONScanner.parse(bytes) } catch {
+                    throw UpstreamError(.protocolViolation, "\(method) returned invalid JSON")
+                }
+                for item in result[key]?.arrayValue ?? [] {
+                    if case .object(let object) = item { items.append(object) }
+                }
+                guard let next = result["nextCursor"]?.stringValue, !next.isEmpty, next != cursor else { return items }
+                cursor = next
+            }
+            throw UpstreamError(.protocolViolation, "\(method) did not stop paginating")
+        }
+        let tools = capabilities["tools"] != nil ? try await listAll("tools/list", "tools") : []
+        let hasResources = capabilities["resources"] != nil
+        let resources = hasResources ? try await listAll("resources/list", "resources") : []
+        let templates = hasResources ? try await listAll("resources/templates/list", "resourceTemplates") : []
+        let prompts = capabilities["prompts"] != nil ? try await listAll("prompts/list", "prompts") : []
+        return DiscoveredCatalog(
+            tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts,
+            capabilities: capabilities, protocolVersion: session.protocolVersion, serverInfo: session.serverInfo)
+    }
+
+    public func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
+        -> UpstreamReply
+    {
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        return try await send(target, method: method, params: params, deadline: deadline)
+    }
+
+    public func release(gatewayID: String) async {
+        guard let session = await sessions.remove(gatewayID: gatewayID) else { return }
+        session.sseConnection?.close(UpstreamError(.unreachable, "session released"))
+    }
+
+    // MARK: - Sessions
+
+    func session(for target: UpstreamTarget, deadline: NIODeadline) async throws -> UpstreamSession {
+        try await sessions.session(for: target.gatewayID) { generation in
+            try await self.initialize(target, generation: generation, deadline: deadline)
+        }
+    }
+
+    /// Sends a request in the gateway's upstream session, re-initializing once when the upstream
+    /// has forgotten the session (404) or the SSE stream dropped.
+    func send(_ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline) async throws
+        -> UpstreamReply
+    {
+        var session = try await session(for: target, deadline: deadline)
+        for attempt in 0..<2 {
+            do {
+                let message = try await exchange(target, session: session, method: method, params: params, deadline: deadline)
+                return Self.reply(from: message)
+            } catch let error as SessionExpired where attempt == 0 {
+                _ = error
+                if let stale = await sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
+                    stale.sseConnection?.close(UpstreamError(.unreachable, "session expired"))
+                }
+                logger.info("upstream session expired; re-initializing", metadata: ["upstream.id": .string(target.gatewayID)])
+                session = try await self.session(for: target, deadline: deadline)
+            }
+        }
+        throw UpstreamError(.protocolViolation, "upstream keeps rejecting its session")
+    }
+
+    static func reply(from message: JSONRPCMessage) -> UpstreamReply {
+        if let error = message.errorBytes { return .error(Array(error)) }
+        return .result(Array(message.resultBytes ?? []))
+    }
+
+    struct SessionExpired: Error {}
+
+    func makeID() -> JSONRPCID {
+        JSONRPCID(nextID.wrappingAdd(1, ordering: .relaxed).oldValue)
+    }
+
+    func exchange(
+        _ target: UpstreamTarget, session: UpstreamSession, method: String, params: [UInt8]?, deadline: NIODeadline
+    ) async throws -> JSONRPCMessage {
+        let id = makeID()
+        let body = JSONRPCMessage.requestBytes(id: id, method: method, params: params)
+        if let connection = session.sseConnection {
+            if connection.isClosed { throw SessionExpired() }
+            return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+        }
+        return try await post(target, session: session, body: body, expecting: id, deadline: deadline)
+    }
+
+    func initialize(_ target: UpstreamTarget, generation: Int, deadline: NIODeadline) async throws -> UpstreamSession {
+        let params: JSONValue = [
+            "protocolVersion": .string(ProtocolVersions.latestStateful),
+            "capabilities": [:],
+            "clientInfo": ["name": .string(options.clientName), "version": .string(options.clientVersion)],
+        ]
+        let id = makeID()
+        let body = JSONRPCMessage.requestBytes(id: id, method: "initialize", params: params.serializedBytes)
+        var session = UpstreamSession(
+            sessionID: nil, protocolVersion: ProtocolVersions.latestStateful, capabilities: [:], serverInfo: [:],
+            sseConnection: nil, generation: generation)
+        let message: JSONRPCMessage
+        var sessionID: String?
+        if target.transport == .sse {
+            let connection = try await openSSE(target, deadline: deadline)
+            session.sseConnection = connection
+            do {
+                message = try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+            } catch {
+                connection.close(UpstreamError(.unreachable, "initialize failed"))
+                throw error
+            }
+        } else {
+            (message, sessionID) = try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline)
+        }
+        guard let resultBytes = message.resultBytes, let result = try? JSONScanner.parse(Array(resultBytes)) else {
+            session.sseConnection?.close(UpstreamError(.protocolViolation, "initialize refused"))
+            throw UpstreamError(.protocolViolation, "the upstream refused initialize")
+        }
+        session.sessionID = sessionID
+        session.protocolVersion = result["protocolVersion"]?.stringValue ?? ProtocolVersions.latestStateful
+        session.capabilities = result["capabilities"] ?? [:]
+        session.serverInfo = result["serverInfo"] ?? [:]
+        let initialized = Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8)
+        if let connection = session.sseConnection {
+            try await ssePost(target, connection: connection, body: initialized, deadline: deadline)
+        } else {
+            _ = try await postRaw(target, session: session, body: initialized, deadline: deadline)
+        }
+        logger.debug(
+            "upstream session initialized",
+            metadata: ["upstream.id": .string(target.gatewayID), "upstream.protocol": .string(session.protocolVersion)])
+        return session
+    }
+
+    // MARK: - Streamable HTTP
+
+    func headers(_ target: UpstreamTarget, session: UpstreamSession?, accept: String) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: accept)
+        if let session {
+            if let sessionID = session.sessionID { headers.add(name: "mcp-session-id", value: sessionID) }
+            headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
+        }
+        for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
+        return headers
+    }
+
+    func postRaw(_ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline) async throws
+        -> HTTPClientResponse
+    {
+        var request = HTTPClientRequest(url: target.url)
+        request.method = .POST
+        request.headers = headers(target, session: session, accept: "application/json, text/event-stream")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            return try await http.execute(request, deadline: deadline, logger: logger)
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            throw UpstreamError(.timeout, "no answer before the deadline")
+        } catch is HTTPClientError {
+            throw UpstreamError(.unreachable, "cannot connect")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw UpstreamError(.unreachable, "cannot connect")
+        }
+    }
+
+    func post(
+        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
+    ) async throws -> JSONRPCMessage {
+        try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline).0
+    }
+
+    func postForSession(
+        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
+    ) async throws -> (JSONRPCMessage, String?) {
+        let response = try await postRaw(target, session: session, body: body, deadline: deadline)
+        let sessionID = response.headers.first(name: "mcp-session-id")
+        switch response.status.code {
+        case 200:
+            break
+        case 404 where session.sessionID != nil:
+            throw SessionExpired()
+        default:
+            throw UpstreamError(.httpStatus, "HTTP \(response.status.code) from the upstream")
+        }
+        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
+        if contentType.hasPrefix("text/event-stream") {
+            let message = try await withDeadline(deadline) { try await self.readSSEResponse(response, expecting: id) }
+            return (message, sessionID)
+        }
+        let bytes = try await withDeadline(deadline) { try await self.collect(response) }
+        let message: JSONRPCMessage
+        do { message = try JSONRPCMessage(bytes: bytes) } catch {
+            throw UpstreamError(.protocolViolation, "the upstream answered with invalid JSON-RPC")
+        }
+        guard message.id == id else { throw UpstreamError(.protocolViolation, "the upstream answered another request") }
+        return (message, sessionID)
+    }
+
+    func collect(_ response: HTTPClientResponse) async throws -> [UInt8] {
+        do {
+            var buffer = try await response.body.collect(upTo: options.maximumResponseBytes)
+            return buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch is NIOTooManyBytesError {
+            throw UpstreamError(.tooLarge, "the upstream response exceeds \(options.maximumResponseBytes) bytes")
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            throw UpstreamError(.timeout, "no answer before the deadline")
+        }
+    }
+
+    /// Reads an SSE response stream until the response to `id` arrives. Notifications and
+    /// requests the upstream sends meanwhile are skipped for now (relayed in a later version).
+    func readSSEResponse(_ response: HTTPClientResponse, expecting id: JSONRPCID) async throws -> JSONRPCMessage {
+        var parser = SSEParser(maximumEventSize: options.maximumResponseBytes)
+        do {
+            for try await chunk in response.body {
+                for event in try parser.feed(chunk.readableBytesView) where event.event == "message" && !event.data.isEmpty {
+                    guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
+                    if (message.kind == .response || message.kind == .errorResponse), message.id == id {
+                        return message
+                    }
+                }
+            }
+        } catch is SSEParser.Overflow {
+            throw UpstreamError(.tooLarge, "an upstream event exceeds \(options.maximumResponseBytes) bytes")
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            throw UpstreamError(.timeout, "no answer before the deadline")
+        }
+        throw UpstreamError(.protocolViolation, "the upstream closed the stream without answering")
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return .max }
+        return scaled + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,222 @@
+"""A real MCP upstream server for the gateway's integration tests.
+
+Built on the official Python SDK (`mcp` 2.3.0, `mcp.server.MCPServer`). One process serves one
+transport on 127.0.0.1:
+
+    python upstream_server.py --port 9001 --transport streamable-http   # POST/GET/DELETE /mcp
+    python upstream_server.py --port 9002 --transport sse               # GET /sse + POST /messages/
+
+With ``--namespace NS`` the resource URIs become ``data://NS/greeting`` and
+``data://NS/items/{id}`` (default: ``data://greeting``, ``data://items/{id}``), so several
+upstreams can sit behind one gateway without their resource URIs colliding.
+
+With ``--page-size K`` the four list methods (tools/list, resources/list,
+resources/templates/list, prompts/list) answer in pages of K items with an opaque
+``nextCursor``; MCPServer itself never paginates, so the list handlers are overridden.
+
+Nothing useful is printed to stdout; uvicorn's logs go to stderr. Callers wait for the
+port to accept connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    Completion,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    PromptReference,
+    ToolAnnotations,
+)
+from pydantic import BaseModel
+
+SERVER_NAME = "integration-upstream"
+
+# Values the tests compare against; keep them in one place.
+GREETING_TEXT = "Hello from the integration upstream"
+FAREWELL_TEXT = "Goodbye from the integration upstream"
+FILLER_TOOL_COUNT = 12  # t01..t12, so a paginated tools/list spans several pages
+NAME_COMPLETIONS = ["Ada", "Alan", "Barbara", "Grace"]
+
+
+class Sum(BaseModel):
+    """Structured result of `add`."""
+
+    sum: int
+
+
+def resource_uris(namespace: str | None = None) -> dict[str, str]:
+    """The URIs this upstream serves: greeting and farewell (static) and the item template."""
+    base = f"data://{namespace}/" if namespace else "data://"
+    return {"greeting": f"{base}greeting", "farewell": f"{base}farewell", "item_template": f"{base}items/{{id}}"}
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor.encode()))["o"]
+    except Exception as exc:  # any garbage cursor is the caller's fault
+        raise MCPError(code=INVALID_PARAMS, message="Invalid cursor") from exc
+    if not isinstance(offset, int) or offset < 0:
+        raise MCPError(code=INVALID_PARAMS, message="Invalid cursor")
+    return offset
+
+
+def _page(items: list[Any], params: PaginatedRequestParams | None, page_size: int) -> tuple[list[Any], str | None]:
+    offset = _decode_cursor(params.cursor if params is not None else None)
+    if offset > len(items):
+        raise MCPError(code=INVALID_PARAMS, message="Invalid cursor")
+    chunk = items[offset : offset + page_size]
+    end = offset + len(chunk)
+    return chunk, (_encode_cursor(end) if end < len(items) else None)
+
+
+class PagingMCPServer(MCPServer):
+    """MCPServer whose list handlers return pages of `page_size` items when a size is set.
+
+    MCPServer binds its `_handle_list_*` methods as the low-level server's handlers in
+    `__init__`, so overriding them here replaces what tools/list & co. answer.
+    """
+
+    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+        self.page_size = page_size
+        super().__init__(*args, **kwargs)
+
+    async def _handle_list_tools(self, ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+        tools = await self.list_tools()
+        if not self.page_size:
+            return ListToolsResult(tools=tools)
+        chunk, cursor = _page(tools, params, self.page_size)
+        return ListToolsResult(tools=chunk, next_cursor=cursor)
+
+    async def _handle_list_resources(self, ctx: Any, params: PaginatedRequestParams | None) -> ListResourcesResult:
+        resources = await self.list_resources()
+        if not self.page_size:
+            return ListResourcesResult(resources=resources)
+        chunk, cursor = _page(resources, params, self.page_size)
+        return ListResourcesResult(resources=chunk, next_cursor=cursor)
+
+    async def _handle_list_resource_templates(
+        self, ctx: Any, params: PaginatedRequestParams | None
+    ) -> ListResourceTemplatesResult:
+        templates = await self.list_resource_templates()
+        if not self.page_size:
+            return ListResourceTemplatesResult(resource_templates=templates)
+        chunk, cursor = _page(templates, params, self.page_size)
+        return ListResourceTemplatesResult(resource_templates=chunk, next_cursor=cursor)
+
+    async def _handle_list_prompts(self, ctx: Any, params: PaginatedRequestParams | None) -> ListPromptsResult:
+        prompts = await self.list_prompts()
+        if not self.page_size:
+            return ListPromptsResult(prompts=prompts)
+        chunk, cursor = _page(prompts, params, self.page_size)
+        return ListPromptsResult(prompts=chunk, next_cursor=cursor)
+
+
+def build_server(page_size: int | None = None, namespace: str | None = None) -> PagingMCPServer:
+    uris = resource_uris(namespace)
+    server = PagingMCPServer(
+        SERVER_NAME,
+        instructions="Upstream used by the MCP gateway integration tests.",
+        version="1.0.0",
+        log_level="WARNING",
+        page_size=page_size,
+    )
+
+    @server.tool(
+        description="Echo the given text back unchanged.",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True),
+    )
+    def echo(text: str) -> str:
+        return text
+
+    @server.tool(description="Add two integers; the result is structured content.")
+    def add(a: int, b: int) -> Sum:
+        return Sum(sum=a + b)
+
+    @server.tool(description="Always fails with a tool error (isError result).")
+    def fail() -> str:
+        raise ToolError("intentional failure from the upstream")
+
+    def make_filler(index: int) -> None:
+        name = f"t{index:02d}"
+
+        def filler() -> str:
+            return name
+
+        server.add_tool(filler, name=name, description=f"Filler tool {name} for pagination.")
+
+    for index in range(1, FILLER_TOOL_COUNT + 1):
+        make_filler(index)
+
+    @server.resource(uris["greeting"], name="greeting", description="A static greeting.", mime_type="text/plain")
+    def greeting() -> str:
+        return GREETING_TEXT
+
+    @server.resource(uris["farewell"], name="farewell", description="A static farewell.", mime_type="text/plain")
+    def farewell() -> str:
+        return FAREWELL_TEXT
+
+    @server.resource(uris["item_template"], name="item", description="One item by id.", mime_type="text/plain")
+    def item(id: str) -> str:
+        return f"item {id}"
+
+    @server.prompt(description="Greet someone by name.")
+    def greet(name: str) -> str:
+        return f"Please greet {name} warmly."
+
+    @server.prompt(description="A prompt without arguments.")
+    def hello() -> str:
+        return "Say hello."
+
+    @server.completion()
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        if isinstance(ref, PromptReference) and ref.name == "greet" and argument.name == "name":
+            values = [v for v in NAME_COMPLETIONS if v.lower().startswith(argument.value.lower())]
+            return Completion(values=values, total=len(values), has_more=False)
+        return None
+
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--transport", choices=["streamable-http", "sse"], required=True)
+    parser.add_argument("--page-size", type=int, default=None)
+    parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
+    args = parser.parse_args(argv)
+    if args.page_size is not None and args.page_size < 1:
+        parser.error("--page-size must be at least 1")
+
+    if args.namespace is not None and not args.namespace.replace("-", "").isalnum():
+        parser.error("--namespace takes letters, digits and '-'")
+
+    server = build_server(args.page_size, args.namespace)
+    if args.transport == "streamable-http":
+        anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=args.port))
+    else:
+        anyio.run(lambda: server.run_sse_async(host="127.0.0.1", port=args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
