@@ -30,6 +30,7 @@ import anyio
 import httpx
 import httpx2
 import mcp.client.session as sdk_client_session
+import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -133,6 +134,16 @@ def wait_for_port(proc: ManagedProcess, port: int, timeout: float = 20.0) -> Non
         time.sleep(0.05)
     proc.stop()
     raise RuntimeError(f"{proc.name} did not listen on {LOOPBACK}:{port} within {timeout}s:\n{proc.log()}")
+
+
+def or_fail(start: Callable[[], T]) -> T:
+    """Run a start-up step; a RuntimeError (missing binary, process that would not start) fails
+    the test with its message instead of erroring with a traceback."""
+    try:
+        return start()
+    except RuntimeError as exc:
+        message = str(exc)
+    pytest.fail(message, pytrace=False)
 
 
 @dataclass
@@ -276,9 +287,7 @@ def mint_token(gateway: Gateway, username: str = "admin@example.com", exp_minute
     argv = [str(gateway.binary), "token", "--username", username, "--exp-minutes", str(exp_minutes)]
     done = subprocess.run(argv, env=gateway.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        raise RuntimeError(
-            f"`mcpgateway token` exited with {done.returncode}:\n{done.stderr.decode(errors='replace')}"
-        )
+        raise RuntimeError(f"`mcpgateway token` exited with {done.returncode}:\n{done.stderr.decode(errors='replace')}")
     token = done.stdout.decode().strip()
     if token.count(".") != 2 or "\n" in token:
         raise RuntimeError(f"`mcpgateway token` printed something that is not one JWT: {token!r}")
@@ -297,6 +306,20 @@ def slugify(name: str) -> str:
 
 def prefixed(slug: str, name: str) -> str:
     return f"{slug}{TOOL_SEPARATOR}{name}"
+
+
+class Registration:
+    """An upstream registered on the gateway: the REST body, its slug, and the upstream."""
+
+    def __init__(self, body: dict[str, Any], upstream: Upstream) -> None:
+        self.body = body
+        self.upstream = upstream
+        self.id: str = body["id"]
+        self.name: str = body["name"]
+        self.slug: str = slugify(self.name)
+
+    def tool(self, original: str) -> str:
+        return prefixed(self.slug, original)
 
 
 def rest_client(gateway: Gateway, token: str | None = None) -> httpx.Client:
@@ -506,7 +529,9 @@ class RpcReply:
         found = [
             m
             for m in self.messages
-            if isinstance(m, dict) and ("result" in m or "error" in m) and (request_id is None or m.get("id") == request_id)
+            if isinstance(m, dict)
+            and ("result" in m or "error" in m)
+            and (request_id is None or m.get("id") == request_id)
         ]
         assert found, f"no JSON-RPC response (id={request_id!r}) in HTTP {self.status} body: {self.raw[:2000]!r}"
         return found[-1]
@@ -624,6 +649,15 @@ def modern_request(
     if name_key is not None and isinstance(body_params.get(name_key), str):
         headers["Mcp-Name"] = body_params[name_key]
     return request(method, body_params, request_id), headers
+
+
+class ProtocolTarget:
+    """What the raw-protocol tests talk to: an MCP endpoint, an authorized client, a known tool."""
+
+    def __init__(self, url: str, http: httpx.Client, echo_tool: str) -> None:
+        self.url = url
+        self.http = http
+        self.echo_tool = echo_tool
 
 
 def legacy_initialize(

@@ -48,15 +48,12 @@ def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """A private gateway with one upstream of the given transport and one virtual server."""
     transport: str = request.param
     workdir = tmp_path_factory.mktemp(f"clients-{transport}")
+    upstream = h.or_fail(lambda: h.start_upstream(transport, log_dir=workdir, page_size=5))
     try:
-        upstream = h.start_upstream(transport, log_dir=workdir, page_size=5)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        gateway = h.start_gateway(workdir)
-    except RuntimeError as exc:
+        gateway = h.or_fail(lambda: h.start_gateway(workdir))
+    except BaseException:
         upstream.stop()
-        pytest.fail(str(exc), pytrace=False)
+        raise
     try:
         with h.rest_client(gateway) as api:
             name = "Upstream HTTP" if transport == "streamable-http" else "Upstream SSE"

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 import mcp_helpers as h
-from conftest import ProtocolTarget
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -24,7 +23,7 @@ def session_headers(session_id: str, version: str = h.LEGACY_VERSION) -> dict[st
 
 
 @pytest.fixture
-def session(protocol_target: ProtocolTarget) -> dict[str, str]:
+def session(protocol_target: h.ProtocolTarget) -> dict[str, str]:
     """A fresh 2025-11-25 session: the headers that every request in it carries."""
     session_id, _ = h.legacy_initialize(protocol_target.http, protocol_target.url)
     return session_headers(session_id)
@@ -34,7 +33,7 @@ def session(protocol_target: ProtocolTarget) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("version", ["2025-11-25", "2025-06-18", "2025-03-26"])
-def test_initialize(protocol_target: ProtocolTarget, version: str) -> None:
+def test_initialize(protocol_target: h.ProtocolTarget, version: str) -> None:
     session_id, result = h.legacy_initialize(protocol_target.http, protocol_target.url, version=version)
     assert result["protocolVersion"] == version
     assert "tools" in result["capabilities"], result
@@ -42,14 +41,14 @@ def test_initialize(protocol_target: ProtocolTarget, version: str) -> None:
     assert session_id.isprintable() and len(session_id) >= 16, session_id
 
 
-def test_initialize_with_unknown_version_gets_a_supported_one(protocol_target: ProtocolTarget) -> None:
+def test_initialize_with_unknown_version_gets_a_supported_one(protocol_target: h.ProtocolTarget) -> None:
     params = {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": h.CLIENT_INFO}
     reply = h.rpc(protocol_target.http, protocol_target.url, h.request("initialize", params, request_id=7))
     assert reply.status == 200, reply.raw
     assert reply.response(7)["result"]["protocolVersion"] == h.LEGACY_VERSION
 
 
-def test_tools_list_in_session(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_tools_list_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     reply = h.rpc(protocol_target.http, protocol_target.url, h.request("tools/list", request_id=2), headers=session)
     assert reply.status == 200, reply.raw
     result = reply.response(2)["result"]
@@ -57,7 +56,7 @@ def test_tools_list_in_session(protocol_target: ProtocolTarget, session: dict[st
     assert protocol_target.echo_tool in names or result.get("nextCursor"), result
 
 
-def test_tools_call_in_session(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_tools_call_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     payload = h.request("tools/call", {"name": protocol_target.echo_tool, "arguments": {"text": "raw"}}, request_id=3)
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=session)
     assert reply.status == 200, reply.raw
@@ -67,7 +66,7 @@ def test_tools_call_in_session(protocol_target: ProtocolTarget, session: dict[st
 
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
-def test_malformed_json_is_parse_error(protocol_target: ProtocolTarget, era: str) -> None:
+def test_malformed_json_is_parse_error(protocol_target: h.ProtocolTarget, era: str) -> None:
     headers = {"MCP-Protocol-Version": h.MODERN_VERSION} if era == "modern" else {}
     reply = h.rpc(
         protocol_target.http,
@@ -83,34 +82,40 @@ def test_malformed_json_is_parse_error(protocol_target: ProtocolTarget, era: str
 NOT_REQUESTS: list[Any] = [{"foo": 1}, {"jsonrpc": "2.0", "id": 5}, [], 42, "tools/list"]
 
 
-@pytest.mark.parametrize("body", NOT_REQUESTS, ids=["object-without-method", "id-without-method", "empty-array", "number", "string"])
+@pytest.mark.parametrize(
+    "body", NOT_REQUESTS, ids=["object-without-method", "id-without-method", "empty-array", "number", "string"]
+)
 def test_not_a_request_is_invalid_request_in_session(
-    protocol_target: ProtocolTarget, session: dict[str, str], body: Any
+    protocol_target: h.ProtocolTarget, session: dict[str, str], body: Any
 ) -> None:
     reply = h.rpc(protocol_target.http, protocol_target.url, body, headers=session)
     assert reply.error_code() == INVALID_REQUEST, reply.raw
     assert reply.status in (200, 400), reply.status
 
 
-@pytest.mark.parametrize("body", NOT_REQUESTS, ids=["object-without-method", "id-without-method", "empty-array", "number", "string"])
-def test_not_a_request_is_invalid_request_stateless(protocol_target: ProtocolTarget, body: Any) -> None:
+@pytest.mark.parametrize(
+    "body", NOT_REQUESTS, ids=["object-without-method", "id-without-method", "empty-array", "number", "string"]
+)
+def test_not_a_request_is_invalid_request_stateless(protocol_target: h.ProtocolTarget, body: Any) -> None:
     reply = h.rpc(protocol_target.http, protocol_target.url, body, headers={"MCP-Protocol-Version": h.MODERN_VERSION})
     assert reply.error_code() == INVALID_REQUEST, reply.raw
     assert reply.status in (200, 400), reply.status
 
 
-def test_unknown_method_in_session(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
-    reply = h.rpc(protocol_target.http, protocol_target.url, h.request("no/such/method", {}, request_id=4), headers=session)
+def test_unknown_method_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
+    reply = h.rpc(
+        protocol_target.http, protocol_target.url, h.request("no/such/method", {}, request_id=4), headers=session
+    )
     assert reply.error_code(4) == METHOD_NOT_FOUND, reply.raw
 
 
-def test_unknown_tool_in_session(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_unknown_tool_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     payload = h.request("tools/call", {"name": "no-such-tool", "arguments": {}}, request_id=5)
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=session)
     assert reply.error_code(5) == INVALID_PARAMS, reply.raw
 
 
-def test_request_without_session_id_is_400(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_request_without_session_id_is_400(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     reply = h.rpc(
         protocol_target.http,
         protocol_target.url,
@@ -121,7 +126,7 @@ def test_request_without_session_id_is_400(protocol_target: ProtocolTarget, sess
 
 
 @pytest.mark.parametrize("kind", ["random", "garbled", "tampered"])
-def test_unknown_session_id_is_404(protocol_target: ProtocolTarget, session: dict[str, str], kind: str) -> None:
+def test_unknown_session_id_is_404(protocol_target: h.ProtocolTarget, session: dict[str, str], kind: str) -> None:
     real = session["Mcp-Session-Id"]
     if kind == "random":
         session_id = uuid.uuid4().hex
@@ -139,7 +144,7 @@ def test_unknown_session_id_is_404(protocol_target: ProtocolTarget, session: dic
     assert reply.status == 404, (kind, reply.status, reply.raw)
 
 
-def test_delete_ends_the_session(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_delete_ends_the_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     ping = h.request("ping", request_id=9)
     before = h.rpc(protocol_target.http, protocol_target.url, ping, headers=session)
     assert before.status == 200 and "result" in before.response(9), before.raw
@@ -151,14 +156,14 @@ def test_delete_ends_the_session(protocol_target: ProtocolTarget, session: dict[
     assert after.status == 404, (after.status, after.raw)
 
 
-def test_notification_is_202_without_body(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_notification_is_202_without_body(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     payload = h.notification("notifications/cancelled", {"requestId": 12345, "reason": "test"})
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=session)
     assert reply.status == 202, reply.raw
     assert reply.raw == b""
 
 
-def test_batch_is_refused_in_2025_11_25(protocol_target: ProtocolTarget, session: dict[str, str]) -> None:
+def test_batch_is_refused_in_2025_11_25(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
     batch = [h.request("ping", request_id=10), h.request("tools/list", request_id=11)]
     reply = h.rpc(protocol_target.http, protocol_target.url, batch, headers=session)
     assert reply.messages, (reply.status, reply.raw)
@@ -170,7 +175,7 @@ def test_batch_is_refused_in_2025_11_25(protocol_target: ProtocolTarget, session
 # --- the 2026-07-28 (stateless) era -------------------------------------------------------------
 
 
-def test_server_discover(protocol_target: ProtocolTarget) -> None:
+def test_server_discover(protocol_target: h.ProtocolTarget) -> None:
     payload, headers = h.modern_request("server/discover", request_id=20)
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=headers)
     assert reply.status == 200, reply.raw
@@ -180,7 +185,7 @@ def test_server_discover(protocol_target: ProtocolTarget) -> None:
     assert "tools" in result["capabilities"], result
 
 
-def test_stateless_tools_list_and_call(protocol_target: ProtocolTarget) -> None:
+def test_stateless_tools_list_and_call(protocol_target: h.ProtocolTarget) -> None:
     names: set[str] = set()
     cursor = None
     for page in range(20):
@@ -204,27 +209,27 @@ def test_stateless_tools_list_and_call(protocol_target: ProtocolTarget) -> None:
     assert reply.response(21)["result"]["content"] == [{"type": "text", "text": "stateless"}]
 
 
-def test_stateless_unknown_method_is_404(protocol_target: ProtocolTarget) -> None:
+def test_stateless_unknown_method_is_404(protocol_target: h.ProtocolTarget) -> None:
     payload, headers = h.modern_request("no/such/method", {}, request_id=22)
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=headers)
     assert reply.status == 404, (reply.status, reply.raw)
     assert reply.error_code(22) == METHOD_NOT_FOUND
 
 
-def test_stateless_unknown_tool_is_invalid_params(protocol_target: ProtocolTarget) -> None:
+def test_stateless_unknown_tool_is_invalid_params(protocol_target: h.ProtocolTarget) -> None:
     payload, headers = h.modern_request("tools/call", {"name": "no-such-tool", "arguments": {}}, request_id=23)
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=headers)
     assert reply.error_code(23) == INVALID_PARAMS, reply.raw
 
 
-def test_stateless_get_is_405(protocol_target: ProtocolTarget) -> None:
+def test_stateless_get_is_405(protocol_target: h.ProtocolTarget) -> None:
     resp = protocol_target.http.get(
         protocol_target.url, headers={"MCP-Protocol-Version": h.MODERN_VERSION, "Accept": "text/event-stream"}
     )
     assert resp.status_code == 405, resp.text
 
 
-def test_stateless_request_without_envelope_is_rejected(protocol_target: ProtocolTarget) -> None:
+def test_stateless_request_without_envelope_is_rejected(protocol_target: h.ProtocolTarget) -> None:
     """A 2026-07-28 request must carry its protocol version in params._meta."""
     payload = h.request("tools/list", {}, request_id=24)
     headers = {"MCP-Protocol-Version": h.MODERN_VERSION, "Mcp-Method": "tools/list"}

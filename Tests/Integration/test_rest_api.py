@@ -13,13 +13,12 @@ import pytest
 
 import mcp_helpers as h
 import upstream_server
-from conftest import Registration
 
 REGISTRATIONS = ["registered_http", "registered_sse"]
 
 
 @pytest.fixture(params=REGISTRATIONS)
-def registration(request: pytest.FixtureRequest) -> Registration:
+def registration(request: pytest.FixtureRequest) -> h.Registration:
     """Each shared registration in turn: the streamable-HTTP upstream, then the SSE one."""
     return request.getfixturevalue(request.param)
 
@@ -40,7 +39,7 @@ def test_version_requires_auth(api: httpx.Client, anon: httpx.Client) -> None:
     assert anon.get("/version").status_code == 401
 
 
-def test_registration_fields(registration: Registration) -> None:
+def test_registration_fields(registration: h.Registration) -> None:
     body = registration.body
     up = registration.upstream
     assert isinstance(body["id"], str) and body["id"], body
@@ -56,12 +55,12 @@ def test_registration_fields(registration: Registration) -> None:
         assert capability in caps, f"upstream capability {capability!r} missing from {caps}"
 
 
-def test_expected_slugs(registered_http: Registration, registered_sse: Registration) -> None:
+def test_expected_slugs(registered_http: h.Registration, registered_sse: h.Registration) -> None:
     assert registered_http.body["slug"] == "shared-http"
     assert registered_sse.body["slug"] == "shared-sse"
 
 
-def test_all_paginated_tools_discovered_with_prefixed_names(api: httpx.Client, registration: Registration) -> None:
+def test_all_paginated_tools_discovered_with_prefixed_names(api: httpx.Client, registration: h.Registration) -> None:
     tools = h.wait_for_tools(api, registration.id, len(h.UPSTREAM_TOOLS))
     names = [tool["name"] for tool in tools]
     assert sorted(names) == sorted(registration.tool(name) for name in h.UPSTREAM_TOOLS), (
@@ -87,7 +86,7 @@ def test_all_paginated_tools_discovered_with_prefixed_names(api: httpx.Client, r
     assert add["description"] == "Add two integers; the result is structured content."
 
 
-def test_get_tool_by_id(api: httpx.Client, registered_http: Registration) -> None:
+def test_get_tool_by_id(api: httpx.Client, registered_http: h.Registration) -> None:
     tools = h.wait_for_tools(api, registered_http.id, len(h.UPSTREAM_TOOLS))
     echo = next(tool for tool in tools if tool["originalName"] == "echo")
     body = h.ok_json(api.get(f"/tools/{echo['id']}"))
@@ -98,7 +97,7 @@ def test_get_tool_by_id(api: httpx.Client, registered_http: Registration) -> Non
     assert body["inputSchema"] == echo["inputSchema"]
 
 
-def test_resources_listed(api: httpx.Client, registration: Registration) -> None:
+def test_resources_listed(api: httpx.Client, registration: h.Registration) -> None:
     uris = registration.upstream.uris
     resources = h.wait_until(
         lambda: [r for r in h.list_rest(api, "resources") if r.get("uri") in (uris["greeting"], uris["farewell"])],
@@ -112,7 +111,7 @@ def test_resources_listed(api: httpx.Client, registration: Registration) -> None
     assert greeting.get("mimeType") == "text/plain", greeting
 
 
-def test_resource_templates_listed(api: httpx.Client, registration: Registration) -> None:
+def test_resource_templates_listed(api: httpx.Client, registration: h.Registration) -> None:
     body = h.ok_json(api.get("/resources/templates/list"))
     templates = body["resourceTemplates"]
     assert isinstance(templates, list), body
@@ -120,7 +119,7 @@ def test_resource_templates_listed(api: httpx.Client, registration: Registration
     assert wanted in [t.get("uriTemplate") for t in templates], templates
 
 
-def test_prompts_listed(api: httpx.Client, registration: Registration) -> None:
+def test_prompts_listed(api: httpx.Client, registration: h.Registration) -> None:
     prompts = by_name(h.list_rest(api, "prompts"))
     for original in h.UPSTREAM_PROMPTS:
         assert registration.tool(original) in prompts, sorted(prompts)
@@ -133,7 +132,7 @@ def test_prompts_listed(api: httpx.Client, registration: Registration) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "/v1"])
 def test_gateways_list_and_get(
-    api: httpx.Client, registered_http: Registration, registered_sse: Registration, prefix: str
+    api: httpx.Client, registered_http: h.Registration, registered_sse: h.Registration, prefix: str
 ) -> None:
     listed = {g["id"]: g for g in h.list_rest(api, "gateways", prefix=prefix)}
     for reg in (registered_http, registered_sse):
@@ -148,7 +147,7 @@ def test_gateways_list_and_get(
 
 
 @pytest.mark.parametrize("prefix", ["", "/v1"])
-def test_catalog_served_under_both_prefixes(api: httpx.Client, registered_http: Registration, prefix: str) -> None:
+def test_catalog_served_under_both_prefixes(api: httpx.Client, registered_http: h.Registration, prefix: str) -> None:
     h.wait_for_tools(api, registered_http.id, len(h.UPSTREAM_TOOLS))
     names = {tool["name"] for tool in h.list_rest(api, "tools", prefix=prefix)}
     assert registered_http.tool("echo") in names
@@ -180,9 +179,7 @@ def test_update_gateway(api: httpx.Client, upstream_factory, unique_name) -> Non
     assert fetched["url"] == up.url
 
 
-def test_delete_gateway_removes_its_tools(
-    api: httpx.Client, gateway: h.Gateway, upstream_factory, unique_name
-) -> None:
+def test_delete_gateway_removes_its_tools(api: httpx.Client, gateway: h.Gateway, upstream_factory, unique_name) -> None:
     up = upstream_factory()
     name = unique_name("Deletable")
     created = h.register_gateway(api, name, up)
@@ -226,7 +223,7 @@ def test_deactivate_and_reactivate_gateway(
     h.wait_until(lambda: own_mcp_tools() == expected, what="the re-enabled gateway's tools to return")
 
 
-def _ids(api: httpx.Client, reg: Registration) -> dict[str, str]:
+def _ids(api: httpx.Client, reg: h.Registration) -> dict[str, str]:
     tools = {t["originalName"]: t["id"] for t in h.wait_for_tools(api, reg.id, len(h.UPSTREAM_TOOLS))}
     resources = {r["uri"]: r["id"] for r in h.list_rest(api, "resources")}
     prompts = {p["name"]: p["id"] for p in h.list_rest(api, "prompts")}
@@ -248,7 +245,9 @@ def _assert_associated(body: dict[str, Any], tool_ids: list[str], tool_names: li
 
 
 @pytest.mark.parametrize("shape", ["wrapped", "unwrapped"])
-def test_virtual_server_crud(api: httpx.Client, gateway: h.Gateway, registered_http: Registration, shape: str) -> None:
+def test_virtual_server_crud(
+    api: httpx.Client, gateway: h.Gateway, registered_http: h.Registration, shape: str
+) -> None:
     ids = _ids(api, registered_http)
     name = f"Virtual {shape} {uuid.uuid4().hex[:6]}"
     server = {

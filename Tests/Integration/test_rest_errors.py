@@ -114,7 +114,9 @@ def test_missing_token_is_401(anon: httpx.Client, path: str) -> None:
 def test_mcp_endpoint_requires_token(anon: httpx.Client) -> None:
     resp = anon.post(
         "/mcp",
-        json=h.request("initialize", {"protocolVersion": h.LEGACY_VERSION, "capabilities": {}, "clientInfo": h.CLIENT_INFO}),
+        json=h.request(
+            "initialize", {"protocolVersion": h.LEGACY_VERSION, "capabilities": {}, "clientInfo": h.CLIENT_INFO}
+        ),
         headers={"Accept": h.ACCEPT_BOTH},
     )
     assert resp.status_code == 401, resp.text
@@ -164,9 +166,14 @@ def test_alg_none_token_is_401(gateway: h.Gateway) -> None:
     assert_unauthorized(_with_token(gateway, h.jwt_encode({"alg": "none", "typ": "JWT"}, claims, None)))
 
 
-@pytest.mark.parametrize("garbage", ["not-a-jwt", "a.b.c", ""])
+@pytest.mark.parametrize("garbage", ["not-a-jwt", "a.b.c", "e30.e30."])
 def test_garbage_token_is_401(gateway: h.Gateway, garbage: str) -> None:
     assert_unauthorized(_with_token(gateway, garbage))
+
+
+def test_bearer_without_token_is_401(gateway: h.Gateway) -> None:
+    resp = httpx.get(f"{gateway.base_url}/gateways", headers={"Authorization": "Bearer"}, timeout=30)
+    assert_unauthorized(resp)
 
 
 def test_wrong_scheme_is_401(gateway: h.Gateway) -> None:
@@ -182,7 +189,9 @@ def test_expired_token_on_mcp_endpoint_is_401(gateway: h.Gateway) -> None:
     expired = h.jwt_encode(header, claims, gateway.secret)
     resp = httpx.post(
         gateway.mcp_url,
-        json=h.request("initialize", {"protocolVersion": h.LEGACY_VERSION, "capabilities": {}, "clientInfo": h.CLIENT_INFO}),
+        json=h.request(
+            "initialize", {"protocolVersion": h.LEGACY_VERSION, "capabilities": {}, "clientInfo": h.CLIENT_INFO}
+        ),
         headers={"Authorization": f"Bearer {expired}", "Accept": h.ACCEPT_BOTH},
         timeout=30,
     )

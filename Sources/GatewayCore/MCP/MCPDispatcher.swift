@@ -29,6 +29,10 @@ public struct MCPDispatcher: Sendable {
             let result = try await result(for: request, context: context, logger: logger)
             switch result {
             case .local(let bytes), .forwarded(.result(let bytes)):
+                if ProtocolVersions.isStateless(context.protocolVersion) {
+                    return JSONRPCMessage.responseBytes(
+                        id: id, result: ResultDecorator.decorate(bytes, method: request.method ?? ""))
+                }
                 return JSONRPCMessage.responseBytes(id: id, result: bytes)
             case .forwarded(.error(let bytes)):
                 return JSONRPCMessage.errorResponseBytes(id: id, error: bytes)
@@ -57,9 +61,12 @@ public struct MCPDispatcher: Sendable {
         guard let view = catalog.snapshot.view(serverID: context.serverID) else {
             throw JSONRPCError(code: .invalidRequest, message: "Virtual server not found or disabled")
         }
+        let stateless = ProtocolVersions.isStateless(context.protocolVersion)
         switch method {
-        case "ping", "logging/setLevel":
+        case "ping" where !stateless, "logging/setLevel" where !stateless:
             return .local(Array("{}".utf8))
+        case "server/discover" where stateless:
+            return .local(discoverResult())
         case "tools/list":
             return .local(try list("tools", view.tools, request))
         case "resources/list":
@@ -148,6 +155,18 @@ public struct MCPDispatcher: Sendable {
 
     func forward(_ target: UpstreamTarget, _ request: JSONRPCMessage, params: [UInt8]?) async throws -> UpstreamReply {
         try await upstream.forward(target, method: request.method ?? "", params: params, timeout: upstreamTimeout)
+    }
+
+    /// The result of `server/discover` (2026-07-28).
+    public func discoverResult() -> [UInt8] {
+        var result = JSONObject([
+            ("supportedVersions", .array(ProtocolVersions.all.map { .string($0) })),
+            ("capabilities", identity.capabilities),
+            ("resultType", "complete"), ("ttlMs", 0), ("cacheScope", "private"),
+            ("_meta", ["io.modelcontextprotocol/serverInfo": identity.serverInfo]),
+        ])
+        if let instructions = identity.instructions { result["instructions"] = .string(instructions) }
+        return JSONValue.object(result).serializedBytes
     }
 
     /// The result of `initialize` for the negotiated version.

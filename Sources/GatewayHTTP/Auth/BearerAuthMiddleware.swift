@@ -1,0 +1,47 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Requires a valid bearer token on every route except the liveness and readiness probes.
+/// With `AUTH_REQUIRED=false` requests pass as the `anonymous` principal.
+public struct BearerAuthMiddleware: RouterMiddleware {
+    public typealias Context = GatewayRequestContext
+
+    let authority: TokenAuthority
+    let required: Bool
+    static let openPaths: Set<String> = ["/health", "/ready", "/v1/health", "/v1/ready"]
+
+    public init(authority: TokenAuthority, required: Bool) {
+        self.authority = authority
+        self.required = required
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        var context = context
+        guard required else {
+            context.principal = Principal(subject: "anonymous")
+            return try await next(request, context)
+        }
+        guard let header = request.headers[.authorization], header.count > 7,
+            header.prefix(7).lowercased() == "bearer "
+        else {
+            throw Self.unauthorized("A bearer token is required")
+        }
+        do {
+            context.principal = try await authority.authenticate(String(header.dropFirst(7)))
+        } catch {
+            context.logger.info("authentication failed", metadata: ["auth.reason": .string(error.message)])
+            throw Self.unauthorized("Invalid token: \(error.message)")
+        }
+        return try await next(request, context)
+    }
+
+    static func unauthorized(_ detail: String) -> ProblemError {
+        var problem = ProblemError(.unauthorized, detail)
+        problem.headers[.wwwAuthenticate] = "Bearer"
+        return problem
+    }
+}

@@ -1,0 +1,68 @@
+import Crypto
+import Foundation
+import GatewayCore
+
+/// The immutable facts of a stateful client session, carried inside its `Mcp-Session-Id`.
+public struct SessionFacts: Sendable, Equatable {
+    /// Random per-session key (hex), used to record the session's end.
+    public var key: String
+    public var protocolVersion: String
+    public var subject: String
+    /// The virtual server the session was opened on, or `nil` for `/mcp`.
+    public var serverID: String?
+    public var createdAt: Int64
+
+    public init(key: String, protocolVersion: String, subject: String, serverID: String?, createdAt: Int64) {
+        self.key = key
+        self.protocolVersion = protocolVersion
+        self.subject = subject
+        self.serverID = serverID
+        self.createdAt = createdAt
+    }
+}
+
+/// Seals session facts into an opaque session id (AES-GCM under a key derived once at start) so
+/// any node can open it without shared storage; a forged or altered id does not open.
+public struct SessionSealer: Sendable {
+    let key: SymmetricKey
+
+    /// - Parameter secret: the cluster secret; the sealing key is derived from it with HKDF once.
+    public init(secret: String) {
+        self.key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), info: Data("mcp-gateway session v1".utf8),
+            outputByteCount: 32)
+    }
+
+    /// A new session id for `facts`.
+    public func seal(_ facts: SessionFacts) throws -> String {
+        let plain: JSONValue = [
+            "k": .string(facts.key), "v": .string(facts.protocolVersion), "s": .string(facts.subject),
+            "srv": facts.serverID.map { .string($0) } ?? .null, "t": .int(facts.createdAt),
+        ]
+        let box = try AES.GCM.seal(plain.serializedBytes, using: key)
+        guard let combined = box.combined else { throw SessionError() }
+        return Base64URL.encode(combined)
+    }
+
+    /// The facts inside a session id, or `nil` when it was not sealed by this cluster.
+    public func open(_ sessionID: String) -> SessionFacts? {
+        guard sessionID.utf8.count <= 4096, let data = Base64URL.decode(sessionID),
+            let box = try? AES.GCM.SealedBox(combined: data),
+            let plain = try? AES.GCM.open(box, using: key),
+            let value = try? JSONScanner.parse(Array(plain)),
+            let sessionKey = value["k"]?.stringValue, let version = value["v"]?.stringValue,
+            let subject = value["s"]?.stringValue, let created = value["t"]?.intValue
+        else { return nil }
+        return SessionFacts(
+            key: sessionKey, protocolVersion: version, subject: subject, serverID: value["srv"]?.stringValue,
+            createdAt: created)
+    }
+
+    /// A fresh random session key.
+    public static func newKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    struct SessionError: Error {}
+}

@@ -1,0 +1,105 @@
+import Foundation
+import GatewayCore
+import JWTKit
+import Synchronization
+
+/// The claims of the gateway's bearer tokens (ContextForge-compatible: `sub` is the user).
+struct GatewayClaims: JWTPayload {
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    var jti: IDClaim
+    var iss: IssuerClaim?
+    var aud: AudienceClaim?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Who made a request, once their token was accepted.
+public struct Principal: Sendable, Hashable {
+    /// The token's subject (a user name or e-mail).
+    public var subject: String
+    public init(subject: String) { self.subject = subject }
+}
+
+/// Why a bearer token was refused. The message is safe to return; it never echoes the token.
+public struct AuthenticationError: Error, Sendable {
+    public var message: String
+}
+
+/// Issues and checks HS256 bearer tokens. The algorithm is pinned: a token whose header names
+/// any other algorithm (including `none`) is refused before its signature is looked at.
+/// Verified tokens are cached until they expire (bounded), so the hot path does not re-verify.
+public final class TokenAuthority: Sendable {
+    let keys: JWTKeyCollection
+    let cache = Mutex<[String: (principal: Principal, expiry: Date)]>([:])
+    let maximumCachedTokens = 4096
+
+    /// - Parameter secret: the HMAC secret (JWT_SECRET_KEY), at least 32 bytes.
+    public init(secret: String) async {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        self.keys = keys
+    }
+
+    /// Signs a token for `subject` valid for `lifetime`.
+    public func issue(subject: String, lifetime: Duration) async throws -> String {
+        let now = Date()
+        let claims = GatewayClaims(
+            sub: SubjectClaim(value: subject),
+            exp: ExpirationClaim(value: now.addingTimeInterval(Double(lifetime.components.seconds))),
+            iat: IssuedAtClaim(value: now),
+            jti: IDClaim(value: UUID().uuidString.lowercased()),
+            iss: IssuerClaim(value: "mcpgateway"),
+            aud: AudienceClaim(value: ["mcpgateway-api"]))
+        return try await keys.sign(claims)
+    }
+
+    /// Checks a bearer token and returns its principal.
+    public func authenticate(_ token: String) async throws(AuthenticationError) -> Principal {
+        let now = Date()
+        if let cached = cache.withLock({ $0[token] }), cached.expiry > now { return cached.principal }
+        guard Self.headerAlgorithm(of: token) == "HS256" else {
+            throw AuthenticationError(message: "the token is not an HS256 JWT")
+        }
+        let claims: GatewayClaims
+        do {
+            claims = try await keys.verify(token, as: GatewayClaims.self)
+        } catch let error as JWTError where error.errorType == .claimVerificationFailure {
+            throw AuthenticationError(message: "the token has expired")
+        } catch {
+            throw AuthenticationError(message: "the token is invalid")
+        }
+        let principal = Principal(subject: claims.sub.value)
+        cache.withLock { cache in
+            if cache.count >= maximumCachedTokens { cache.removeAll(keepingCapacity: true) }
+            cache[token] = (principal, claims.exp.value)
+        }
+        return principal
+    }
+
+    /// The `alg` of a compact JWT's header, or `nil` when it cannot be read.
+    static func headerAlgorithm(of token: String) -> String? {
+        guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first,
+            let data = Base64URL.decode(String(headerPart)),
+            let header = try? JSONScanner.parse(Array(data))
+        else { return nil }
+        return header["alg"]?.stringValue
+    }
+}
+
+/// base64url without padding.
+enum Base64URL {
+    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64.append("=") }
+        return Data(base64Encoded: base64)
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The streamable HTTP endpoint for MCP clients, at `/mcp` (whole catalog) and
+/// `/servers/{id}/mcp` (one virtual server), in both protocol eras:
+/// - 2026-07-28 (stateless): every request carries its version; no session.
+/// - 2025-11-25 and earlier (stateful): `initialize` issues a sealed `Mcp-Session-Id` that every
+///   later request must carry; DELETE ends it.
+public struct MCPRoutes: Sendable {
+    public let dispatcher: MCPDispatcher
+    public let sealer: SessionSealer
+    public let coordinator: any Coordinator
+    /// Largest MCP request body accepted.
+    public let maximumBodyBytes: Int
+    /// How long an ended session is remembered as ended (the session lifetime).
+    public let sessionTTL: Duration
+
+    public init(
+        dispatcher: MCPDispatcher, sealer: SessionSealer, coordinator: any Coordinator, maximumBodyBytes: Int,
+        sessionTTL: Duration
+    ) {
+        self.dispatcher = dispatcher
+        self.sealer = sealer
+        self.coordinator = coordinator
+        self.maximumBodyBytes = maximumBodyBytes
+        self.sessionTTL = sessionTTL
+    }
+
+    static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
+    static let versionHeader = HTTPField.Name("MCP-Protocol-Version")!
+    static let methodHeader = HTTPField.Name("Mcp-Method")!
+    static let nameHeader = HTTPField.Name("Mcp-Name")!
+
+    public func register(on router: Router<GatewayRequestContext>) {
+        router.post("mcp") { request, context in await post(request, context: context, serverID: nil) }
+        router.get("mcp") { request, _ in try await get(request, serverID: nil) }
+        router.delete("mcp") { request, context in try await delete(request, context: context, serverID: nil) }
+        router.post("servers/:id/mcp") { request, context in
+            await post(request, context: context, serverID: try? context.parameters.require("id"))
+        }
+        router.get("servers/:id/mcp") { request, context in
+            try await get(request, serverID: try context.parameters.require("id"))
+        }
+        router.delete("servers/:id/mcp") { request, context in
+            try await delete(request, context: context, serverID: try context.parameters.require("id"))
+        }
+    }
+
+    // MARK: - POST
+
+    func post(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
+        if let serverID, dispatcher.catalog.snapshot.view(serverID: serverID) == nil {
+            return MCPReply.error(JSONRPCError.invalidRequest("virtual server not found: \(serverID)"), status: .notFound)
+        }
+        let bytes: [UInt8]
+        do {
+            var buffer = try await request.body.collect(upTo: maximumBodyBytes)
+            bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("the request body exceeds \(maximumBodyBytes) bytes"), status: .contentTooLarge)
+        }
+        let principal = context.principal?.subject ?? "anonymous"
+        let headerVersion = request.headers[Self.versionHeader]
+        if let headerVersion, !ProtocolVersions.all.contains(headerVersion) {
+            let error = JSONRPCError(
+                code: .unsupportedVersion, message: "Unsupported protocol version",
+                data: ["supported": .array(ProtocolVersions.all.map { .string($0) }), "requested": .string(headerVersion)])
+            return MCPReply.error(error, status: .badRequest)
+        }
+        if headerVersion == ProtocolVersions.stateless {
+            return await stateless(request, bytes: bytes, serverID: serverID, principal: principal, logger: context.logger)
+        }
+        return await stateful(request, bytes: bytes, serverID: serverID, principal: principal, logger: context.logger)
+    }
+
+    /// 2026-07-28: one self-contained request per POST.
+    func stateless(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async
+        -> Response
+    {
+        func fail(_ error: JSONRPCError) -> Response {
+            MCPReply.error(error, status: MCPReply.statelessStatus(error.code))
+        }
+        if JSONRPCMessage.isBatch(bytes) {
+            return fail(JSONRPCError.invalidRequest("batches are not allowed in protocol version 2026-07-28"))
+        }
+        let message: JSONRPCMessage
+        do { message = try JSONRPCMessage(bytes: bytes) } catch { return fail(error) }
+        guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
+        if let headerMethod = request.headers[Self.methodHeader], headerMethod != method {
+            return fail(JSONRPCError(code: .headerMismatch, message: "Mcp-Method header does not match the body", id: message.id))
+        }
+        if let mismatch = nameHeaderMismatch(request, message: message) { return fail(mismatch) }
+        if case .object(let meta)? = ParamsRewriter.member("_meta", in: message),
+            let version = meta["io.modelcontextprotocol/protocolVersion"]?.stringValue, version != ProtocolVersions.stateless
+        {
+            return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
+        }
+        let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
+        let response = await dispatcher.handle(message, context: context, logger: logger)
+        return MCPReply.message(response, status: Self.status(ofResponse: response), request: request)
+    }
+
+    /// The HTTP status for a dispatcher response on the stateless path: errors map like the SDK's.
+    static func status(ofResponse bytes: [UInt8]) -> HTTPResponse.Status {
+        guard let message = try? JSONRPCMessage(bytes: bytes), message.kind == .errorResponse,
+            let error = message.errorBytes, let value = try? JSONScanner.parse(Array(error)),
+            let code = value["code"]?.intValue
+        else { return .ok }
+        return MCPReply.statelessStatus(JSONRPCError.Code(Int(code)))
+    }
+
+    func nameHeaderMismatch(_ request: Request, message: JSONRPCMessage) -> JSONRPCError? {
+        guard let header = request.headers[Self.nameHeader] else { return nil }
+        let key: String
+        switch message.method {
+        case "tools/call", "prompts/get": key = "name"
+        case "resources/read": key = "uri"
+        default: return nil
+        }
+        var expected = header
+        if header.hasPrefix("=?base64?"), header.hasSuffix("?="),
+            let data = Data(base64Encoded: String(header.dropFirst(9).dropLast(2)))
+        {
+            expected = String(decoding: data, as: UTF8.self)
+        }
+        guard ParamsRewriter.stringMember(key, in: message) == expected else {
+            return JSONRPCError(code: .headerMismatch, message: "Mcp-Name header does not match the body", id: message.id)
+        }
+        return nil
+    }
+
+    /// 2025-11-25 and earlier: `initialize` opens a session; everything else must carry it.
+    func stateful(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async
+        -> Response
+    {
+        if JSONRPCMessage.isBatch(bytes) {
+            return await batch(request, bytes: bytes, serverID: serverID, principal: principal, logger: logger)
+        }
+        let message: JSONRPCMessage
+        do { message = try JSONRPCMessage(bytes: bytes) } catch { return MCPReply.error(error, status: .badRequest) }
+        if message.method == "initialize", message.kind == .request {
+            return initialize(request, message: message, serverID: serverID, principal: principal)
+        }
+        let facts: SessionFacts
+        switch await session(request, serverID: serverID, principal: principal) {
+        case .success(let opened): facts = opened
+        case .failure(let failure): return failure.response
+        }
+        guard message.kind == .request else { return MCPReply.accepted() }
+        let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
+        let response = await dispatcher.handle(message, context: context, logger: logger)
+        return MCPReply.message(response, request: request)
+    }
+
+    func batch(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async -> Response {
+        let facts: SessionFacts
+        switch await session(request, serverID: serverID, principal: principal) {
+        case .success(let opened): facts = opened
+        case .failure(let failure): return failure.response
+        }
+        guard ProtocolVersions.allowsBatch(facts.protocolVersion) else {
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("batches are not allowed in protocol version \(facts.protocolVersion)"),
+                status: .badRequest)
+        }
+        let elements: [[UInt8]]
+        do { elements = try JSONRPCMessage.splitBatch(bytes) } catch { return MCPReply.error(error, status: .badRequest) }
+        let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
+        var responses: [[UInt8]] = []
+        for element in elements {
+            do {
+                let message = try JSONRPCMessage(bytes: element)
+                if message.method == "initialize" {
+                    responses.append(JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes)
+                } else if message.kind == .request {
+                    responses.append(await dispatcher.handle(message, context: context, logger: logger))
+                }
+            } catch {
+                responses.append(error.responseBytes)
+            }
+        }
+        if responses.isEmpty { return MCPReply.accepted() }
+        var writer = JSONWriter()
+        writer.raw("[")
+        for (offset, response) in responses.enumerated() {
+            if offset > 0 { writer.raw(",") }
+            writer.raw(response)
+        }
+        writer.raw("]")
+        return MCPReply.message(writer.bytes, request: request)
+    }
+
+    func initialize(_ request: Request, message: JSONRPCMessage, serverID: String?, principal: String) -> Response {
+        let requested = ParamsRewriter.stringMember("protocolVersion", in: message)
+        let version = ProtocolVersions.negotiate(requested)
+        let facts = SessionFacts(
+            key: SessionSealer.newKey(), protocolVersion: version, subject: principal, serverID: serverID,
+            createdAt: Timestamp.now().millisecondsSince1970)
+        let sessionID: String
+        do { sessionID = try sealer.seal(facts) } catch {
+            return MCPReply.error(JSONRPCError.internalError("cannot create a session", id: message.id), status: .internalServerError)
+        }
+        let result = dispatcher.initializeResult(protocolVersion: version)
+        var headers = HTTPFields()
+        headers[Self.sessionHeader] = sessionID
+        return MCPReply.message(
+            JSONRPCMessage.responseBytes(id: message.id ?? .null, result: result), request: request, headers: headers)
+    }
+
+    struct SessionFailure: Error {
+        let response: Response
+    }
+
+    /// Opens the request's session: 400 when missing, 404 when unknown, ended, or opened on
+    /// another endpoint or by another principal.
+    func session(_ request: Request, serverID: String?, principal: String) async -> Result<SessionFacts, SessionFailure> {
+        guard let sessionID = request.headers[Self.sessionHeader] else {
+            return .failure(SessionFailure(response: MCPReply.error(
+                JSONRPCError.invalidRequest("missing Mcp-Session-Id header; send initialize first"), status: .badRequest)))
+        }
+        let notFound = SessionFailure(response: MCPReply.error(
+            JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound))
+        guard let facts = sealer.open(sessionID), facts.serverID == serverID, facts.subject == principal else {
+            return .failure(notFound)
+        }
+        let ended = (try? await coordinator.isSessionTerminated(facts.key)) ?? false
+        if ended { return .failure(notFound) }
+        return .success(facts)
+    }
+
+    // MARK: - GET and DELETE
+
+    func get(_ request: Request, serverID: String?) async throws -> Response {
+        // The server-to-client stream arrives with the session-semantics work; until then clients
+        // are told it is not offered, which the spec allows.
+        var headers = HTTPFields()
+        headers[.allow] = request.headers[Self.versionHeader] == ProtocolVersions.stateless ? "POST" : "POST, DELETE"
+        return Response(status: .methodNotAllowed, headers: headers)
+    }
+
+    func delete(_ request: Request, context: GatewayRequestContext, serverID: String?) async throws -> Response {
+        if request.headers[Self.versionHeader] == ProtocolVersions.stateless {
+            var headers = HTTPFields()
+            headers[.allow] = "POST"
+            return Response(status: .methodNotAllowed, headers: headers)
+        }
+        let principal = context.principal?.subject ?? "anonymous"
+        switch await session(request, serverID: serverID, principal: principal) {
+        case .failure(let failure):
+            return failure.response
+        case .success(let facts):
+            try await coordinator.terminateSession(facts.key, ttl: sessionTTL)
+            return Response(status: .noContent)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import GatewayCore
+
+/// Turns REST bodies into validated registry inputs; every refusal names the field and the rule.
+enum InputParser {
+    static let maximumNameLength = 255
+    static let maximumURLLength = 2048
+
+    static func name(_ fields: Fields, required: Bool) throws -> String? {
+        guard let name = try fields.string("name", maxLength: maximumNameLength) else {
+            if required { throw ProblemError.invalid("name", "is required") }
+            return nil
+        }
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw ProblemError.invalid("name", "must not be empty") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw ProblemError.invalid("name", "must not contain control characters")
+        }
+        return trimmed
+    }
+
+    static func url(_ fields: Fields, required: Bool) throws -> String? {
+        guard let text = try fields.string("url", maxLength: maximumURLLength) else {
+            if required { throw ProblemError.invalid("url", "is required") }
+            return nil
+        }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty
+        else { throw ProblemError.invalid("url", "must be an absolute http or https URL") }
+        guard scheme == "http" || scheme == "https" else {
+            throw ProblemError.invalid("url", "scheme must be http or https")
+        }
+        return text
+    }
+
+    static func transport(_ fields: Fields, url: String?) throws -> UpstreamTransport? {
+        guard let text = try fields.string("transport") else {
+            guard let url else { return nil }
+            // ContextForge defaults to SSE; a URL ending in /sse is SSE, anything else streamable HTTP.
+            return url.hasSuffix("/sse") || url.hasSuffix("/sse/") ? .sse : .streamableHTTP
+        }
+        guard let transport = UpstreamTransport(parsing: text) else {
+            if text.uppercased() == "STDIO" {
+                throw ProblemError.invalid("transport", "STDIO upstreams are not supported by this version")
+            }
+            throw ProblemError.invalid("transport", "must be one of STREAMABLEHTTP, SSE")
+        }
+        return transport
+    }
+
+    static func auth(_ fields: Fields) throws -> UpstreamAuth? {
+        guard let type = try fields.string("auth_type", "authType")?.lowercased() else { return nil }
+        switch type {
+        case "", "none":
+            return UpstreamAuth.none
+        case "bearer":
+            guard let token = try fields.string("auth_token", "authToken"), !token.isEmpty else {
+                throw ProblemError.invalid("auth_token", "is required when auth_type is bearer")
+            }
+            return UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \(token)")])
+        case "basic":
+            guard let user = try fields.string("auth_username", "authUsername"), !user.isEmpty else {
+                throw ProblemError.invalid("auth_username", "is required when auth_type is basic")
+            }
+            guard let password = try fields.string("auth_password", "authPassword") else {
+                throw ProblemError.invalid("auth_password", "is required when auth_type is basic")
+            }
+            let encoded = Data("\(user):\(password)".utf8).base64EncodedString()
+            return UpstreamAuth(type: "basic", headers: [("Authorization", "Basic \(encoded)")])
+        case "authheaders":
+            guard let key = try fields.string("auth_header_key", "authHeaderKey"), Self.isToken(key) else {
+                throw ProblemError.invalid("auth_header_key", "must be a valid HTTP header name")
+            }
+            guard let value = try fields.string("auth_header_value", "authHeaderValue"),
+                !value.contains("\r"), !value.contains("\n")
+            else {
+                throw ProblemError.invalid("auth_header_value", "is required and must be a single line")
+            }
+            return UpstreamAuth(type: "authheaders", headers: [(key, value)])
+        default:
+            throw ProblemError.invalid("auth_type", "must be one of basic, bearer, authheaders")
+        }
+    }
+
+    static func isToken(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0)) }
+    }
+
+    static func gatewayInput(_ object: JSONObject) throws -> GatewayInput {
+        let fields = Fields(object: object)
+        guard let name = try name(fields, required: true), let url = try url(fields, required: true),
+            let transport = try transport(fields, url: url)
+        else { throw ProblemError.invalid("name", "is required") }
+        return GatewayInput(
+            name: name, url: url, transport: transport, description: try fields.string("description"),
+            auth: try auth(fields) ?? .none)
+    }
+
+    static func gatewayUpdate(_ object: JSONObject) throws -> GatewayUpdate {
+        let fields = Fields(object: object)
+        var update = GatewayUpdate()
+        update.name = try name(fields, required: false)
+        update.url = try url(fields, required: false)
+        if fields.has("transport") { update.transport = try transport(fields, url: nil) }
+        if fields.has("description") { update.description = .some(try fields.string("description")) }
+        update.auth = try auth(fields)
+        return update
+    }
+
+    static func serverInput(_ body: JSONObject, creating: Bool) throws -> ServerInput {
+        var object = body
+        if case .object(let inner)? = body["server"] { object = inner }
+        let fields = Fields(object: object)
+        let name = try name(fields, required: creating)
+        return ServerInput(
+            name: name,
+            description: fields.has("description") ? .some(try fields.string("description")) : nil,
+            icon: fields.has("icon") ? .some(try fields.string("icon", maxLength: 2048)) : nil,
+            toolIDs: try fields.stringArray("associated_tools", "associatedTools"),
+            resourceIDs: try fields.stringArray("associated_resources", "associatedResources"),
+            promptIDs: try fields.stringArray("associated_prompts", "associatedPrompts"))
+    }
+}

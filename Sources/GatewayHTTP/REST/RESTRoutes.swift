@@ -1,0 +1,209 @@
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The registry's REST API, compatible with ContextForge's paths, field names and status codes.
+/// Registered twice: at the root and under `/v1`.
+public struct RESTRoutes: Sendable {
+    public let registry: Registry
+    public let store: any Store
+    /// Largest REST request body accepted.
+    public let maximumBodyBytes: Int
+    public let version: String
+
+    public init(registry: Registry, store: any Store, maximumBodyBytes: Int, version: String) {
+        self.registry = registry
+        self.store = store
+        self.maximumBodyBytes = maximumBodyBytes
+        self.version = version
+    }
+
+    var catalog: CatalogHolder { registry.catalog }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serializedBytes)))
+    }
+
+    /// Registers every route on `group`.
+    public func register(on group: RouterGroup<GatewayRequestContext>) {
+        group.get("health") { _, _ in Self.json(["status": "healthy"]) }
+        group.get("ready") { _, _ -> Response in
+            do {
+                try await store.ping()
+                return Self.json(["status": "ready"])
+            } catch {
+                return Self.json(["status": "not ready", "detail": "store unreachable"], status: .serviceUnavailable)
+            }
+        }
+        group.get("version") { _, _ in
+            Self.json([
+                "app": ["name": "mcp-gateway-swift", "version": .string(version)],
+                "mcp": ["protocolVersions": .array(ProtocolVersions.all.map { .string($0) })],
+            ])
+        }
+        registerGateways(on: group.group("gateways"))
+        registerItems(on: group)
+        registerServers(on: group.group("servers"))
+    }
+
+    static func limit(_ request: Request) throws -> Int? {
+        guard let text = request.uri.queryParameters.get("limit") else { return 50 }
+        guard let limit = Int(text), limit >= 0 else { throw ProblemError.invalid("limit", "must be a non-negative integer") }
+        return limit == 0 ? nil : limit
+    }
+
+    static func includeInactive(_ request: Request) -> Bool {
+        request.uri.queryParameters.get("include_inactive")?.lowercased() == "true"
+    }
+
+    static func list<T>(_ items: [T], _ request: Request, _ render: (T) -> JSONValue) throws -> Response {
+        let limit = try limit(request)
+        let page = limit.map { Array(items.prefix($0)) } ?? items
+        return json(.array(page.map(render)))
+    }
+
+    static func activate(_ request: Request) throws -> Bool {
+        guard let text = request.uri.queryParameters.get("activate") else { return true }
+        switch text.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw ProblemError.invalid("activate", "must be true or false")
+        }
+    }
+
+    func registerGateways(on group: RouterGroup<GatewayRequestContext>) {
+        group.get { request, _ in
+            let snapshot = catalog.snapshot
+            let all = Self.includeInactive(request)
+            return try Self.list(snapshot.contents.gateways.filter { all || $0.enabled }, request, RecordJSON.gateway)
+        }
+        group.post { request, _ in
+            try await problems {
+                let input = try InputParser.gatewayInput(try await RequestJSON.object(request, limit: maximumBodyBytes))
+                return Self.json(RecordJSON.gateway(try await registry.registerGateway(input)))
+            }
+        }
+        group.get(":id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let gateway = catalog.snapshot.gatewaysByID[id] else { throw ProblemError.notFound("Gateway not found: \(id)") }
+            return Self.json(RecordJSON.gateway(gateway))
+        }
+        group.put(":id") { request, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
+                let update = try InputParser.gatewayUpdate(try await RequestJSON.object(request, limit: maximumBodyBytes))
+                return Self.json(RecordJSON.gateway(try await registry.updateGateway(id: id, update)))
+            }
+        }
+        group.delete(":id") { _, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                try await registry.deleteGateway(id: id)
+                return Self.json(["status": "success", "message": .string("Gateway \(id) deleted")])
+            }
+        }
+        group.post(":id/state") { request, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                let gateway = try await registry.setGatewayEnabled(id: id, enabled: try Self.activate(request))
+                return Self.json(RecordJSON.gateway(gateway))
+            }
+        }
+    }
+
+    func registerItems(on group: RouterGroup<GatewayRequestContext>) {
+        group.get("tools") { request, _ in
+            let snapshot = catalog.snapshot
+            let all = Self.includeInactive(request)
+            let tools = snapshot.contents.tools.filter { all || ($0.enabled && snapshot.gatewaysByID[$0.gatewayID]?.enabled == true) }
+            return try Self.list(tools, request) { RecordJSON.tool($0, gateway: snapshot.gatewaysByID[$0.gatewayID]) }
+        }
+        group.get("tools/:id") { _, context in
+            let id = try context.parameters.require("id")
+            let snapshot = catalog.snapshot
+            guard let tool = snapshot.toolsByID[id] else { throw ProblemError.notFound("Tool not found: \(id)") }
+            return Self.json(RecordJSON.tool(tool, gateway: snapshot.gatewaysByID[tool.gatewayID]))
+        }
+        group.get("resources") { request, _ in
+            let snapshot = catalog.snapshot
+            let all = Self.includeInactive(request)
+            let resources = snapshot.contents.resources.filter {
+                all || ($0.enabled && snapshot.gatewaysByID[$0.gatewayID]?.enabled == true)
+            }
+            return try Self.list(resources, request, RecordJSON.resource)
+        }
+        group.get("resources/templates/list") { request, _ in
+            let snapshot = catalog.snapshot
+            let templates = snapshot.contents.resourceTemplates.filter { snapshot.gatewaysByID[$0.gatewayID]?.enabled == true }
+            return Self.json(["resourceTemplates": .array(templates.map(RecordJSON.template))])
+        }
+        group.get("resources/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let resource = catalog.snapshot.resourcesByID[id] else { throw ProblemError.notFound("Resource not found: \(id)") }
+            return Self.json(RecordJSON.resource(resource))
+        }
+        group.get("prompts") { request, _ in
+            let snapshot = catalog.snapshot
+            let all = Self.includeInactive(request)
+            let prompts = snapshot.contents.prompts.filter {
+                all || ($0.enabled && snapshot.gatewaysByID[$0.gatewayID]?.enabled == true)
+            }
+            return try Self.list(prompts, request, RecordJSON.prompt)
+        }
+        group.get("prompts/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let prompt = catalog.snapshot.promptsByID[id] else { throw ProblemError.notFound("Prompt not found: \(id)") }
+            return Self.json(RecordJSON.prompt(prompt))
+        }
+    }
+
+    func registerServers(on group: RouterGroup<GatewayRequestContext>) {
+        group.get { request, _ in
+            let all = Self.includeInactive(request)
+            return try Self.list(catalog.snapshot.contents.servers.filter { all || $0.enabled }, request, RecordJSON.server)
+        }
+        group.post { request, _ in
+            try await problems {
+                let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: true)
+                return Self.json(RecordJSON.server(try await registry.createServer(input)), status: .created)
+            }
+        }
+        group.get(":id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let server = catalog.snapshot.serversByID[id] else { throw ProblemError.notFound("Server not found: \(id)") }
+            return Self.json(RecordJSON.server(server))
+        }
+        group.put(":id") { request, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
+                let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: false)
+                return Self.json(RecordJSON.server(try await registry.updateServer(id: id, input)))
+            }
+        }
+        group.delete(":id") { _, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                try await registry.deleteServer(id: id)
+                return Self.json(["status": "success", "message": .string("Server \(id) deleted")])
+            }
+        }
+        group.post(":id/state") { request, context in
+            try await problems {
+                let id = try context.parameters.require("id")
+                return Self.json(RecordJSON.server(try await registry.setServerEnabled(id: id, enabled: try Self.activate(request))))
+            }
+        }
+        group.get(":id/tools") { _, context in
+            let id = try context.parameters.require("id")
+            let snapshot = catalog.snapshot
+            guard let server = snapshot.serversByID[id] else { throw ProblemError.notFound("Server not found: \(id)") }
+            let tools = server.toolIDs.compactMap { snapshot.toolsByID[$0] }
+            return Self.json(.array(tools.map { RecordJSON.tool($0, gateway: snapshot.gatewaysByID[$0.gatewayID]) }))
+        }
+    }
+}
