@@ -28,7 +28,9 @@ let package = Package(
         .executableTarget(
             name: "MCPGateway",
             dependencies: [
-                "GatewayApp",
+                "GatewayApp", "GatewayCore", "GatewayHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

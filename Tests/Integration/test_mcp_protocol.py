@@ -49,11 +49,20 @@ def test_initialize_with_unknown_version_gets_a_supported_one(protocol_target: h
 
 
 def test_tools_list_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
-    reply = h.rpc(protocol_target.http, protocol_target.url, h.request("tools/list", request_id=2), headers=session)
-    assert reply.status == 200, reply.raw
-    result = reply.response(2)["result"]
-    names = {tool["name"] for tool in result["tools"]}
-    assert protocol_target.echo_tool in names or result.get("nextCursor"), result
+    names: list[str] = []
+    cursor = None
+    for page in range(20):
+        params = {"cursor": cursor} if cursor else None
+        payload = h.request("tools/list", params, request_id=200 + page)
+        reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=session)
+        assert reply.status == 200, reply.raw
+        result = reply.response(200 + page)["result"]
+        names += [tool["name"] for tool in result["tools"]]
+        cursor = result.get("nextCursor")
+        if not cursor:
+            break
+    assert protocol_target.echo_tool in names, names
+    assert len(names) == len(set(names)), names
 
 
 def test_tools_call_in_session(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:

@@ -76,9 +76,9 @@ public struct MCPDispatcher: Sendable {
         case "prompts/list":
             return .local(try list("prompts", view.prompts, request))
         case "tools/call":
-            return try await forwardNamed(request, routes: view.toolRoutes, kind: "tool")
+            return try await forwardNamed(request, routes: view.toolRoutes, kind: "tool", context: context)
         case "prompts/get":
-            return try await forwardNamed(request, routes: view.promptRoutes, kind: "prompt")
+            return try await forwardNamed(request, routes: view.promptRoutes, kind: "prompt", context: context)
         case "resources/read":
             guard let uri = ParamsRewriter.stringMember("uri", in: request) else {
                 throw JSONRPCError.invalidParams("\"uri\" is required and must be a string")
@@ -86,9 +86,9 @@ public struct MCPDispatcher: Sendable {
             guard let target = view.resourceTarget(for: uri) else {
                 throw JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)])
             }
-            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init)))
+            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init), context: context))
         case "completion/complete":
-            return try await complete(request, view: view)
+            return try await complete(request, view: view, context: context)
         default:
             throw JSONRPCError.methodNotFound(method)
         }
@@ -118,7 +118,9 @@ public struct MCPDispatcher: Sendable {
         return writer.bytes
     }
 
-    func forwardNamed(_ request: JSONRPCMessage, routes: [String: ItemRoute], kind: String) async throws -> Outcome {
+    func forwardNamed(
+        _ request: JSONRPCMessage, routes: [String: ItemRoute], kind: String, context: MCPRequestContext
+    ) async throws -> Outcome {
         guard let name = ParamsRewriter.stringMember("name", in: request) else {
             throw JSONRPCError.invalidParams("\"name\" is required and must be a string")
         }
@@ -126,10 +128,10 @@ public struct MCPDispatcher: Sendable {
             throw JSONRPCError(code: .invalidParams, message: "Unknown \(kind): \(name)")
         }
         let params = ParamsRewriter.replacing("name", with: ParamsRewriter.jsonString(route.originalName), in: request)
-        return .forwarded(try await forward(route.target, request, params: params))
+        return .forwarded(try await forward(route.target, request, params: params, context: context))
     }
 
-    func complete(_ request: JSONRPCMessage, view: CatalogView) async throws -> Outcome {
+    func complete(_ request: JSONRPCMessage, view: CatalogView, context: MCPRequestContext) async throws -> Outcome {
         guard case .object(var reference)? = ParamsRewriter.member("ref", in: request),
             let type = reference["type"]?.stringValue
         else {
@@ -142,19 +144,26 @@ public struct MCPDispatcher: Sendable {
             }
             reference["name"] = .string(route.originalName)
             let params = ParamsRewriter.replacing("ref", with: JSONValue.object(reference).serializedBytes, in: request)
-            return .forwarded(try await forward(route.target, request, params: params))
+            return .forwarded(try await forward(route.target, request, params: params, context: context))
         case "ref/resource":
             guard let uri = reference["uri"]?.stringValue, let target = view.resourceTarget(for: uri) else {
                 throw JSONRPCError.invalidParams("Unknown resource in \"ref\"")
             }
-            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init)))
+            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init), context: context))
         default:
             throw JSONRPCError.invalidParams("Unsupported \"ref\" type: \(type)")
         }
     }
 
-    func forward(_ target: UpstreamTarget, _ request: JSONRPCMessage, params: [UInt8]?) async throws -> UpstreamReply {
-        try await upstream.forward(target, method: request.method ?? "", params: params, timeout: upstreamTimeout)
+    func forward(
+        _ target: UpstreamTarget, _ request: JSONRPCMessage, params: [UInt8]?, context: MCPRequestContext
+    ) async throws -> UpstreamReply {
+        // Upstream sessions speak the handshake era; a 2026-07-28 envelope is translated away.
+        var forwarded = params
+        if ProtocolVersions.isStateless(context.protocolVersion), let params {
+            forwarded = ParamsRewriter.removingEnvelopeMeta(params)
+        }
+        return try await upstream.forward(target, method: request.method ?? "", params: forwarded, timeout: upstreamTimeout)
     }
 
     /// The result of `server/discover` (2026-07-28).

@@ -33,3 +33,39 @@ public enum ParamsRewriter {
         return writer.bytes
     }
 }
+
+extension ParamsRewriter {
+    /// The prefix of the per-request envelope keys of 2026-07-28 (`protocolVersion`, `clientInfo`,
+    /// `clientCapabilities`, `logLevel`), which handshake-era upstreams refuse.
+    static let envelopePrefix = "io.modelcontextprotocol/"
+
+    /// `params` without the 2026-07-28 envelope keys in `_meta` (other `_meta` keys, such as
+    /// `progressToken`, stay); `_meta` is dropped when nothing is left in it.
+    public static func removingEnvelopeMeta(_ params: [UInt8]) -> [UInt8] {
+        let members = JSONRPCMessage.members(of: params, in: 0..<params.count)
+        guard let meta = members.first(where: { $0.key == "_meta" }),
+            case .object(var metaObject)? = try? JSONScanner.parse(Array(params[meta.range])),
+            metaObject.keys.contains(where: { $0.hasPrefix(envelopePrefix) })
+        else { return params }
+        for key in metaObject.keys where key.hasPrefix(envelopePrefix) { metaObject[key] = nil }
+        var writer = JSONWriter(capacity: params.count)
+        writer.raw("{")
+        var first = true
+        for member in members {
+            let value: [UInt8]
+            if member.key == "_meta" {
+                if metaObject.count == 0 { continue }
+                value = JSONValue.object(metaObject).serializedBytes
+            } else {
+                value = Array(params[member.range])
+            }
+            if !first { writer.raw(",") }
+            first = false
+            writer.string(member.key)
+            writer.raw(":")
+            writer.raw(value)
+        }
+        writer.raw("}")
+        return writer.bytes
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import GatewayCluster
+import GatewayCore
+import GatewayHTTP
+import GatewayStore
+import GatewayUpstream
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The gateway's version, shown by `/version`, `mcpgateway version` and `serverInfo`.
+public let gatewayVersion = "0.1.0"
+
+/// The one composition root: builds every part from the configuration and wires them together.
+/// Migrations run here, before the server accepts connections.
+public func buildApplication(
+    configuration: GatewayConfiguration, logger: Logger
+) async throws -> some ApplicationProtocol {
+    let store = try await openStore(configuration, logger: logger)
+    try await store.migrate()
+    let secret = try jwtSecret(configuration)
+    let coordinator = InProcessCoordinator(nodeID: UUID().uuidString.lowercased())
+    let upstream = HTTPUpstreamClient(logger: logger)
+    let catalog = CatalogHolder()
+    let registry = Registry(
+        store: store, upstream: upstream, coordinator: coordinator, catalog: catalog,
+        naming: Naming(separator: configuration.toolNameSeparator), discoveryTimeout: .seconds(30), logger: logger)
+    try await registry.reload()
+    let dispatcher = MCPDispatcher(
+        catalog: catalog, upstream: upstream, pagination: Pagination(pageSize: configuration.mcpListPageSize),
+        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
+        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion))
+    let authority = await TokenAuthority(secret: secret)
+
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: BearerAuthMiddleware(authority: authority, required: configuration.authRequired))
+    let rest = RESTRoutes(
+        registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion)
+    rest.register(on: router.group())
+    rest.register(on: router.group("v1"))
+    MCPRoutes(
+        dispatcher: dispatcher, sealer: SessionSealer(secret: secret), coordinator: coordinator,
+        maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds)
+    ).register(on: router)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        services: [upstream, CatalogRefresher(registry: registry), StoreCloser(store: store)],
+        logger: logger)
+    app.logger.logLevel = configuration.logLevel
+    return app
+}
+
+/// Opens the store named by `DATABASE_URL`.
+public func openStore(_ configuration: GatewayConfiguration, logger: Logger) async throws -> any Store {
+    switch configuration.database {
+    case .sqlite(let path):
+        if let slash = path.lastIndex(of: "/") {
+            try FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
+        }
+        return try await SQLiteStore.open(path: path, logger: logger)
+    case .postgres:
+        throw ConfigurationError("PostgreSQL (cluster mode) is not available in this version; use sqlite:///path.db")
+    }
+}
+
+/// The configured JWT secret, or the generated one in the data directory.
+public func jwtSecret(_ configuration: GatewayConfiguration) throws -> String {
+    if let secret = configuration.jwtSecretKey { return secret }
+    return try SecretFile.loadOrCreate(directory: configuration.dataDirectory)
+}
+
+/// Reloads the catalog snapshot whenever the coordinator announces a change.
+struct CatalogRefresher: Service {
+    let registry: Registry
+
+    func run() async throws {
+        for await _ in registry.coordinator.catalogChanges().cancelOnGracefulShutdown() {
+            do {
+                try await registry.reload()
+            } catch {
+                registry.logger.warning("catalog reload failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Closes the store when the service group stops.
+struct StoreCloser: Service {
+    let store: any Store
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await store.close()
+    }
+}

@@ -1,0 +1,124 @@
+import GatewayStore
+import Logging
+
+/// Everything the gateway reads from its environment and flags, parsed once at start.
+///
+/// | Variable | Flag | Default | Meaning |
+/// |---|---|---|---|
+/// | `HOST` | `--host` | `127.0.0.1` | address to listen on |
+/// | `PORT` | `--port` | `4444` | port to listen on |
+/// | `DATABASE_URL` | `--database-url` | `sqlite:///./data/mcp.db` | store |
+/// | `JWT_SECRET_KEY` | `--jwt-secret-key` | generated into `<data dir>/jwt-secret` | HS256 secret, ≥ 32 bytes |
+/// | `AUTH_REQUIRED` | `--auth-required` | `true` | require bearer tokens |
+/// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and name |
+/// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
+/// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take |
+/// | `SESSION_TTL` | `--session-ttl` | `3600` | seconds an ended session id stays refused |
+/// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body |
+/// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body |
+/// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
+public struct GatewayConfiguration: Sendable, CustomStringConvertible {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 4444
+    public var database: DatabaseURL = .sqlite(path: "./data/mcp.db")
+    /// `nil` means: use (or create) the secret file in the data directory.
+    public var jwtSecretKey: String?
+    public var authRequired: Bool = true
+    public var toolNameSeparator: String = "-"
+    public var logLevel: Logger.Level = .info
+    public var toolTimeoutSeconds: Int = 60
+    public var sessionTTLSeconds: Int = 3600
+    public var mcpMaxBodyBytes: Int = 4 << 20
+    public var maxRequestBodyBytes: Int = 1 << 20
+    public var mcpListPageSize: Int = 100
+
+    public init() {}
+
+    /// Where generated files (the JWT secret) live: the SQLite file's directory, else `./data`.
+    public var dataDirectory: String {
+        if case .sqlite(let path) = database, let slash = path.lastIndex(of: "/") {
+            return String(path[..<slash])
+        }
+        return "./data"
+    }
+
+    /// Never prints secrets.
+    public var description: String {
+        "GatewayConfiguration(host: \(host), port: \(port), authRequired: \(authRequired), "
+            + "separator: \(toolNameSeparator), logLevel: \(logLevel))"
+    }
+
+    /// The documented keys: (environment variable, flag name).
+    public static let keys: [(env: String, flag: String)] = [
+        ("HOST", "host"), ("PORT", "port"), ("DATABASE_URL", "database-url"), ("JWT_SECRET_KEY", "jwt-secret-key"),
+        ("AUTH_REQUIRED", "auth-required"), ("GATEWAY_TOOL_NAME_SEPARATOR", "tool-name-separator"),
+        ("LOG_LEVEL", "log-level"), ("TOOL_TIMEOUT", "tool-timeout"), ("SESSION_TTL", "session-ttl"),
+        ("MCP_MAX_BODY_BYTES", "mcp-max-body-bytes"), ("MAX_REQUEST_BODY_BYTES", "max-request-body-bytes"),
+        ("MCP_LIST_PAGE_SIZE", "mcp-list-page-size"),
+    ]
+
+    /// Reads the configuration; `values` maps environment variable names to text, flags already
+    /// merged over the environment.
+    public init(values: [String: String]) throws(ConfigurationError) {
+        if let host = values["HOST"] {
+            guard !host.isEmpty else { throw ConfigurationError("HOST must not be empty") }
+            self.host = host
+        }
+        if let text = values["PORT"] { port = try Self.integer("PORT", text, in: 1...65535) }
+        if let text = values["DATABASE_URL"] {
+            do { database = try DatabaseURL.parse(text) } catch { throw ConfigurationError(error.description) }
+        }
+        if let secret = values["JWT_SECRET_KEY"], !secret.isEmpty {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError("JWT_SECRET_KEY must be at least 32 bytes (generate one with: openssl rand -hex 32)")
+            }
+            jwtSecretKey = secret
+        }
+        if let text = values["AUTH_REQUIRED"] { authRequired = try Self.boolean("AUTH_REQUIRED", text) }
+        if let separator = values["GATEWAY_TOOL_NAME_SEPARATOR"] {
+            guard ["-", "--", "_", "."].contains(separator) else {
+                throw ConfigurationError("GATEWAY_TOOL_NAME_SEPARATOR must be one of: - -- _ .")
+            }
+            toolNameSeparator = separator
+        }
+        if let text = values["LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: text.lowercased()) ?? (text.lowercased() == "warn" ? .warning : nil)
+            else {
+                throw ConfigurationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = level
+        }
+        if let text = values["TOOL_TIMEOUT"] { toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400) }
+        if let text = values["SESSION_TTL"] { sessionTTLSeconds = try Self.integer("SESSION_TTL", text, in: 60...2_592_000) }
+        if let text = values["MCP_MAX_BODY_BYTES"] {
+            mcpMaxBodyBytes = try Self.integer("MCP_MAX_BODY_BYTES", text, in: 1024...(256 << 20))
+        }
+        if let text = values["MAX_REQUEST_BODY_BYTES"] {
+            maxRequestBodyBytes = try Self.integer("MAX_REQUEST_BODY_BYTES", text, in: 1024...(64 << 20))
+        }
+        if let text = values["MCP_LIST_PAGE_SIZE"] {
+            mcpListPageSize = try Self.integer("MCP_LIST_PAGE_SIZE", text, in: 1...10000)
+        }
+    }
+
+    static func integer(_ name: String, _ text: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    static func boolean(_ name: String, _ text: String) throws(ConfigurationError) -> Bool {
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError("\(name) must be true or false")
+        }
+    }
+}
+
+/// A configuration value that cannot be used; the message is one line and never echoes secrets.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

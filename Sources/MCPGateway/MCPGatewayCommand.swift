@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import GatewayApp
+import GatewayCore
+import GatewayHTTP
+import Hummingbird
+import Logging
+
+@main
+struct MCPGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcpgateway",
+        abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
+        subcommands: [Serve.self, Token.self, Migrate.self, Version.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Flags that mirror the environment variables; a flag wins over its variable.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(help: "Address to listen on (HOST).") var host: String?
+    @Option(help: "Port to listen on (PORT).") var port: String?
+    @Option(help: "sqlite:///relative.db, sqlite:////absolute.db (DATABASE_URL).") var databaseURL: String?
+    @Option(help: "HS256 secret, at least 32 bytes (JWT_SECRET_KEY).") var jwtSecretKey: String?
+    @Option(help: "Require bearer tokens: true or false (AUTH_REQUIRED).") var authRequired: String?
+    @Option(help: "Separator between gateway slug and item name (GATEWAY_TOOL_NAME_SEPARATOR).")
+    var toolNameSeparator: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL).") var logLevel: String?
+    @Option(help: "Seconds an upstream call may take (TOOL_TIMEOUT).") var toolTimeout: String?
+    @Option(help: "Seconds an ended session id stays refused (SESSION_TTL).") var sessionTtl: String?
+    @Option(help: "Largest MCP request body in bytes (MCP_MAX_BODY_BYTES).") var mcpMaxBodyBytes: String?
+    @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
+    @Option(help: "Items per page of MCP list results (MCP_LIST_PAGE_SIZE).") var mcpListPageSize: String?
+
+    /// The environment with flags laid over it, parsed; exits with one line on stderr if invalid.
+    func load() -> GatewayConfiguration {
+        var values = ProcessInfo.processInfo.environment
+        let flags: [(String, String?)] = [
+            ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("JWT_SECRET_KEY", jwtSecretKey),
+            ("AUTH_REQUIRED", authRequired), ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
+            ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout), ("SESSION_TTL", sessionTtl),
+            ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
+            ("MCP_LIST_PAGE_SIZE", mcpListPageSize),
+        ]
+        for (key, value) in flags { if let value { values[key] = value } }
+        do {
+            let configuration = try GatewayConfiguration(values: values)
+            bootstrapLogging(level: configuration.logLevel)
+            return configuration
+        } catch {
+            fail(error.description)
+        }
+    }
+}
+
+/// Logs go to stderr; stdout carries only command output.
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
+/// Prints one line on stderr and exits non-zero.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("mcpgateway: \(message)\n".utf8))
+    exit(2)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = options.load()
+        let logger = Logger(label: "mcpgateway")
+        let app: any ApplicationProtocol
+        do {
+            app = try await buildApplication(configuration: configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            fail(error.description)
+        } catch {
+            fail("cannot start: \(error)")
+        }
+        try await app.runService()
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a bearer token signed with the gateway's secret.")
+    @OptionGroup var options: ConfigurationOptions
+    @Option(name: [.short, .customLong("username")], help: "The token's subject.") var username: String = "admin"
+    @Option(help: "Minutes until the token expires.") var expMinutes: Int = 10080
+
+    func run() async throws {
+        let configuration = options.load()
+        guard expMinutes > 0, expMinutes <= 525_600 else { fail("--exp-minutes must be from 1 to 525600") }
+        guard !username.isEmpty else { fail("--username must not be empty") }
+        let secret: String
+        do { secret = try jwtSecret(configuration) } catch { fail("\(error)") }
+        let authority = await TokenAuthority(secret: secret)
+        let token = try await authority.issue(subject: username, lifetime: .seconds(expMinutes * 60))
+        FileHandle.standardOutput.write(Data((token + "\n").utf8))
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the database schema up to date and exit.")
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = options.load()
+        do {
+            let store = try await openStore(configuration, logger: Logger(label: "mcpgateway.migrate"))
+            try await store.migrate()
+            try await store.close()
+        } catch {
+            fail("migration failed: \(error)")
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() {
+        FileHandle.standardOutput.write(Data("mcpgateway \(gatewayVersion)\n".utf8))
+    }
+}
