@@ -95,9 +95,14 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError(code: .headerMismatch, message: "Mcp-Method header does not match the body", id: message.id))
         }
         if let mismatch = nameHeaderMismatch(request, message: message) { return fail(mismatch) }
-        if case .object(let meta)? = ParamsRewriter.member("_meta", in: message),
-            let version = meta["io.modelcontextprotocol/protocolVersion"]?.stringValue, version != ProtocolVersions.stateless
-        {
+        guard case .object(let meta)? = ParamsRewriter.member("_meta", in: message),
+            let version = meta["io.modelcontextprotocol/protocolVersion"]?.stringValue,
+            meta["io.modelcontextprotocol/clientCapabilities"]?.objectValue != nil
+        else {
+            return fail(JSONRPCError.invalidParams(
+                "params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities", id: message.id))
+        }
+        if version != ProtocolVersions.stateless {
             return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
         }
         let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
