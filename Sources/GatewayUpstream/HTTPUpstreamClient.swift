@@ -49,6 +49,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         configuration.connectionPool = .init(
             idleTimeout: .seconds(options.idleTimeout.components.seconds),
             concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerHost)
+        // A refused connection fails the call at once instead of retrying until the deadline:
+        // the client sees a clear upstream error and decides itself whether to retry.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.options = options

@@ -1,0 +1,60 @@
+import Testing
+
+@testable import GatewayCore
+
+@Suite struct CatalogSnapshotTests {
+    static let now = Timestamp(millisecondsSince1970: 1_700_000_000_000)
+
+    static func gateway(_ id: String, enabled: Bool = true) -> GatewayRecord {
+        GatewayRecord(
+            id: id, name: id, slug: id, url: "http://127.0.0.1:1/mcp", description: nil, transport: .streamableHTTP,
+            enabled: enabled, reachable: true, capabilities: [:], protocolVersion: "2025-11-25", auth: .none,
+            createdAt: now, updatedAt: now, lastSeen: nil)
+    }
+
+    static func tool(_ id: String, gateway: String, name: String) -> ToolRecord {
+        ToolRecord(
+            id: id, gatewayID: gateway, originalName: name, name: "\(gateway)-\(name)",
+            definition: JSONObject([("name", .string(name)), ("inputSchema", ["type": "object"])]), enabled: true,
+            createdAt: now)
+    }
+
+    static let contents = CatalogContents(
+        gateways: [gateway("a"), gateway("b", enabled: false)],
+        tools: [tool("t1", gateway: "a", name: "echo"), tool("t2", gateway: "a", name: "add"), tool("t3", gateway: "b", name: "x")],
+        resourceTemplates: [
+            ResourceTemplateRecord(
+                id: "rt", gatewayID: "a", uriTemplate: "data://items/{id}", definition: ["uriTemplate": "data://items/{id}"],
+                createdAt: now)
+        ],
+        servers: [
+            VirtualServerRecord(
+                id: "s", name: "s", description: nil, icon: nil, toolIDs: ["t2"], resourceIDs: [], promptIDs: [],
+                enabled: true, createdAt: now, updatedAt: now)
+        ])
+
+    @Test func fullViewHidesDisabledGatewaysAndQualifiesNames() throws {
+        let view = CatalogSnapshot(contents: Self.contents).fullView
+        #expect(view.toolRoutes.keys.sorted() == ["a-add", "a-echo"])
+        #expect(view.toolRoutes["a-echo"]?.originalName == "echo")
+        let names = try view.tools.map { try JSONScanner.parse($0)["name"]?.stringValue }
+        #expect(names == ["a-add", "a-echo"])
+    }
+
+    @Test func serverViewsShowOnlyAssociatedItems() {
+        let snapshot = CatalogSnapshot(contents: Self.contents)
+        #expect(snapshot.view(serverID: "s")?.toolRoutes.keys.sorted() == ["a-add"])
+        #expect(snapshot.view(serverID: "missing") == nil)
+    }
+
+    @Test func resourcesAreRoutedByTemplatePrefix() {
+        let view = CatalogSnapshot(contents: Self.contents).fullView
+        #expect(view.resourceTarget(for: "data://items/42")?.gatewayID == "a")
+        #expect(view.resourceTarget(for: "other://x") == nil)
+    }
+
+    @Test func timestampsRenderAsISO8601() {
+        #expect(Timestamp(millisecondsSince1970: 0).iso8601 == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp(millisecondsSince1970: 1_764_088_333_123).iso8601 == "2025-11-25T16:32:13.123Z")
+    }
+}

@@ -1,0 +1,63 @@
+import Testing
+
+@testable import GatewayCore
+
+@Suite struct JSONRPCMessageTests {
+    func message(_ text: String) throws(JSONRPCError) -> JSONRPCMessage {
+        try JSONRPCMessage(bytes: Array(text.utf8))
+    }
+
+    @Test func decodesARequestKeepingIdAndParamsRaw() throws {
+        let text = #"{"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"name":"x","arguments":{"n":1}}}"#
+        let decoded = try message(text)
+        #expect(decoded.kind == .request)
+        #expect(decoded.id?.description == #""a-1""#)
+        #expect(decoded.method == "tools/call")
+        #expect(String(decoding: decoded.paramsBytes ?? [], as: UTF8.self) == #"{"name":"x","arguments":{"n":1}}"#)
+    }
+
+    @Test func distinguishesNotificationsAndResponses() throws {
+        #expect(try message(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).kind == .notification)
+        #expect(try message(#"{"jsonrpc":"2.0","id":3,"result":{}}"#).kind == .response)
+        #expect(try message(#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"x"}}"#).kind == .errorResponse)
+    }
+
+    @Test func malformedJSONIsAParseError() {
+        #expect(throws: JSONRPCError.self) { try message("{nope") }
+        do {
+            _ = try message("{nope")
+        } catch {
+            #expect(error.code == .parseError)
+        }
+    }
+
+    @Test(arguments: [
+        #"{"id":1,"method":"ping"}"#, #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, #"[1]"#, #"{"foo":1}"#,
+        #"{"jsonrpc":"2.0","id":{},"method":"ping"}"#, #"{"jsonrpc":"2.0","id":1,"method":7}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"x","params":3}"#, #"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"x","result":{}}"#,
+    ])
+    func invalidShapesAreInvalidRequests(_ text: String) {
+        do {
+            _ = try message(text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == .invalidRequest)
+        }
+    }
+
+    @Test func errorResponsesEchoTheIdByteForByte() throws {
+        let request = try message(#"{"jsonrpc":"2.0","id":"é1","method":"nope"}"#)
+        let bytes = JSONRPCError.methodNotFound("nope", id: request.id).responseBytes
+        let response = try JSONScanner.parse(bytes)
+        #expect(response["id"]?.stringValue == "é1")
+        #expect(response["error"]?["code"]?.intValue == -32601)
+    }
+
+    @Test func splitsBatchesIntoElements() throws {
+        let parts = try JSONRPCMessage.splitBatch(Array(#" [ {"a":1} , {"b":[2]} ] "#.utf8))
+        #expect(parts.map { String(decoding: $0, as: UTF8.self) } == [#"{"a":1}"#, #"{"b":[2]}"#])
+        #expect(JSONRPCMessage.isBatch(Array("  [".utf8)))
+        #expect(throws: JSONRPCError.self) { try JSONRPCMessage.splitBatch(Array("[]".utf8)) }
+    }
+}
