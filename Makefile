@@ -53,7 +53,7 @@ apt-bench:
 bench: apt-bench deps
 	$(SWIFT) build -c release --product mcpgateway
 	$(SWIFT) build -c release --product FastUpstream
-	Benchmarks/run.sh
+	$(VENV)/bin/python Benchmarks/run.py
 
 clean:
 	rm -rf .build

@@ -35,7 +35,8 @@ public func buildApplication(
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: BearerAuthMiddleware(authority: authority, required: configuration.authRequired))
     let rest = RESTRoutes(
-        registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion)
+        registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion,
+        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds))
     rest.register(on: router.group())
     rest.register(on: router.group("v1"))
     MCPRoutes(

@@ -13,7 +13,7 @@ import Logging
 /// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and name |
 /// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
 /// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take |
-/// | `SESSION_TTL` | `--session-ttl` | `3600` | seconds an ended session id stays refused |
+/// | `SESSION_TTL` | `--session-ttl` | `86400` | seconds a stateful MCP session lives (then: initialize again) |
 /// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body |
 /// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body |
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
@@ -27,7 +27,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var toolNameSeparator: String = "-"
     public var logLevel: Logger.Level = .info
     public var toolTimeoutSeconds: Int = 60
-    public var sessionTTLSeconds: Int = 3600
+    public var sessionTTLSeconds: Int = 86400
     public var mcpMaxBodyBytes: Int = 4 << 20
     public var maxRequestBodyBytes: Int = 1 << 20
     public var mcpListPageSize: Int = 100

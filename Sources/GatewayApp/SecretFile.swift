@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The JWT secret when none is configured: generated once, stored with mode 0600 in the data
 /// directory, and reused on every start (never a built-in default).
 enum SecretFile {
@@ -20,10 +24,16 @@ enum SecretFile {
         }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        // Created with 0600 from the start, so the secret is never readable by others.
-        guard manager.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600]) else {
+        // O_EXCL with mode 0600: never readable by others, and of two first starts only one writes.
+        let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            if errno == EEXIST { return try loadOrCreate(directory: directory) }
             throw ConfigurationError("cannot write \(path)")
         }
+        defer { close(descriptor) }
+        let bytes = Array(secret.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(descriptor) == 0 else { throw ConfigurationError("cannot write \(path)") }
         return secret
     }
 }

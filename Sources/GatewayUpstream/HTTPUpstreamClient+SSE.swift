@@ -20,38 +20,64 @@ extension HTTPUpstreamClient {
         let logger = self.logger
         let maximumEvent = options.maximumResponseBytes
         readerJobsContinuation.yield { [http] in
-            do {
-                let response = try await http.execute(streamRequest, deadline: deadline, logger: logger)
-                guard response.status == .ok else {
-                    connection.close(UpstreamError(.httpStatus, "HTTP \(response.status.code) from the SSE endpoint"))
-                    return
+            // The stream is read until it ends or the connection is closed (session released,
+            // gateway deleted, shutdown); closing cancels the read, which closes the socket.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await Self.readStream(
+                        http: http, request: streamRequest, deadline: deadline, baseURL: baseURL,
+                        connection: connection, maximumEvent: maximumEvent, logger: logger)
                 }
-                var parser = SSEParser(maximumEventSize: maximumEvent)
-                for try await chunk in response.body {
-                    for event in try parser.feed(chunk.readableBytesView) {
-                        switch event.event {
-                        case "endpoint":
-                            let path = String(decoding: event.data, as: UTF8.self)
-                            guard let resolved = Self.resolve(path, against: baseURL) else {
-                                connection.close(UpstreamError(.protocolViolation, "unusable SSE endpoint"))
-                                return
-                            }
-                            connection.announceEndpoint(resolved)
-                        case "message":
-                            if let message = try? JSONRPCMessage(bytes: event.data) { connection.deliver(message) }
-                        default:
-                            continue
-                        }
-                    }
-                }
+                group.addTask { await connection.closed() }
+                await group.next()
+                group.cancelAll()
                 connection.close(UpstreamError(.unreachable, "the SSE stream ended"))
-            } catch {
-                connection.close(UpstreamError(.unreachable, "cannot connect"))
             }
         }
-        return try await withDeadline(deadline) {
-            _ = try await connection.endpoint()
-            return connection
+        do {
+            return try await withDeadline(deadline) {
+                _ = try await connection.endpoint()
+                return connection
+            }
+        } catch {
+            connection.close(UpstreamError(.unreachable, "no endpoint announced"))
+            throw error
+        }
+    }
+
+    /// Reads the upstream's event stream, announcing the endpoint and delivering responses;
+    /// always closes the connection when it stops.
+    static func readStream(
+        http: HTTPClient, request: HTTPClientRequest, deadline: NIODeadline, baseURL: String,
+        connection: SSEUpstreamConnection, maximumEvent: Int, logger: Logger
+    ) async {
+        do {
+            let response = try await http.execute(request, deadline: deadline, logger: logger)
+            guard response.status == .ok else {
+                connection.close(UpstreamError(.httpStatus, "HTTP \(response.status.code) from the SSE endpoint"))
+                return
+            }
+            var parser = SSEParser(maximumEventSize: maximumEvent)
+            for try await chunk in response.body {
+                for event in try parser.feed(chunk.readableBytesView) {
+                    switch event.event {
+                    case "endpoint":
+                        let path = String(decoding: event.data, as: UTF8.self)
+                        guard let resolved = resolve(path, against: baseURL) else {
+                            connection.close(UpstreamError(.protocolViolation, "unusable SSE endpoint"))
+                            return
+                        }
+                        connection.announceEndpoint(resolved)
+                    case "message":
+                        if let message = try? JSONRPCMessage(bytes: event.data) { connection.deliver(message) }
+                    default:
+                        continue
+                    }
+                }
+            }
+            connection.close(UpstreamError(.unreachable, "the SSE stream ended"))
+        } catch {
+            connection.close(UpstreamError(.unreachable, "cannot connect"))
         }
     }
 

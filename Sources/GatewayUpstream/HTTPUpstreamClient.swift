@@ -26,6 +26,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         public var connectTimeout: Duration = .seconds(10)
         /// Longest list pagination followed during discovery.
         public var maximumDiscoveryPages: Int = 100
+        /// Most items of one kind accepted from one upstream.
+        public var maximumDiscoveredItems: Int = 5000
         /// `clientInfo` sent at initialize.
         public var clientName: String = "mcp-gateway-swift"
         public var clientVersion: String = "0.1.0"
@@ -95,6 +97,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 }
                 for item in result[key]?.arrayValue ?? [] {
                     if case .object(let object) = item { items.append(object) }
+                }
+                guard items.count <= options.maximumDiscoveredItems else {
+                    throw UpstreamError(.tooLarge, "\(method) lists more than \(options.maximumDiscoveredItems) items")
                 }
                 guard let next = result["nextCursor"]?.stringValue, !next.isEmpty, next != cursor else { return items }
                 cursor = next
@@ -272,6 +277,14 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         case 404 where session.sessionID != nil:
             throw SessionExpired()
         default:
+            // An error status may still carry the upstream's JSON-RPC error; that is its answer.
+            if response.headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true,
+                let bytes = try? await withDeadline(deadline, { try await self.collect(response) }),
+                let message = try? JSONRPCMessage(bytes: bytes), message.kind == .errorResponse,
+                message.id == id || message.id == nil
+            {
+                return (message, sessionID)
+            }
             throw UpstreamError(.httpStatus, "HTTP \(response.status.code) from the upstream")
         }
         let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""

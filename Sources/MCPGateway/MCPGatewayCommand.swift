@@ -26,7 +26,7 @@ struct ConfigurationOptions: ParsableArguments {
     var toolNameSeparator: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (LOG_LEVEL).") var logLevel: String?
     @Option(help: "Seconds an upstream call may take (TOOL_TIMEOUT).") var toolTimeout: String?
-    @Option(help: "Seconds an ended session id stays refused (SESSION_TTL).") var sessionTtl: String?
+    @Option(help: "Seconds a stateful MCP session lives (SESSION_TTL).") var sessionTtl: String?
     @Option(help: "Largest MCP request body in bytes (MCP_MAX_BODY_BYTES).") var mcpMaxBodyBytes: String?
     @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
     @Option(help: "Items per page of MCP list results (MCP_LIST_PAGE_SIZE).") var mcpListPageSize: String?

@@ -175,9 +175,15 @@ class Upstream:
 
 
 def start_upstream(
-    transport: str, *, log_dir: Path, page_size: int | None = None, namespace: str | None = None
+    transport: str,
+    *,
+    log_dir: Path,
+    page_size: int | None = None,
+    namespace: str | None = None,
+    port: int | None = None,
 ) -> Upstream:
-    port = free_port()
+    """Start upstream_server.py on `port` (a free one by default) and wait until it listens."""
+    port = port or free_port()
     argv = [sys.executable, str(UPSTREAM_SCRIPT), "--port", str(port), "--transport", transport]
     if page_size is not None:
         argv += ["--page-size", str(page_size)]

@@ -235,7 +235,18 @@ public struct JSONScanner {
                 return
             }
             if byte == UInt8(ascii: "\\") {
-                index += 2
+                index += 1
+                guard index < bytes.count else { throw fail("unterminated string") }
+                switch bytes[index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 1
+                case UInt8(ascii: "u"):
+                    index += 1
+                    _ = try parseHex4()
+                default:
+                    throw fail("invalid escape in string")
+                }
                 continue
             }
             if byte < 0x20 { throw fail("control character in string") }

@@ -60,6 +60,8 @@ public struct JSONRPCMessage: Sendable {
         var result: Range<Int>?
         var error: Range<Int>?
         var shapeProblem: String?
+        var members: [(key: String, range: Range<Int>)] = []
+        var seenKeys = Set<String>()
         do {
             guard scanner.peek() == UInt8(ascii: "{") else {
                 _ = try scanner.skipValue()
@@ -67,6 +69,7 @@ public struct JSONRPCMessage: Sendable {
                 throw JSONRPCError.invalidRequest("a JSON-RPC message must be a JSON object")
             }
             try scanner.forEachMember { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+                if !seenKeys.insert(key).inserted { shapeProblem = "duplicate member \"\(key)\"" }
                 switch key {
                 case "jsonrpc":
                     if scanner.peek() == UInt8(ascii: "\"") {
@@ -95,9 +98,19 @@ public struct JSONRPCMessage: Sendable {
                     }
                 case "params":
                     let next = scanner.peek()
-                    params = try scanner.skipValue(depth: 1)
-                    if next != UInt8(ascii: "{"), next != UInt8(ascii: "[") {
-                        shapeProblem = "\"params\" must be an object"
+                    if next == UInt8(ascii: "{") {
+                        // Read the members once, here; every later lookup uses these ranges.
+                        let start = scanner.index
+                        var seen = Set<String>()
+                        try scanner.forEachMember(depth: 1) { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+                            let range = try scanner.skipValue(depth: 2)
+                            if !seen.insert(key).inserted { shapeProblem = "\"params\" has a duplicate member \"\(key)\"" }
+                            members.append((key, range))
+                        }
+                        params = start..<scanner.index
+                    } else {
+                        params = try scanner.skipValue(depth: 1)
+                        if next != UInt8(ascii: "[") { shapeProblem = "\"params\" must be an object" }
                     }
                 case "result":
                     result = try scanner.skipValue(depth: 1)
@@ -139,18 +152,21 @@ public struct JSONRPCMessage: Sendable {
         self.params = params
         self.result = result
         self.error = error
+        self.paramMemberRanges = members
     }
 
+    /// The members of the `params` object with their byte ranges in ``bytes``, in order (read once,
+    /// while decoding; duplicates were refused).
+    public let paramMemberRanges: [(key: String, range: Range<Int>)]
+
     /// The members of the `params` object with their byte ranges, in order.
-    public func paramMembers() -> [(key: String, range: Range<Int>)] {
-        guard let params else { return [] }
-        return JSONRPCMessage.members(of: bytes, in: params)
-    }
+    public func paramMembers() -> [(key: String, range: Range<Int>)] { paramMemberRanges }
 
     /// The top-level members of the object occupying `range` in `bytes`, in order. An empty list
     /// when `range` is not an object.
     public static func members(of bytes: [UInt8], in range: Range<Int>) -> [(key: String, range: Range<Int>)] {
-        var scanner = JSONScanner(bytes: Array(bytes[range]))
+        let whole = range == bytes.startIndex..<bytes.endIndex
+        var scanner = JSONScanner(bytes: whole ? bytes : Array(bytes[range]))
         var found: [(key: String, range: Range<Int>)] = []
         guard scanner.peek() == UInt8(ascii: "{") else { return [] }
         do {

@@ -22,32 +22,41 @@ public struct MCPDispatcher: Sendable {
         self.identity = identity
     }
 
+    /// A complete JSON-RPC response, and the error code when the gateway itself produced an
+    /// error (transports map some codes to HTTP statuses).
+    public struct Reply: Sendable {
+        public var bytes: [UInt8]
+        public var errorCode: JSONRPCError.Code?
+    }
+
     /// Handles one request and returns the complete JSON-RPC response.
-    public func handle(_ request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async -> [UInt8] {
+    public func handle(_ request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async -> Reply {
         let id = request.id ?? .null
         do {
             let result = try await result(for: request, context: context, logger: logger)
             switch result {
             case .local(let bytes), .forwarded(.result(let bytes)):
                 if ProtocolVersions.isStateless(context.protocolVersion) {
-                    return JSONRPCMessage.responseBytes(
-                        id: id, result: ResultDecorator.decorate(bytes, method: request.method ?? ""))
+                    let decorated = ResultDecorator.decorate(bytes, method: request.method ?? "")
+                    return Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: decorated))
                 }
-                return JSONRPCMessage.responseBytes(id: id, result: bytes)
+                return Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: bytes))
             case .forwarded(.error(let bytes)):
-                return JSONRPCMessage.errorResponseBytes(id: id, error: bytes)
+                return Reply(bytes: JSONRPCMessage.errorResponseBytes(id: id, error: bytes))
             }
         } catch let error as JSONRPCError {
-            return error.answering(id).responseBytes
+            return Reply(bytes: error.answering(id).responseBytes, errorCode: error.code)
         } catch let error as UpstreamError {
             logger.warning(
                 "upstream call failed",
                 metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)]
             )
-            return JSONRPCError(code: .upstreamError, message: "Upstream error: \(error.message)", id: id).responseBytes
+            let failure = JSONRPCError(code: .upstreamError, message: "Upstream error: \(error.message)", id: id)
+            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
         } catch {
             logger.error("request failed", metadata: ["mcp.method": .string(request.method ?? "")])
-            return JSONRPCError.internalError("the request could not be completed", id: id).responseBytes
+            let failure = JSONRPCError.internalError("the request could not be completed", id: id)
+            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
         }
     }
 

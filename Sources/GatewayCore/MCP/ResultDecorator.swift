@@ -11,7 +11,10 @@ public enum ResultDecorator {
         guard let open = result.firstIndex(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
             result[open] == UInt8(ascii: "{")
         else { return result }
-        if contains(result, Array(#""resultType""#.utf8)) { return result }
+        // Only a top-level member counts: a tool argument or structured field of that name does not.
+        if JSONRPCMessage.members(of: result, in: 0..<result.count).contains(where: { $0.key == "resultType" }) {
+            return result
+        }
         var insertion = Array(#""resultType":"complete""#.utf8)
         if listMethods.contains(method) { insertion += Array(#","ttlMs":0,"cacheScope":"private""#.utf8) }
         var afterBrace = open + 1
@@ -24,15 +27,5 @@ public enum ResultDecorator {
         output.append(contentsOf: insertion)
         output.append(contentsOf: result[(open + 1)...])
         return output
-    }
-
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard needle.count <= haystack.count else { return false }
-        var index = 0
-        while index + needle.count <= haystack.count {
-            if haystack[index] == needle[0], Array(haystack[index..<(index + needle.count)]) == needle { return true }
-            index += 1
-        }
-        return false
     }
 }

@@ -70,8 +70,13 @@ public struct Registry: Sendable {
             transport: input.transport, enabled: true, reachable: true, capabilities: discovered.capabilities,
             protocolVersion: discovered.protocolVersion, auth: input.auth, createdAt: now, updatedAt: now, lastSeen: now
         )
-        let items = try makeItems(for: gateway, discovered: discovered, previous: nil, snapshot: snapshot)
-        try await write { try await store.insertGateway(gateway, items: items) }
+        do {
+            let items = try makeItems(for: gateway, discovered: discovered, previous: nil, snapshot: snapshot)
+            try await write { try await store.insertGateway(gateway, items: items) }
+        } catch {
+            await upstream.release(gatewayID: id)
+            throw error
+        }
         await committed()
         return gateway
     }
@@ -106,11 +111,21 @@ public struct Registry: Sendable {
             gateway.protocolVersion = discovered.protocolVersion
             gateway.reachable = true
             gateway.lastSeen = gateway.updatedAt
-            items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
+            do {
+                items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
+            } catch {
+                await upstream.release(gatewayID: id)
+                throw error
+            }
         }
         let finalItems = items
         let finalGateway = gateway
-        try await write { try await store.updateGateway(finalGateway, items: finalItems) }
+        do {
+            try await write { try await store.updateGateway(finalGateway, items: finalItems) }
+        } catch {
+            if needsDiscovery { await upstream.release(gatewayID: id) }
+            throw error
+        }
         await committed()
         return gateway
     }

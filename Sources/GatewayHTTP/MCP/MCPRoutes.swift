@@ -16,7 +16,7 @@ public struct MCPRoutes: Sendable {
     public let coordinator: any Coordinator
     /// Largest MCP request body accepted.
     public let maximumBodyBytes: Int
-    /// How long an ended session is remembered as ended (the session lifetime).
+    /// The longest a stateful session lives (SESSION_TTL); ended sessions are remembered as long.
     public let sessionTTL: Duration
 
     public init(
@@ -106,17 +106,9 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
         }
         let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
-        let response = await dispatcher.handle(message, context: context, logger: logger)
-        return MCPReply.message(response, status: Self.status(ofResponse: response), request: request)
-    }
-
-    /// The HTTP status for a dispatcher response on the stateless path: errors map like the SDK's.
-    static func status(ofResponse bytes: [UInt8]) -> HTTPResponse.Status {
-        guard let message = try? JSONRPCMessage(bytes: bytes), message.kind == .errorResponse,
-            let error = message.errorBytes, let value = try? JSONScanner.parse(Array(error)),
-            let code = value["code"]?.intValue
-        else { return .ok }
-        return MCPReply.statelessStatus(JSONRPCError.Code(Int(code)))
+        let reply = await dispatcher.handle(message, context: context, logger: logger)
+        let status = reply.errorCode.map(MCPReply.statelessStatus) ?? .ok
+        return MCPReply.message(reply.bytes, status: status, request: request)
     }
 
     func nameHeaderMismatch(_ request: Request, message: JSONRPCMessage) -> JSONRPCError? {
@@ -156,10 +148,17 @@ public struct MCPRoutes: Sendable {
         case .success(let opened): facts = opened
         case .failure(let failure): return failure.response
         }
+        if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
+            return MCPReply.error(
+                JSONRPCError.invalidRequest(
+                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)",
+                    id: message.id),
+                status: .badRequest)
+        }
         guard message.kind == .request else { return MCPReply.accepted() }
         let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
-        let response = await dispatcher.handle(message, context: context, logger: logger)
-        return MCPReply.message(response, request: request)
+        let reply = await dispatcher.handle(message, context: context, logger: logger)
+        return MCPReply.message(reply.bytes, request: request)
     }
 
     func batch(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async -> Response {
@@ -183,7 +182,7 @@ public struct MCPRoutes: Sendable {
                 if message.method == "initialize" {
                     responses.append(JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes)
                 } else if message.kind == .request {
-                    responses.append(await dispatcher.handle(message, context: context, logger: logger))
+                    responses.append(await dispatcher.handle(message, context: context, logger: logger).bytes)
                 }
             } catch {
                 responses.append(error.responseBytes)
@@ -233,6 +232,9 @@ public struct MCPRoutes: Sendable {
         guard let facts = sealer.open(sessionID), facts.serverID == serverID, facts.subject == principal else {
             return .failure(notFound)
         }
+        // A session lives at most `sessionTTL`; ended sessions are remembered exactly that long.
+        let ageMilliseconds = Timestamp.now().millisecondsSince1970 - facts.createdAt
+        if ageMilliseconds > sessionTTL.components.seconds * 1000 { return .failure(notFound) }
         let ended = (try? await coordinator.isSessionTerminated(facts.key)) ?? false
         if ended { return .failure(notFound) }
         return .success(facts)

@@ -56,6 +56,7 @@ enum InputParser {
             guard let token = try fields.string("auth_token", "authToken"), !token.isEmpty else {
                 throw ProblemError.invalid("auth_token", "is required when auth_type is bearer")
             }
+            guard Self.isHeaderSafe(token) else { throw ProblemError.invalid("auth_token", "must be a single line of printable text") }
             return UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \(token)")])
         case "basic":
             guard let user = try fields.string("auth_username", "authUsername"), !user.isEmpty else {
@@ -64,14 +65,16 @@ enum InputParser {
             guard let password = try fields.string("auth_password", "authPassword") else {
                 throw ProblemError.invalid("auth_password", "is required when auth_type is basic")
             }
+            guard !user.contains(":"), Self.isHeaderSafe(user), Self.isHeaderSafe(password) else {
+                throw ProblemError.invalid("auth_username", "must be printable text without ':'")
+            }
             let encoded = Data("\(user):\(password)".utf8).base64EncodedString()
             return UpstreamAuth(type: "basic", headers: [("Authorization", "Basic \(encoded)")])
         case "authheaders":
             guard let key = try fields.string("auth_header_key", "authHeaderKey"), Self.isToken(key) else {
                 throw ProblemError.invalid("auth_header_key", "must be a valid HTTP header name")
             }
-            guard let value = try fields.string("auth_header_value", "authHeaderValue"),
-                !value.contains("\r"), !value.contains("\n")
+            guard let value = try fields.string("auth_header_value", "authHeaderValue"), Self.isHeaderSafe(value)
             else {
                 throw ProblemError.invalid("auth_header_value", "is required and must be a single line")
             }
@@ -79,6 +82,11 @@ enum InputParser {
         default:
             throw ProblemError.invalid("auth_type", "must be one of basic, bearer, authheaders")
         }
+    }
+
+    /// Printable text that can go into an HTTP header value (no CR, LF or other controls).
+    static func isHeaderSafe(_ value: String) -> Bool {
+        value.unicodeScalars.allSatisfy { $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) }
     }
 
     static func isToken(_ name: String) -> Bool {

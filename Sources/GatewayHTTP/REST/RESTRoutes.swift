@@ -11,12 +11,15 @@ public struct RESTRoutes: Sendable {
     /// Largest REST request body accepted.
     public let maximumBodyBytes: Int
     public let version: String
+    /// Deadline of upstream reads made for the API (TOOL_TIMEOUT).
+    public let upstreamTimeout: Duration
 
-    public init(registry: Registry, store: any Store, maximumBodyBytes: Int, version: String) {
+    public init(registry: Registry, store: any Store, maximumBodyBytes: Int, version: String, upstreamTimeout: Duration) {
         self.registry = registry
         self.store = store
         self.maximumBodyBytes = maximumBodyBytes
         self.version = version
+        self.upstreamTimeout = upstreamTimeout
     }
 
     var catalog: CatalogHolder { registry.catalog }
@@ -109,8 +112,12 @@ public struct RESTRoutes: Sendable {
         group.post(":id/state") { request, context in
             try await problems {
                 let id = try context.parameters.require("id")
-                let gateway = try await registry.setGatewayEnabled(id: id, enabled: try Self.activate(request))
-                return Self.json(RecordJSON.gateway(gateway))
+                let activate = try Self.activate(request)
+                let gateway = try await registry.setGatewayEnabled(id: id, enabled: activate)
+                return Self.json([
+                    "status": "success", "message": .string("Gateway \(id) \(activate ? "activated" : "deactivated")"),
+                    "gateway": RecordJSON.gateway(gateway),
+                ])
             }
         }
     }
@@ -141,10 +148,18 @@ public struct RESTRoutes: Sendable {
             let templates = snapshot.contents.resourceTemplates.filter { snapshot.gatewaysByID[$0.gatewayID]?.enabled == true }
             return Self.json(["resourceTemplates": .array(templates.map(RecordJSON.template))])
         }
-        group.get("resources/:id") { _, context in
+        group.get("resources/:id/info") { _, context in
             let id = try context.parameters.require("id")
             guard let resource = catalog.snapshot.resourcesByID[id] else { throw ProblemError.notFound("Resource not found: \(id)") }
             return Self.json(RecordJSON.resource(resource))
+        }
+        group.get("resources/:id") { _, context in
+            let id = try context.parameters.require("id")
+            let snapshot = catalog.snapshot
+            guard let resource = snapshot.resourcesByID[id], let gateway = snapshot.gatewaysByID[resource.gatewayID] else {
+                throw ProblemError.notFound("Resource not found: \(id)")
+            }
+            return Self.json(try await read(resource, from: gateway))
         }
         group.get("prompts") { request, _ in
             let snapshot = catalog.snapshot
@@ -159,6 +174,28 @@ public struct RESTRoutes: Sendable {
             guard let prompt = catalog.snapshot.promptsByID[id] else { throw ProblemError.notFound("Prompt not found: \(id)") }
             return Self.json(RecordJSON.prompt(prompt))
         }
+    }
+
+    /// Reads a resource's content from its upstream, in ContextForge's `ResourceContent` shape.
+    func read(_ resource: ResourceRecord, from gateway: GatewayRecord) async throws -> JSONValue {
+        guard gateway.enabled else { throw ProblemError(.serviceUnavailable, "The resource's gateway is disabled") }
+        let target = UpstreamTarget(gatewayID: gateway.id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        let params: JSONValue = ["uri": .string(resource.uri)]
+        let reply: UpstreamReply
+        do {
+            reply = try await registry.upstream.forward(
+                target, method: "resources/read", params: params.serializedBytes, timeout: upstreamTimeout)
+        } catch let error as UpstreamError {
+            throw ProblemError(.badGateway, "The upstream could not be read: \(error.message)", title: "Upstream error")
+        }
+        guard case .result(let bytes) = reply, let result = try? JSONScanner.parse(bytes),
+            case .object(var content)? = result["contents"]?.arrayValue?.first
+        else {
+            throw ProblemError(.badGateway, "The upstream did not return the resource", title: "Upstream error")
+        }
+        content["type"] = "resource"
+        content["id"] = .string(resource.id)
+        return .object(content)
     }
 
     func registerServers(on group: RouterGroup<GatewayRequestContext>) {
