@@ -61,3 +61,35 @@ import Testing
         #expect(throws: JSONRPCError.self) { try JSONRPCMessage.splitBatch(Array("[]".utf8)) }
     }
 }
+
+@Suite struct EnvelopeHardeningTests {
+    @Test(arguments: [
+        #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{}}"#,
+    ])
+    func duplicateMembersAreRefused(_ text: String) {
+        do {
+            _ = try JSONRPCMessage(bytes: Array(text.utf8))
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == .invalidRequest)
+        }
+    }
+
+    @Test(arguments: [#"{"jsonrpc":"2.0","id":"a\q","method":"ping"}"#, #"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"\u12"}}"#])
+    func invalidEscapesAreParseErrors(_ text: String) {
+        do {
+            _ = try JSONRPCMessage(bytes: Array(text.utf8))
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == .parseError)
+        }
+    }
+
+    @Test func onlyATopLevelResultTypeCounts() throws {
+        let nested = Array(#"{"tools":[{"name":"x","inputSchema":{"properties":{"resultType":{}}}}]}"#.utf8)
+        let decorated = try JSONScanner.parse(ResultDecorator.decorate(nested, method: "tools/list"))
+        #expect(decorated["resultType"] == "complete")
+        #expect(decorated["cacheScope"] == "private")
+    }
+}

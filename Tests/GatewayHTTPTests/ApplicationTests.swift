@@ -125,6 +125,20 @@ import Testing
             try await client.execute(uri: "/mcp", method: .post, headers: bogus, body: ByteBuffer(string: list)) {
                 #expect($0.status == .notFound)
             }
+            var wrongVersion = withSession
+            wrongVersion[HTTPField.Name("MCP-Protocol-Version")!] = "2024-11-05"
+            try await client.execute(uri: "/mcp", method: .post, headers: wrongVersion, body: ByteBuffer(string: list)) {
+                #expect($0.status == .badRequest)
+            }
+            // A session older than SESSION_TTL is refused even though its seal is valid.
+            let old = SessionFacts(
+                key: SessionSealer.newKey(), protocolVersion: "2025-11-25", subject: "tester", serverID: nil,
+                createdAt: Timestamp.now().millisecondsSince1970 - 2 * 86_400_000)
+            var expired = withSession
+            expired[HTTPField.Name("Mcp-Session-Id")!] = try SessionSealer(secret: Self.secret).seal(old)
+            try await client.execute(uri: "/mcp", method: .post, headers: expired, body: ByteBuffer(string: list)) {
+                #expect($0.status == .notFound)
+            }
             try await client.execute(uri: "/mcp", method: .delete, headers: withSession) { #expect($0.status == .noContent) }
             try await client.execute(uri: "/mcp", method: .post, headers: withSession, body: ByteBuffer(string: list)) {
                 #expect($0.status == .notFound)

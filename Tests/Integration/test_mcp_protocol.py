@@ -5,6 +5,7 @@ Bodies may come back as application/json or as text/event-stream; `mcp_helpers.r
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -245,3 +246,28 @@ def test_stateless_request_without_envelope_is_rejected(protocol_target: h.Proto
     reply = h.rpc(protocol_target.http, protocol_target.url, payload, headers=headers)
     assert reply.status == 400, (reply.status, reply.raw)
     assert "error" in reply.response(24), reply.raw
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_duplicate_params_members_are_refused(
+    protocol_target: h.ProtocolTarget, session: dict[str, str], era: str
+) -> None:
+    """`{"name": "allowed", "name": "other"}` must not reach an upstream that reads the last key:
+    a virtual server's scope check reads the same member the upstream would."""
+    if era == "legacy":
+        headers = session
+        params = f'{{"name":"{protocol_target.echo_tool}","name":"fail","arguments":{{"text":"x"}}}}'
+    else:
+        _, headers = h.modern_request("tools/call", {"name": protocol_target.echo_tool})
+        meta = json.dumps({h.PROTOCOL_VERSION_META_KEY: h.MODERN_VERSION, h.CLIENT_CAPABILITIES_META_KEY: {}})
+        params = f'{{"name":"{protocol_target.echo_tool}","name":"fail","arguments":{{"text":"x"}},"_meta":{meta}}}'
+    content = f'{{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{params}}}'.encode()
+    reply = h.rpc(protocol_target.http, protocol_target.url, None, headers=headers, content=content)
+    assert reply.error_code(41) == INVALID_REQUEST, reply.raw
+
+
+def test_invalid_string_escape_is_parse_error(protocol_target: h.ProtocolTarget, session: dict[str, str]) -> None:
+    content = b'{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"x","arguments":{"text":"\\q"}}}'
+    reply = h.rpc(protocol_target.http, protocol_target.url, None, headers=session, content=content)
+    assert reply.status == 400, reply.raw
+    assert reply.messages and reply.messages[0]["error"]["code"] == PARSE_ERROR, reply.raw

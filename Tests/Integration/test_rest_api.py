@@ -111,6 +111,21 @@ def test_resources_listed(api: httpx.Client, registration: h.Registration) -> No
     assert greeting.get("mimeType") == "text/plain", greeting
 
 
+def test_resource_content_and_info(api: httpx.Client, registration: h.Registration) -> None:
+    """ContextForge: GET /resources/{id} reads the content from the upstream; /info is the metadata."""
+    uri = registration.upstream.uris["greeting"]
+    resource = h.wait_until(
+        lambda: next((r for r in h.list_rest(api, "resources") if r.get("uri") == uri), None), what="the greeting"
+    )
+    content = h.ok_json(api.get(f"/resources/{resource['id']}"))
+    assert content["type"] == "resource", content
+    assert content["uri"] == uri, content
+    assert content["text"] == upstream_server.GREETING_TEXT, content
+    info = h.ok_json(api.get(f"/v1/resources/{resource['id']}/info"))
+    assert info["id"] == resource["id"] and info["uri"] == uri, info
+    assert api.get("/resources/no-such-id").status_code == 404
+
+
 def test_resource_templates_listed(api: httpx.Client, registration: h.Registration) -> None:
     body = h.ok_json(api.get("/resources/templates/list"))
     templates = body["resourceTemplates"]
@@ -214,6 +229,7 @@ def test_deactivate_and_reactivate_gateway(
 
     resp = api.post(f"/gateways/{gid}/state", params={"activate": "false"})
     assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "success" and resp.json()["gateway"]["enabled"] is False, resp.text
     assert h.ok_json(api.get(f"/gateways/{gid}"))["enabled"] is False
     h.wait_until(lambda: own_mcp_tools() == set(), what="the disabled gateway's tools to leave tools/list")
 
