@@ -30,6 +30,8 @@ let package = Package(
             dependencies: [
                 "GatewayApp", "GatewayCore", "GatewayHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -312,19 +312,24 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         }
     }
 
-    /// Reads an SSE response stream until the response to `id` arrives. Notifications and
-    /// requests the upstream sends meanwhile are skipped for now (relayed in a later version).
+    /// Reads an SSE response stream until the response to `id` arrives, then to its end (the
+    /// upstream closes the stream after the response), so the connection goes back to the pool
+    /// instead of being torn down. Notifications and requests the upstream sends meanwhile are
+    /// skipped for now (relayed in a later version).
     func readSSEResponse(_ response: HTTPClientResponse, expecting id: JSONRPCID) async throws -> JSONRPCMessage {
         var parser = SSEParser(maximumEventSize: options.maximumResponseBytes)
+        var answer: JSONRPCMessage?
         do {
             for try await chunk in response.body {
+                if answer != nil { continue }
                 for event in try parser.feed(chunk.readableBytesView) where event.event == "message" && !event.data.isEmpty {
                     guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
                     if (message.kind == .response || message.kind == .errorResponse), message.id == id {
-                        return message
+                        answer = message
                     }
                 }
             }
+            if let answer { return answer }
         } catch is SSEParser.Overflow {
             throw UpstreamError(.tooLarge, "an upstream event exceeds \(options.maximumResponseBytes) bytes")
         } catch let error as HTTPClientError where error == .deadlineExceeded {

@@ -6,7 +6,6 @@ import GatewayHTTP
 import Hummingbird
 import Logging
 
-@main
 struct MCPGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpgateway",
@@ -124,5 +123,21 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
     func run() {
         FileHandle.standardOutput.write(Data("mcpgateway \(gatewayVersion)\n".utf8))
+    }
+}
+
+extension MCPGatewayCommand {
+    /// Parses the command line and runs the chosen command, awaiting asynchronous ones.
+    static func parseAndRun() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }
