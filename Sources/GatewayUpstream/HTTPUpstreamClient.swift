@@ -39,6 +39,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let options: Options
     let logger: Logger
     let sessions = UpstreamSessionTable()
+    let pool: HTTP1ConnectionPool
+    let endpoints = Mutex<[String: (HTTP1Endpoint, String)?]>([:])
     let nextID = Atomic<Int>(1)
     let readerJobs: AsyncStream<@Sendable () async -> Void>
     let readerJobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
@@ -56,6 +58,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.pool = HTTP1ConnectionPool(
+            options: .init(
+                maximumConnectionsPerEndpoint: options.connectionsPerHost, idleTimeout: .seconds(4),
+                connectTimeout: .seconds(options.connectTimeout.components.seconds),
+                maximumResponseBytes: options.maximumResponseBytes))
         self.options = options
         self.logger = logger
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
@@ -72,6 +79,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         for session in await sessions.removeAll() {
             session.sseConnection?.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
+        pool.shutdown()
         try await http.shutdown()
     }
 
@@ -218,7 +226,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         if let connection = session.sseConnection {
             try await ssePost(target, connection: connection, body: initialized, deadline: deadline)
         } else {
-            _ = try await postRaw(target, session: session, body: initialized, deadline: deadline)
+            _ = try await postMessage(target, session: session, body: initialized, deadline: deadline)
         }
         logger.debug(
             "upstream session initialized",
@@ -240,24 +248,60 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         return headers
     }
 
-    func postRaw(_ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline) async throws
-        -> HTTPClientResponse
+    /// POSTs one message and returns the whole response: over the pooled plain-HTTP client for
+    /// `http://` upstreams, over AsyncHTTPClient (TLS) otherwise.
+    func postMessage(_ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline)
+        async throws -> UpstreamHTTPResponse
     {
+        let headers = headers(target, session: session, accept: "application/json, text/event-stream")
+        if let (endpoint, path) = plainEndpoint(target.url) {
+            return try await pool.post(endpoint, path: path, headers: headers, body: body, deadline: deadline)
+        }
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
-        request.headers = headers(target, session: session, accept: "application/json, text/event-stream")
+        request.headers = headers
         request.body = .bytes(ByteBuffer(bytes: body))
+        let response: HTTPClientResponse
         do {
-            return try await http.execute(request, deadline: deadline, logger: logger)
+            response = try await http.execute(request, deadline: deadline, logger: logger)
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             throw UpstreamError(.timeout, "no answer before the deadline")
-        } catch is HTTPClientError {
-            throw UpstreamError(.unreachable, "cannot connect")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw UpstreamError(.unreachable, "cannot connect")
         }
+        let limit = options.maximumResponseBytes
+        let collected = try await withDeadline(deadline) {
+            do {
+                return try await response.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw UpstreamError(.tooLarge, "the upstream response exceeds \(limit) bytes")
+            } catch let error as UpstreamError {
+                throw error
+            } catch {
+                throw UpstreamError(.unreachable, "the connection closed")
+            }
+        }
+        return UpstreamHTTPResponse(status: Int(response.status.code), headers: response.headers, body: collected)
+    }
+
+    /// Host, port and path of a plain `http://` URL (cached), or `nil` for anything else.
+    func plainEndpoint(_ url: String) -> (HTTP1Endpoint, String)? {
+        if let cached = endpoints.withLock({ $0[url] }) { return cached }
+        var parsed: (HTTP1Endpoint, String)?
+        if let components = URLComponents(string: url), components.scheme?.lowercased() == "http",
+            let host = components.host, !host.isEmpty
+        {
+            var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+            if let query = components.percentEncodedQuery { path += "?" + query }
+            parsed = (HTTP1Endpoint(host: host, port: components.port ?? 80), path)
+        }
+        endpoints.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[url] = parsed
+        }
+        return parsed
     }
 
     func post(
@@ -269,30 +313,26 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     func postForSession(
         _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
     ) async throws -> (JSONRPCMessage, String?) {
-        let response = try await postRaw(target, session: session, body: body, deadline: deadline)
+        let response = try await postMessage(target, session: session, body: body, deadline: deadline)
         let sessionID = response.headers.first(name: "mcp-session-id")
-        switch response.status.code {
+        let bytes = Array(response.body.readableBytesView)
+        switch response.status {
         case 200:
             break
         case 404 where session.sessionID != nil:
             throw SessionExpired()
         default:
             // An error status may still carry the upstream's JSON-RPC error; that is its answer.
-            if response.headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true,
-                let bytes = try? await withDeadline(deadline, { try await self.collect(response) }),
-                let message = try? JSONRPCMessage(bytes: bytes), message.kind == .errorResponse,
-                message.id == id || message.id == nil
+            if response.contentType.hasPrefix("application/json"), let message = try? JSONRPCMessage(bytes: bytes),
+                message.kind == .errorResponse, message.id == id || message.id == nil
             {
                 return (message, sessionID)
             }
-            throw UpstreamError(.httpStatus, "HTTP \(response.status.code) from the upstream")
+            throw UpstreamError(.httpStatus, "HTTP \(response.status) from the upstream")
         }
-        let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
-        if contentType.hasPrefix("text/event-stream") {
-            let message = try await withDeadline(deadline) { try await self.readSSEResponse(response, expecting: id) }
-            return (message, sessionID)
+        if response.contentType.hasPrefix("text/event-stream") {
+            return (try sseResponse(bytes, expecting: id), sessionID)
         }
-        let bytes = try await withDeadline(deadline) { try await self.collect(response) }
         let message: JSONRPCMessage
         do { message = try JSONRPCMessage(bytes: bytes) } catch {
             throw UpstreamError(.protocolViolation, "the upstream answered with invalid JSON-RPC")
@@ -301,39 +341,16 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         return (message, sessionID)
     }
 
-    func collect(_ response: HTTPClientResponse) async throws -> [UInt8] {
-        do {
-            var buffer = try await response.body.collect(upTo: options.maximumResponseBytes)
-            return buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch is NIOTooManyBytesError {
-            throw UpstreamError(.tooLarge, "the upstream response exceeds \(options.maximumResponseBytes) bytes")
-        } catch let error as HTTPClientError where error == .deadlineExceeded {
-            throw UpstreamError(.timeout, "no answer before the deadline")
-        }
-    }
-
-    /// Reads an SSE response stream until the response to `id` arrives, then to its end (the
-    /// upstream closes the stream after the response), so the connection goes back to the pool
-    /// instead of being torn down. Notifications and requests the upstream sends meanwhile are
-    /// skipped for now (relayed in a later version).
-    func readSSEResponse(_ response: HTTPClientResponse, expecting id: JSONRPCID) async throws -> JSONRPCMessage {
+    /// Finds the response to `id` in an SSE response body (the upstream closes the stream after
+    /// it). Notifications and requests the upstream sent before it are skipped for now (relayed
+    /// in a later version).
+    func sseResponse(_ bytes: [UInt8], expecting id: JSONRPCID) throws -> JSONRPCMessage {
         var parser = SSEParser(maximumEventSize: options.maximumResponseBytes)
-        var answer: JSONRPCMessage?
-        do {
-            for try await chunk in response.body {
-                if answer != nil { continue }
-                for event in try parser.feed(chunk.readableBytesView) where event.event == "message" && !event.data.isEmpty {
-                    guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
-                    if (message.kind == .response || message.kind == .errorResponse), message.id == id {
-                        answer = message
-                    }
-                }
-            }
-            if let answer { return answer }
-        } catch is SSEParser.Overflow {
-            throw UpstreamError(.tooLarge, "an upstream event exceeds \(options.maximumResponseBytes) bytes")
-        } catch let error as HTTPClientError where error == .deadlineExceeded {
-            throw UpstreamError(.timeout, "no answer before the deadline")
+        var events = (try? parser.feed(bytes)) ?? []
+        events += (try? parser.feed(Array("\n\n".utf8))) ?? []
+        for event in events where event.event == "message" && !event.data.isEmpty {
+            guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
+            if message.kind == .response || message.kind == .errorResponse, message.id == id { return message }
         }
         throw UpstreamError(.protocolViolation, "the upstream closed the stream without answering")
     }

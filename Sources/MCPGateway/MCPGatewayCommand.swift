@@ -53,11 +53,7 @@ struct ConfigurationOptions: ParsableArguments {
 
 /// Logs go to stderr; stdout carries only command output.
 func bootstrapLogging(level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
+    LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level) }
 }
 
 /// Prints one line on stderr and exits non-zero.
