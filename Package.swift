@@ -119,7 +119,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayUpstreamTests",
-            dependencies: ["GatewayUpstream", "GatewayCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "GatewayUpstream", "GatewayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
