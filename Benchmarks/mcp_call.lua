@@ -25,6 +25,18 @@ else
   wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{"text":"hello"}}}'
 end
 
+-- BENCH_UNIQUE_IDS=1: every request gets its own JSON-RPC id, as a real client's would (servers
+-- that track requests by id, like the Python SDK, must not see thousands of concurrent id 1).
+if os.getenv("BENCH_UNIQUE_IDS") == "1" then
+  local template = wrk.body
+  local counter = 0
+  request = function()
+    counter = counter + 1
+    local body = string.gsub(template, '"id":1,', '"id":' .. counter .. ',', 1)
+    return wrk.format(nil, nil, nil, body)
+  end
+end
+
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) errors = 0 end

@@ -166,9 +166,9 @@ def main() -> None:
         rows.append(("fast upstream, 2025-11-25 session", c, direct, through, cpu_us, rss_mb(gateway.pid)))
 
         sdk_session = legacy_session(f"http://127.0.0.1:{sdk_port}/mcp", {})
-        direct = wrk(f"http://127.0.0.1:{sdk_port}/mcp", c, {"BENCH_MODE": "session", "BENCH_SESSION": sdk_session})
+        direct = wrk(f"http://127.0.0.1:{sdk_port}/mcp", c, {"BENCH_MODE": "session", "BENCH_SESSION": sdk_session, "BENCH_UNIQUE_IDS": "1"})
         before = cpu_ticks(gateway.pid)
-        through = wrk(base + "/mcp", c, {"BENCH_TOOL": "sdk-echo", "BENCH_TOKEN": token})
+        through = wrk(base + "/mcp", c, {"BENCH_TOOL": "sdk-echo", "BENCH_TOKEN": token, "BENCH_UNIQUE_IDS": "1"})
         cpu_us = (cpu_ticks(gateway.pid) - before) * 1_000_000 / TICKS / through["requests"]
         rows.append(("Python SDK upstream", c, direct, through, cpu_us, rss_mb(gateway.pid)))
 
