@@ -27,8 +27,9 @@ public struct CatalogView: Sendable {
 }
 
 /// An immutable picture of the registry, rebuilt whenever it changes and swapped atomically, so
-/// requests read it without touching the store.
-public struct CatalogSnapshot: Sendable {
+/// requests read it without touching the store. A class, so taking the current snapshot on the
+/// hot path is one reference count, not a copy of every table.
+public final class CatalogSnapshot: Sendable {
     public let contents: CatalogContents
     public let gatewaysByID: [String: GatewayRecord]
     public let toolsByID: [String: ToolRecord]

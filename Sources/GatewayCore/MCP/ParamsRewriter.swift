@@ -4,7 +4,23 @@ public enum ParamsRewriter {
     /// The string value of a top-level member of `params`, if it is a string.
     public static func stringMember(_ key: String, in message: JSONRPCMessage) -> String? {
         guard let range = message.paramMembers().first(where: { $0.key == key })?.range else { return nil }
-        return try? JSONScanner.parse(Array(message.bytes[range])).stringValue
+        return string(in: message.bytes, at: range)
+    }
+
+    /// The string at `range` of `bytes` (read in place), or `nil` if it is not a string.
+    public static func string(in bytes: [UInt8], at range: Range<Int>) -> String? {
+        guard range.lowerBound < bytes.count, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        var scanner = JSONScanner(bytes: bytes)
+        scanner.index = range.lowerBound
+        return try? scanner.parseString()
+    }
+
+    /// The members of `params._meta` with their ranges in the message's bytes (empty when absent).
+    public static func metaMembers(in message: JSONRPCMessage) -> [(key: String, range: Range<Int>)]? {
+        guard let range = message.paramMembers().first(where: { $0.key == "_meta" })?.range,
+            message.bytes[range.lowerBound] == UInt8(ascii: "{")
+        else { return nil }
+        return JSONRPCMessage.members(of: message.bytes, in: range)
     }
 
     /// The value of a top-level member of `params`, parsed.
@@ -43,27 +59,32 @@ extension ParamsRewriter {
     /// `progressToken`, stay); `_meta` is dropped when nothing is left in it.
     public static func removingEnvelopeMeta(_ params: [UInt8]) -> [UInt8] {
         let members = JSONRPCMessage.members(of: params, in: 0..<params.count)
-        guard let meta = members.first(where: { $0.key == "_meta" }),
-            case .object(var metaObject)? = try? JSONScanner.parse(Array(params[meta.range])),
-            metaObject.keys.contains(where: { $0.hasPrefix(envelopePrefix) })
+        guard let meta = members.first(where: { $0.key == "_meta" }), params[meta.range.lowerBound] == UInt8(ascii: "{")
         else { return params }
-        for key in metaObject.keys where key.hasPrefix(envelopePrefix) { metaObject[key] = nil }
+        let metaMembers = JSONRPCMessage.members(of: params, in: meta.range)
+        guard metaMembers.contains(where: { $0.key.hasPrefix(envelopePrefix) }) else { return params }
+        let keptMeta = metaMembers.filter { !$0.key.hasPrefix(envelopePrefix) }
         var writer = JSONWriter(capacity: params.count)
         writer.raw("{")
         var first = true
         for member in members {
-            let value: [UInt8]
-            if member.key == "_meta" {
-                if metaObject.count == 0 { continue }
-                value = JSONValue.object(metaObject).serializedBytes
-            } else {
-                value = Array(params[member.range])
-            }
+            if member.key == "_meta", keptMeta.isEmpty { continue }
             if !first { writer.raw(",") }
             first = false
             writer.string(member.key)
             writer.raw(":")
-            writer.raw(value)
+            if member.key == "_meta" {
+                writer.raw("{")
+                for (offset, kept) in keptMeta.enumerated() {
+                    if offset > 0 { writer.raw(",") }
+                    writer.string(kept.key)
+                    writer.raw(":")
+                    writer.raw(params[kept.range])
+                }
+                writer.raw("}")
+            } else {
+                writer.raw(params[member.range])
+            }
         }
         writer.raw("}")
         return writer.bytes

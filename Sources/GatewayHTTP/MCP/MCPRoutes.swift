@@ -95,9 +95,11 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError(code: .headerMismatch, message: "Mcp-Method header does not match the body", id: message.id))
         }
         if let mismatch = nameHeaderMismatch(request, message: message) { return fail(mismatch) }
-        guard case .object(let meta)? = ParamsRewriter.member("_meta", in: message),
-            let version = meta["io.modelcontextprotocol/protocolVersion"]?.stringValue,
-            meta["io.modelcontextprotocol/clientCapabilities"]?.objectValue != nil
+        let meta = ParamsRewriter.metaMembers(in: message) ?? []
+        guard let versionRange = meta.first(where: { $0.key == "io.modelcontextprotocol/protocolVersion" })?.range,
+            let version = ParamsRewriter.string(in: message.bytes, at: versionRange),
+            let capabilities = meta.first(where: { $0.key == "io.modelcontextprotocol/clientCapabilities" })?.range,
+            message.bytes[capabilities.lowerBound] == UInt8(ascii: "{")
         else {
             return fail(JSONRPCError.invalidParams(
                 "params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities", id: message.id))
