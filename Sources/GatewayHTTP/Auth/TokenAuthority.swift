@@ -92,14 +92,48 @@ public final class TokenAuthority: Sendable {
 
 /// base64url without padding.
 enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
+        table[Int(UInt8(ascii: "+"))] = 62
+        table[Int(UInt8(ascii: "/"))] = 63
+        return table
+    }()
+
     static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var output = [UInt8]()
+        output.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index < input.count {
+            let chunk = min(3, input.count - index)
+            var value = UInt32(input[index]) << 16
+            if chunk > 1 { value |= UInt32(input[index + 1]) << 8 }
+            if chunk > 2 { value |= UInt32(input[index + 2]) }
+            for position in 0...chunk { output.append(alphabet[Int((value >> (18 - 6 * UInt32(position))) & 0x3F)]) }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
-    static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
+    /// Decodes base64url (or base64), with or without padding; `nil` for any other character.
+    static func decode(_ text: String) -> [UInt8]? {
+        var output = [UInt8]()
+        output.reserveCapacity(text.utf8.count * 3 / 4)
+        var bits: UInt32 = 0
+        var count = 0
+        for character in text.utf8 {
+            if character == UInt8(ascii: "=") { break }
+            let value = values[Int(character)]
+            guard value != 0xFF else { return nil }
+            bits = bits << 6 | UInt32(value)
+            count += 6
+            if count >= 8 {
+                count -= 8
+                output.append(UInt8((bits >> UInt32(count)) & 0xFF))
+            }
+        }
+        return output
     }
 }
