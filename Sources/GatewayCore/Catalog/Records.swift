@@ -97,8 +97,24 @@ public struct GatewayRecord: Sendable, Hashable {
     }
 }
 
+/// Tools and prompts: upstream items that clients see under a qualified name.
+public protocol NamedItemRecord: Sendable {
+    var id: String { get }
+    var gatewayID: String { get }
+    var originalName: String { get }
+    var name: String { get }
+    var definition: JSONObject { get }
+    var enabled: Bool { get }
+    var createdAt: Timestamp { get }
+
+    init(
+        id: String, gatewayID: String, originalName: String, name: String, definition: JSONObject, enabled: Bool,
+        createdAt: Timestamp
+    )
+}
+
 /// A tool discovered on an upstream.
-public struct ToolRecord: Sendable, Hashable {
+public struct ToolRecord: NamedItemRecord, Hashable {
     public var id: String
     public var gatewayID: String
     /// The name the upstream uses.
@@ -163,7 +179,7 @@ public struct ResourceTemplateRecord: Sendable, Hashable {
 }
 
 /// A prompt discovered on an upstream; named like tools.
-public struct PromptRecord: Sendable, Hashable {
+public struct PromptRecord: NamedItemRecord, Hashable {
     public var id: String
     public var gatewayID: String
     public var originalName: String

@@ -169,50 +169,17 @@ public struct Registry: Sendable {
         snapshot: CatalogSnapshot
     ) throws -> GatewayItems {
         let now = Timestamp.now()
-        let oldTools = Dictionary(
-            (previous?.contents.tools ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
-            uniquingKeysWith: { first, _ in first })
-        let oldPrompts = Dictionary(
-            (previous?.contents.prompts ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
-            uniquingKeysWith: { first, _ in first })
+        let tools: [ToolRecord] = try namedItems(
+            discovered.tools, kind: "Tool", gateway: gateway, previous: previous?.contents.tools ?? [],
+            taken: snapshot.contents.tools, now: now)
+        let prompts: [PromptRecord] = try namedItems(
+            discovered.prompts, kind: "Prompt", gateway: gateway, previous: previous?.contents.prompts ?? [],
+            taken: snapshot.contents.prompts, now: now)
         let oldResources = Dictionary(
             (previous?.contents.resources ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.uri, $0) },
             uniquingKeysWith: { first, _ in first })
-        let takenToolNames = Set(snapshot.contents.tools.filter { $0.gatewayID != gateway.id }.map(\.name))
-        let takenPromptNames = Set(snapshot.contents.prompts.filter { $0.gatewayID != gateway.id }.map(\.name))
-
-        var tools: [ToolRecord] = []
         var seen = Set<String>()
-        for definition in discovered.tools {
-            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
-            else { continue }
-            let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
-            if takenToolNames.contains(name) {
-                throw RegistryError(.conflict, "Tool name '\(name)' is already used by another gateway", field: "name")
-            }
-            let old = oldTools[original]
-            tools.append(
-                ToolRecord(
-                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
-                    definition: definition, enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
-        }
-        var prompts: [PromptRecord] = []
-        seen.removeAll()
-        for definition in discovered.prompts {
-            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
-            else { continue }
-            let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
-            if takenPromptNames.contains(name) {
-                throw RegistryError(.conflict, "Prompt name '\(name)' is already used by another gateway", field: "name")
-            }
-            let old = oldPrompts[original]
-            prompts.append(
-                PromptRecord(
-                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
-                    definition: definition, enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
-        }
         var resources: [ResourceRecord] = []
-        seen.removeAll()
         for definition in discovered.resources {
             guard let uri = definition["uri"]?.stringValue, !uri.isEmpty, seen.insert(uri).inserted else { continue }
             let old = oldResources[uri]
@@ -231,6 +198,34 @@ public struct Registry: Sendable {
                     createdAt: now))
         }
         return GatewayItems(tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts)
+    }
+
+    /// Tool or prompt rows for `definitions`: named `<slug><sep><name>`, keeping the ids of rows
+    /// that existed before, refusing a qualified name another gateway already uses.
+    func namedItems<Item: NamedItemRecord>(
+        _ definitions: [JSONObject], kind: String, gateway: GatewayRecord, previous: [Item], taken: [Item],
+        now: Timestamp
+    ) throws -> [Item] {
+        let old = Dictionary(
+            previous.filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
+            uniquingKeysWith: { first, _ in first })
+        let takenNames = Set(taken.filter { $0.gatewayID != gateway.id }.map(\.name))
+        var items: [Item] = []
+        var seen = Set<String>()
+        for definition in definitions {
+            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
+            else { continue }
+            let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
+            if takenNames.contains(name) {
+                throw RegistryError(.conflict, "\(kind) name '\(name)' is already used by another gateway", field: "name")
+            }
+            let existing = old[original]
+            items.append(
+                Item(
+                    id: existing?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
+                    definition: definition, enabled: existing?.enabled ?? true, createdAt: existing?.createdAt ?? now))
+        }
+        return items
     }
 
     // MARK: - Virtual servers

@@ -183,18 +183,8 @@ public actor SQLiteStore: Store {
         try await prune("resources", keeping: items.resources.map(\.id))
         try await prune("resource_templates", keeping: [])
         try await prune("prompts", keeping: items.prompts.map(\.id))
-        for tool in items.tools {
-            _ = try await connection.query(
-                """
-                INSERT INTO tools (id, gateway_id, original_name, name, definition, enabled, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET original_name = excluded.original_name, name = excluded.name,
-                    definition = excluded.definition
-                """,
-                [.text(tool.id), .text(gatewayID), .text(tool.originalName), .text(tool.name),
-                 .text(JSONValue.object(tool.definition).serializedString), .integer(tool.enabled ? 1 : 0),
-                 .integer(Int(tool.createdAt.millisecondsSince1970))])
-        }
+        try await writeNamed(items.tools, into: "tools", gatewayID: gatewayID, on: connection)
+        try await writeNamed(items.prompts, into: "prompts", gatewayID: gatewayID, on: connection)
         for resource in items.resources {
             _ = try await connection.query(
                 """
@@ -212,17 +202,23 @@ public actor SQLiteStore: Store {
                  .text(JSONValue.object(template.definition).serializedString),
                  .integer(Int(template.createdAt.millisecondsSince1970))])
         }
-        for prompt in items.prompts {
+    }
+
+    /// Upserts tool or prompt rows (`table` is one of the two fixed names, never input).
+    static func writeNamed(
+        _ items: [some NamedItemRecord], into table: StaticString, gatewayID: String, on connection: SQLiteConnection
+    ) async throws {
+        for item in items {
             _ = try await connection.query(
                 """
-                INSERT INTO prompts (id, gateway_id, original_name, name, definition, enabled, created_at)
+                INSERT INTO \(table) (id, gateway_id, original_name, name, definition, enabled, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET original_name = excluded.original_name, name = excluded.name,
                     definition = excluded.definition
                 """,
-                [.text(prompt.id), .text(gatewayID), .text(prompt.originalName), .text(prompt.name),
-                 .text(JSONValue.object(prompt.definition).serializedString), .integer(prompt.enabled ? 1 : 0),
-                 .integer(Int(prompt.createdAt.millisecondsSince1970))])
+                [.text(item.id), .text(gatewayID), .text(item.originalName), .text(item.name),
+                 .text(JSONValue.object(item.definition).serializedString), .integer(item.enabled ? 1 : 0),
+                 .integer(Int(item.createdAt.millisecondsSince1970))])
         }
     }
 
