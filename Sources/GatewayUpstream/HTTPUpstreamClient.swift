@@ -76,7 +76,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             }
             group.cancelAll()
         }
-        for session in await sessions.removeAll() {
+        for session in sessions.removeAll() {
             session.sseConnection?.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
         pool.shutdown()
@@ -132,7 +132,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     }
 
     public func release(gatewayID: String) async {
-        guard let session = await sessions.remove(gatewayID: gatewayID) else { return }
+        guard let session = sessions.remove(gatewayID: gatewayID) else { return }
         session.sseConnection?.close(UpstreamError(.unreachable, "session released"))
     }
 
@@ -156,7 +156,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 return Self.reply(from: message)
             } catch let error as SessionExpired where attempt == 0 {
                 _ = error
-                if let stale = await sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
+                if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
                     stale.sseConnection?.close(UpstreamError(.unreachable, "session expired"))
                 }
                 logger.info("upstream session expired; re-initializing", metadata: ["upstream.id": .string(target.gatewayID)])

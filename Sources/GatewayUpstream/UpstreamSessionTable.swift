@@ -1,4 +1,5 @@
 import GatewayCore
+import Synchronization
 
 /// What the gateway knows about its session with one upstream.
 struct UpstreamSession: Sendable {
@@ -17,76 +18,115 @@ struct UpstreamSession: Sendable {
 
 /// One upstream session per gateway, created on first use by exactly one caller while the
 /// others wait for it (never one initialize per call).
-actor UpstreamSessionTable {
+///
+/// State lives behind a lock rather than in an actor: the common case, a session that exists, is
+/// one lock and no executor hop on every forwarded call.
+final class UpstreamSessionTable: Sendable {
     enum Entry {
         case ready(UpstreamSession)
         case creating([CheckedContinuation<UpstreamSession, any Error>])
     }
 
-    private var entries: [String: Entry] = [:]
-    private var generation = 0
+    struct State {
+        var entries: [String: Entry] = [:]
+        var generation = 0
+    }
+
+    private let state = Mutex(State())
+
+    enum Step {
+        case ready(UpstreamSession)
+        case create(generation: Int)
+        case wait
+    }
 
     /// The session for `gatewayID`, creating it with `create` when there is none.
     func session(
-        for gatewayID: String, create: @Sendable (Int) async throws -> UpstreamSession
+        for gatewayID: String, create: (Int) async throws -> UpstreamSession
     ) async throws -> UpstreamSession {
-        switch entries[gatewayID] {
+        let step: Step = state.withLock { state in
+            switch state.entries[gatewayID] {
+            case .ready(let session):
+                return .ready(session)
+            case .creating:
+                return .wait
+            case nil:
+                state.entries[gatewayID] = .creating([])
+                state.generation += 1
+                return .create(generation: state.generation)
+            }
+        }
+        switch step {
         case .ready(let session):
             return session
-        case .creating(var waiters):
+        case .wait:
             return try await withCheckedThrowingContinuation { continuation in
-                waiters.append(continuation)
-                entries[gatewayID] = .creating(waiters)
+                let outcome: Result<UpstreamSession, any Error>? = state.withLock { state in
+                    switch state.entries[gatewayID] {
+                    case .ready(let session):
+                        return .success(session)
+                    case .creating(var waiters):
+                        waiters.append(continuation)
+                        state.entries[gatewayID] = .creating(waiters)
+                        return nil
+                    case nil:
+                        // The creation failed in between; this caller fails like its waiters did.
+                        return .failure(UpstreamError(.unreachable, "the upstream session could not be created"))
+                    }
+                }
+                if let outcome { continuation.resume(with: outcome) }
             }
-        case nil:
-            entries[gatewayID] = .creating([])
-            generation += 1
+        case .create(let generation):
             let result: Result<UpstreamSession, any Error>
             do {
                 result = .success(try await create(generation))
             } catch {
                 result = .failure(error)
             }
-            // Re-read after the await: waiters may have joined, or the entry been released.
-            let waiters: [CheckedContinuation<UpstreamSession, any Error>]
-            if case .creating(let queued) = entries[gatewayID] { waiters = queued } else { waiters = [] }
-            switch result {
-            case .success(let session):
-                entries[gatewayID] = .ready(session)
-                for waiter in waiters { waiter.resume(returning: session) }
-                return session
-            case .failure(let error):
-                entries[gatewayID] = nil
-                for waiter in waiters { waiter.resume(throwing: error) }
-                throw error
+            let waiters: [CheckedContinuation<UpstreamSession, any Error>] = state.withLock { state in
+                var waiters: [CheckedContinuation<UpstreamSession, any Error>] = []
+                if case .creating(let queued) = state.entries[gatewayID] { waiters = queued }
+                switch result {
+                case .success(let session): state.entries[gatewayID] = .ready(session)
+                case .failure: state.entries[gatewayID] = nil
+                }
+                return waiters
             }
+            for waiter in waiters { waiter.resume(with: result) }
+            return try result.get()
         }
     }
 
     /// Drops the session if it is still generation `generation` (the upstream forgot it).
     func invalidate(gatewayID: String, generation: Int) -> UpstreamSession? {
-        guard case .ready(let session) = entries[gatewayID], session.generation == generation else { return nil }
-        entries[gatewayID] = nil
-        return session
-    }
-
-    /// Drops whatever session the gateway has.
-    func remove(gatewayID: String) -> UpstreamSession? {
-        // A session being created is left alone: its creator settles it and its waiters.
-        guard case .ready(let session) = entries[gatewayID] else { return nil }
-        entries[gatewayID] = nil
-        return session
-    }
-
-    /// Drops every session.
-    func removeAll() -> [UpstreamSession] {
-        var sessions: [UpstreamSession] = []
-        for (gatewayID, entry) in entries {
-            if case .ready(let session) = entry {
-                sessions.append(session)
-                entries[gatewayID] = nil
-            }
+        state.withLock { state in
+            guard case .ready(let session) = state.entries[gatewayID], session.generation == generation else { return nil }
+            state.entries[gatewayID] = nil
+            return session
         }
-        return sessions
+    }
+
+    /// Drops whatever session the gateway has. A session being created is left alone: its
+    /// creator settles it and its waiters.
+    func remove(gatewayID: String) -> UpstreamSession? {
+        state.withLock { state in
+            guard case .ready(let session) = state.entries[gatewayID] else { return nil }
+            state.entries[gatewayID] = nil
+            return session
+        }
+    }
+
+    /// Drops every ready session.
+    func removeAll() -> [UpstreamSession] {
+        state.withLock { state in
+            var sessions: [UpstreamSession] = []
+            for (gatewayID, entry) in state.entries {
+                if case .ready(let session) = entry {
+                    sessions.append(session)
+                    state.entries[gatewayID] = nil
+                }
+            }
+            return sessions
+        }
     }
 }
