@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import EmptyResult
+from mcp.types import EmptyResult, PromptReference
 
 import mcp_helpers as h
 import upstream_server
@@ -196,6 +196,23 @@ def test_prompts(env: ClientEnv, mode: str, endpoint: str) -> None:
             assert len(result.messages) == 1
             assert result.messages[0].role == "user"
             assert result.messages[0].content.text == "Please greet Ada warmly."
+
+    h.run(body)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("mode", MODES)
+def test_prompt_argument_completion(env: ClientEnv, mode: str, endpoint: str) -> None:
+    """completion/complete on a prompt reaches the owning upstream under the prompt's original name."""
+
+    async def body() -> None:
+        async with h.connect(env.url(endpoint), token=env.gateway.token, mode=mode) as client:
+            result = await client.complete(PromptReference(type="ref/prompt", name=env.name("greet")), {"name": "name", "value": "a"})
+            expected = [v for v in upstream_server.NAME_COMPLETIONS if v.lower().startswith("a")]
+            assert result.completion.values == expected, result
+            with pytest.raises(MCPError) as refused:
+                await client.complete(PromptReference(type="ref/prompt", name="no-such-prompt"), {"name": "name", "value": "a"})
+            assert refused.value.error.code == -32602, refused.value
 
     h.run(body)
 
