@@ -48,15 +48,6 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
             + "separator: \(toolNameSeparator), logLevel: \(logLevel))"
     }
 
-    /// The documented keys: (environment variable, flag name).
-    public static let keys: [(env: String, flag: String)] = [
-        ("HOST", "host"), ("PORT", "port"), ("DATABASE_URL", "database-url"), ("JWT_SECRET_KEY", "jwt-secret-key"),
-        ("AUTH_REQUIRED", "auth-required"), ("GATEWAY_TOOL_NAME_SEPARATOR", "tool-name-separator"),
-        ("LOG_LEVEL", "log-level"), ("TOOL_TIMEOUT", "tool-timeout"), ("SESSION_TTL", "session-ttl"),
-        ("MCP_MAX_BODY_BYTES", "mcp-max-body-bytes"), ("MAX_REQUEST_BODY_BYTES", "max-request-body-bytes"),
-        ("MCP_LIST_PAGE_SIZE", "mcp-list-page-size"),
-    ]
-
     /// Reads the configuration; `values` maps environment variable names to text, flags already
     /// merged over the environment.
     public init(values: [String: String]) throws(ConfigurationError) {

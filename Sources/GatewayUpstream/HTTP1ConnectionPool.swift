@@ -185,32 +185,30 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
+    /// Gives a connection back: pooled when reusable, otherwise closed; either way the next
+    /// waiter (if any) may proceed.
     func release(_ connection: Connection, to endpoint: HTTP1Endpoint, reusable: Bool) {
-        let keep = reusable && connection.channel.isActive
-        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            guard !state.shutDown, var entry = state.endpoints[endpoint] else { return nil }
-            if keep {
-                entry.idle.append(Idle(connection: connection, since: .now()))
-            } else {
-                entry.open -= 1
-            }
-            let waiter = entry.waiters.isEmpty ? nil : entry.waiters.removeFirst().continuation
-            state.endpoints[endpoint] = entry
-            return waiter
-        }
-        if !keep || state.withLock({ $0.shutDown }) { connection.channel.close(promise: nil) }
-        waiter?.resume()
+        let idle = reusable && connection.channel.isActive ? Idle(connection: connection, since: .now()) : nil
+        if !returnSlot(endpoint, keeping: idle) { connection.channel.close(promise: nil) }
     }
 
+    /// Gives back the slot of a connection that was never opened.
     func releaseSlot(_ endpoint: HTTP1Endpoint) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            guard var entry = state.endpoints[endpoint] else { return nil }
-            entry.open -= 1
+        _ = returnSlot(endpoint, keeping: nil)
+    }
+
+    /// Puts `idle` in the pool (or frees its slot when `nil`) and wakes one waiter; returns
+    /// whether the connection was pooled.
+    private func returnSlot(_ endpoint: HTTP1Endpoint, keeping idle: Idle?) -> Bool {
+        let (pooled, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, any Error>?) in
+            guard !state.shutDown, var entry = state.endpoints[endpoint] else { return (false, nil) }
+            if let idle { entry.idle.append(idle) } else { entry.open -= 1 }
             let waiter = entry.waiters.isEmpty ? nil : entry.waiters.removeFirst().continuation
             state.endpoints[endpoint] = entry
-            return waiter
+            return (idle != nil, waiter)
         }
         waiter?.resume()
+        return pooled
     }
 
     func connect(_ endpoint: HTTP1Endpoint, deadline: NIODeadline) async throws -> Connection {

@@ -29,9 +29,9 @@ extension HTTPUpstreamClient {
                         connection: connection, maximumEvent: maximumEvent, logger: logger)
                 }
                 group.addTask { await connection.closed() }
+                // Either the reader stopped (and closed the connection) or someone closed it.
                 await group.next()
                 group.cancelAll()
-                connection.close(UpstreamError(.unreachable, "the SSE stream ended"))
             }
         }
         do {

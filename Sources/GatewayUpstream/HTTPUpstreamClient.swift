@@ -49,9 +49,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.timeout.connect = .nanoseconds(Int64(options.connectTimeout.components.seconds * 1_000_000_000))
+        configuration.timeout.connect = TimeAmount(options.connectTimeout)
         configuration.connectionPool = .init(
-            idleTimeout: .seconds(options.idleTimeout.components.seconds),
+            idleTimeout: TimeAmount(options.idleTimeout),
             concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerHost)
         // A refused connection fails the call at once instead of retrying until the deadline:
         // the client sees a clear upstream error and decides itself whether to retry.
@@ -61,7 +61,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         self.pool = HTTP1ConnectionPool(
             options: .init(
                 maximumConnectionsPerEndpoint: options.connectionsPerHost, idleTimeout: .seconds(4),
-                connectTimeout: .seconds(options.connectTimeout.components.seconds),
+                connectTimeout: TimeAmount(options.connectTimeout),
                 maximumResponseBytes: options.maximumResponseBytes))
         self.options = options
         self.logger = logger
@@ -86,7 +86,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     // MARK: - UpstreamClient
 
     public func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog {
-        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         let session = try await session(for: target, deadline: deadline)
         let capabilities = session.capabilities
         func listAll(_ method: String, _ key: String) async throws -> [JSONObject] {
@@ -127,7 +127,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     public func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
         -> UpstreamReply
     {
-        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         return try await send(target, method: method, params: params, deadline: deadline)
     }
 
@@ -154,8 +154,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             do {
                 let message = try await exchange(target, session: session, method: method, params: params, deadline: deadline)
                 return Self.reply(from: message)
-            } catch let error as SessionExpired where attempt == 0 {
-                _ = error
+            } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
                     stale.sseConnection?.close(UpstreamError(.unreachable, "session expired"))
                 }
@@ -186,7 +185,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             if connection.isClosed { throw SessionExpired() }
             return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
         }
-        return try await post(target, session: session, body: body, expecting: id, deadline: deadline)
+        return try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline).0
     }
 
     func initialize(_ target: UpstreamTarget, generation: Int, deadline: NIODeadline) async throws -> UpstreamSession {
@@ -236,14 +235,12 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     // MARK: - Streamable HTTP
 
-    func headers(_ target: UpstreamTarget, session: UpstreamSession?, accept: String) -> HTTPHeaders {
+    func headers(_ target: UpstreamTarget, session: UpstreamSession) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "accept", value: accept)
-        if let session {
-            if let sessionID = session.sessionID { headers.add(name: "mcp-session-id", value: sessionID) }
-            headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
-        }
+        headers.add(name: "accept", value: "application/json, text/event-stream")
+        if let sessionID = session.sessionID { headers.add(name: "mcp-session-id", value: sessionID) }
+        headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
         for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
         return headers
     }
@@ -253,7 +250,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     func postMessage(_ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline)
         async throws -> UpstreamHTTPResponse
     {
-        let headers = headers(target, session: session, accept: "application/json, text/event-stream")
+        let headers = headers(target, session: session)
         if let (endpoint, path) = plainEndpoint(target.url) {
             return try await pool.post(endpoint, path: path, headers: headers, body: body, deadline: deadline)
         }
@@ -304,12 +301,6 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         return parsed
     }
 
-    func post(
-        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
-    ) async throws -> JSONRPCMessage {
-        try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline).0
-    }
-
     func postForSession(
         _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
     ) async throws -> (JSONRPCMessage, String?) {
@@ -353,15 +344,5 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             if message.kind == .response || message.kind == .errorResponse, message.id == id { return message }
         }
         throw UpstreamError(.protocolViolation, "the upstream closed the stream without answering")
-    }
-}
-
-extension Duration {
-    /// The whole duration in nanoseconds (saturating).
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return scaled + attoseconds / 1_000_000_000
     }
 }

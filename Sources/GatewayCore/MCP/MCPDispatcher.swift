@@ -95,7 +95,7 @@ public struct MCPDispatcher: Sendable {
             guard let target = view.resourceTarget(for: uri) else {
                 throw JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)])
             }
-            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init), context: context))
+            return .forwarded(try await forward(target, request, context: context))
         case "completion/complete":
             return try await complete(request, view: view, context: context)
         default:
@@ -136,8 +136,8 @@ public struct MCPDispatcher: Sendable {
         guard let route = routes[name] else {
             throw JSONRPCError(code: .invalidParams, message: "Unknown \(kind): \(name)")
         }
-        let params = ParamsRewriter.replacing("name", with: ParamsRewriter.jsonString(route.originalName), in: request)
-        return .forwarded(try await forward(route.target, request, params: params, context: context))
+        let originalName = ParamsRewriter.jsonString(route.originalName)
+        return .forwarded(try await forward(route.target, request, replacing: ("name", originalName), context: context))
     }
 
     func complete(_ request: JSONRPCMessage, view: CatalogView, context: MCPRequestContext) async throws -> Outcome {
@@ -152,27 +152,27 @@ public struct MCPDispatcher: Sendable {
                 throw JSONRPCError.invalidParams("Unknown prompt in \"ref\"")
             }
             reference["name"] = .string(route.originalName)
-            let params = ParamsRewriter.replacing("ref", with: JSONValue.object(reference).serializedBytes, in: request)
-            return .forwarded(try await forward(route.target, request, params: params, context: context))
+            let rewritten = JSONValue.object(reference).serializedBytes
+            return .forwarded(try await forward(route.target, request, replacing: ("ref", rewritten), context: context))
         case "ref/resource":
             guard let uri = reference["uri"]?.stringValue, let target = view.resourceTarget(for: uri) else {
                 throw JSONRPCError.invalidParams("Unknown resource in \"ref\"")
             }
-            return .forwarded(try await forward(target, request, params: request.paramsBytes.map(Array.init), context: context))
+            return .forwarded(try await forward(target, request, context: context))
         default:
             throw JSONRPCError.invalidParams("Unsupported \"ref\" type: \(type)")
         }
     }
 
+    /// Sends the request upstream with its params rewritten once: `replacement` substituted, and
+    /// the 2026-07-28 envelope removed (upstream sessions speak the handshake era).
     func forward(
-        _ target: UpstreamTarget, _ request: JSONRPCMessage, params: [UInt8]?, context: MCPRequestContext
+        _ target: UpstreamTarget, _ request: JSONRPCMessage, replacing replacement: (key: String, value: [UInt8])? = nil,
+        context: MCPRequestContext
     ) async throws -> UpstreamReply {
-        // Upstream sessions speak the handshake era; a 2026-07-28 envelope is translated away.
-        var forwarded = params
-        if ProtocolVersions.isStateless(context.protocolVersion), let params {
-            forwarded = ParamsRewriter.removingEnvelopeMeta(params)
-        }
-        return try await upstream.forward(target, method: request.method ?? "", params: forwarded, timeout: upstreamTimeout)
+        let params = ParamsRewriter.forwardedParams(
+            of: request, replacing: replacement, strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion))
+        return try await upstream.forward(target, method: request.method ?? "", params: params, timeout: upstreamTimeout)
     }
 
     /// The result of `server/discover` (2026-07-28).

@@ -25,7 +25,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             context.principal = Principal(subject: "anonymous")
             return try await next(request, context)
         }
-        guard let header = request.headers[.authorization], Self.hasBearerScheme(header) else {
+        guard let header = request.headers[.authorization], ASCIICaseInsensitive.hasPrefix(header, "bearer ") else {
             throw Self.unauthorized("A bearer token is required")
         }
         do {
@@ -35,21 +35,6 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             throw Self.unauthorized("Invalid token: \(error.message)")
         }
         return try await next(request, context)
-    }
-
-    static let bearerScheme = Array("bearer ".utf8)
-
-    /// Whether `header` is `Bearer <something>` (scheme case-insensitive), without allocating.
-    static func hasBearerScheme(_ header: String) -> Bool {
-        let scheme = bearerScheme
-        var matched = 0
-        for byte in header.utf8 {
-            if matched == scheme.count { return true }
-            let lower = byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
-            guard lower == scheme[matched] else { return false }
-            matched += 1
-        }
-        return false
     }
 
     static func unauthorized(_ detail: String) -> ProblemError {

@@ -1,16 +1,7 @@
 import Crypto
+import ExtrasBase64
 import Foundation
 import GatewayCore
-import Synchronization
-
-/// The shared cache of opened session ids.
-final class SessionCache: Sendable {
-    private let entries = Mutex<[String: SessionFacts]>([:])
-
-    func withLock<T>(_ body: (inout [String: SessionFacts]) -> T) -> T {
-        entries.withLock { body(&$0) }
-    }
-}
 
 /// The immutable facts of a stateful client session, carried inside its `Mcp-Session-Id`.
 public struct SessionFacts: Sendable, Equatable {
@@ -38,7 +29,6 @@ public struct SessionSealer: Sendable {
 
     /// - Parameter secret: the cluster secret; the sealing key is derived from it with HKDF once.
     public init(secret: String) {
-        self.cache = SessionCache()
         self.key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), info: Data("mcp-gateway session v1".utf8),
             outputByteCount: 32)
@@ -52,13 +42,14 @@ public struct SessionSealer: Sendable {
         ]
         let box = try AES.GCM.seal(plain.serializedBytes, using: key)
         guard let combined = box.combined else { throw SessionError() }
-        return Base64URL.encode(combined)
+        return Base64.encodeToString(bytes: combined, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 
     /// The facts inside a session id, or `nil` when it was not sealed by this cluster.
     public func open(_ sessionID: String) -> SessionFacts? {
-        if let cached = cache.withLock({ $0[sessionID] }) { return cached }
-        guard sessionID.utf8.count <= 4096, let data = Base64URL.decode(sessionID),
+        if let cached = cache.value(for: sessionID) { return cached }
+        guard sessionID.utf8.count <= 4096,
+            let data = try? Base64.decode(string: sessionID, options: [.base64UrlAlphabet, .omitPaddingCharacter]),
             let box = try? AES.GCM.SealedBox(combined: data),
             let plain = try? AES.GCM.open(box, using: key),
             let value = try? JSONScanner.parse(Array(plain)),
@@ -68,17 +59,13 @@ public struct SessionSealer: Sendable {
         let facts = SessionFacts(
             key: sessionKey, protocolVersion: version, subject: subject, serverID: value["srv"]?.stringValue,
             createdAt: created)
-        cache.withLock { cache in
-            if cache.count >= Self.maximumCachedSessions { cache.removeAll(keepingCapacity: true) }
-            cache[sessionID] = facts
-        }
+        cache.store(facts, for: sessionID)
         return facts
     }
 
     /// Opened session ids, so a session's every request does not decrypt it again. Facts are
     /// immutable, so caching them is safe; whether a session ended is checked on every request.
-    let cache: SessionCache
-    static let maximumCachedSessions = 10_000
+    let cache = BoundedCache<SessionFacts>(capacity: 10_000)
 
     /// A fresh random session key.
     public static func newKey() -> String {

@@ -1,7 +1,7 @@
+import ExtrasBase64
 import Foundation
 import GatewayCore
 import JWTKit
-import Synchronization
 
 /// The claims of the gateway's bearer tokens (ContextForge-compatible: `sub` is the user).
 struct GatewayClaims: JWTPayload {
@@ -34,8 +34,7 @@ public struct AuthenticationError: Error, Sendable {
 /// Verified tokens are cached until they expire (bounded), so the hot path does not re-verify.
 public final class TokenAuthority: Sendable {
     let keys: JWTKeyCollection
-    let cache = Mutex<[String: (principal: Principal, expiry: Date)]>([:])
-    let maximumCachedTokens = 4096
+    let cache = BoundedCache<(principal: Principal, expiry: Date)>(capacity: 4096)
 
     /// - Parameter secret: the HMAC secret (JWT_SECRET_KEY), at least 32 bytes.
     public init(secret: String) async {
@@ -60,7 +59,7 @@ public final class TokenAuthority: Sendable {
     /// Checks a bearer token and returns its principal.
     public func authenticate(_ token: String) async throws(AuthenticationError) -> Principal {
         let now = Date()
-        if let cached = cache.withLock({ $0[token] }), cached.expiry > now { return cached.principal }
+        if let cached = cache.value(for: token), cached.expiry > now { return cached.principal }
         guard Self.headerAlgorithm(of: token) == "HS256" else {
             throw AuthenticationError(message: "the token is not an HS256 JWT")
         }
@@ -73,67 +72,16 @@ public final class TokenAuthority: Sendable {
             throw AuthenticationError(message: "the token is invalid")
         }
         let principal = Principal(subject: claims.sub.value)
-        cache.withLock { cache in
-            if cache.count >= maximumCachedTokens { cache.removeAll(keepingCapacity: true) }
-            cache[token] = (principal, claims.exp.value)
-        }
+        cache.store((principal, claims.exp.value), for: token)
         return principal
     }
 
     /// The `alg` of a compact JWT's header, or `nil` when it cannot be read.
     static func headerAlgorithm(of token: String) -> String? {
         guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first,
-            let data = Base64URL.decode(String(headerPart)),
-            let header = try? JSONScanner.parse(Array(data))
+            let data = try? Base64.decode(string: String(headerPart), options: [.base64UrlAlphabet, .omitPaddingCharacter]),
+            let header = try? JSONScanner.parse(data)
         else { return nil }
         return header["alg"]?.stringValue
-    }
-}
-
-/// base64url without padding.
-enum Base64URL {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    static let values: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
-        table[Int(UInt8(ascii: "+"))] = 62
-        table[Int(UInt8(ascii: "/"))] = 63
-        return table
-    }()
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let input = Array(bytes)
-        var output = [UInt8]()
-        output.reserveCapacity((input.count * 4 + 2) / 3)
-        var index = 0
-        while index < input.count {
-            let chunk = min(3, input.count - index)
-            var value = UInt32(input[index]) << 16
-            if chunk > 1 { value |= UInt32(input[index + 1]) << 8 }
-            if chunk > 2 { value |= UInt32(input[index + 2]) }
-            for position in 0...chunk { output.append(alphabet[Int((value >> (18 - 6 * UInt32(position))) & 0x3F)]) }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Decodes base64url (or base64), with or without padding; `nil` for any other character.
-    static func decode(_ text: String) -> [UInt8]? {
-        var output = [UInt8]()
-        output.reserveCapacity(text.utf8.count * 3 / 4)
-        var bits: UInt32 = 0
-        var count = 0
-        for character in text.utf8 {
-            if character == UInt8(ascii: "=") { break }
-            let value = values[Int(character)]
-            guard value != 0xFF else { return nil }
-            bits = bits << 6 | UInt32(value)
-            count += 6
-            if count >= 8 {
-                count -= 8
-                output.append(UInt8((bits >> UInt32(count)) & 0xFF))
-            }
-        }
-        return output
     }
 }

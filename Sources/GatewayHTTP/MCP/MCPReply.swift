@@ -36,27 +36,8 @@ enum MCPReply {
 
     static func prefersEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
-        return containsIgnoringCase(accept, "text/event-stream") && !containsIgnoringCase(accept, "application/json")
-            && !containsIgnoringCase(accept, "*/*")
-    }
-
-    /// ASCII case-insensitive substring search on UTF-8 bytes (this runs on every MCP request;
-    /// `lowercased()` + `contains` cost several microseconds here).
-    static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
-
-    static func containsIgnoringCase(_ haystack: String, _ needle: StaticString) -> Bool {
-        needle.withUTF8Buffer { needle in
-            var haystack = haystack
-            return haystack.withUTF8 { bytes in
-                guard needle.count <= bytes.count else { return false }
-                for start in 0...(bytes.count - needle.count) {
-                    var offset = 0
-                    while offset < needle.count, lower(bytes[start + offset]) == lower(needle[offset]) { offset += 1 }
-                    if offset == needle.count { return true }
-                }
-                return false
-            }
-        }
+        return ASCIICaseInsensitive.contains(accept, "text/event-stream")
+            && !ASCIICaseInsensitive.contains(accept, "application/json") && !ASCIICaseInsensitive.contains(accept, "*/*")
     }
 
     /// The HTTP status for a JSON-RPC error code on the stateless path (as the SDK server does).

@@ -1,3 +1,4 @@
+import ExtrasBase64
 import Foundation
 import GatewayCore
 import HTTPTypes
@@ -40,7 +41,7 @@ public struct MCPRoutes: Sendable {
         router.get("mcp") { request, _ in try await get(request, serverID: nil) }
         router.delete("mcp") { request, context in try await delete(request, context: context, serverID: nil) }
         router.post("servers/:id/mcp") { request, context in
-            await post(request, context: context, serverID: try? context.parameters.require("id"))
+            await post(request, context: context, serverID: try context.parameters.require("id"))
         }
         router.get("servers/:id/mcp") { request, context in
             try await get(request, serverID: try context.parameters.require("id"))
@@ -123,7 +124,7 @@ public struct MCPRoutes: Sendable {
         }
         var expected = header
         if header.hasPrefix("=?base64?"), header.hasSuffix("?="),
-            let data = Data(base64Encoded: String(header.dropFirst(9).dropLast(2)))
+            let data = try? Base64.decode(string: String(header.dropFirst(9).dropLast(2)))
         {
             expected = String(decoding: data, as: UTF8.self)
         }

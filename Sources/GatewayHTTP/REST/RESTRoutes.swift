@@ -84,10 +84,8 @@ public struct RESTRoutes: Sendable {
             return try Self.list(snapshot.contents.gateways.filter { all || $0.enabled }, request, RecordJSON.gateway)
         }
         group.post { request, _ in
-            try await problems {
-                let input = try InputParser.gatewayInput(try await RequestJSON.object(request, limit: maximumBodyBytes))
-                return Self.json(RecordJSON.gateway(try await registry.registerGateway(input)))
-            }
+            let input = try InputParser.gatewayInput(try await RequestJSON.object(request, limit: maximumBodyBytes))
+            return Self.json(RecordJSON.gateway(try await registry.registerGateway(input)))
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
@@ -95,30 +93,24 @@ public struct RESTRoutes: Sendable {
             return Self.json(RecordJSON.gateway(gateway))
         }
         group.put(":id") { request, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
-                let update = try InputParser.gatewayUpdate(try await RequestJSON.object(request, limit: maximumBodyBytes))
-                return Self.json(RecordJSON.gateway(try await registry.updateGateway(id: id, update)))
-            }
+            let id = try context.parameters.require("id")
+            guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
+            let update = try InputParser.gatewayUpdate(try await RequestJSON.object(request, limit: maximumBodyBytes))
+            return Self.json(RecordJSON.gateway(try await registry.updateGateway(id: id, update)))
         }
         group.delete(":id") { _, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                try await registry.deleteGateway(id: id)
-                return Self.json(["status": "success", "message": .string("Gateway \(id) deleted")])
-            }
+            let id = try context.parameters.require("id")
+            try await registry.deleteGateway(id: id)
+            return Self.json(["status": "success", "message": .string("Gateway \(id) deleted")])
         }
         group.post(":id/state") { request, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                let activate = try Self.activate(request)
-                let gateway = try await registry.setGatewayEnabled(id: id, enabled: activate)
-                return Self.json([
-                    "status": "success", "message": .string("Gateway \(id) \(activate ? "activated" : "deactivated")"),
-                    "gateway": RecordJSON.gateway(gateway),
-                ])
-            }
+            let id = try context.parameters.require("id")
+            let activate = try Self.activate(request)
+            let gateway = try await registry.setGatewayEnabled(id: id, enabled: activate)
+            return Self.json([
+                "status": "success", "message": .string("Gateway \(id) \(activate ? "activated" : "deactivated")"),
+                "gateway": RecordJSON.gateway(gateway),
+            ])
         }
     }
 
@@ -204,10 +196,8 @@ public struct RESTRoutes: Sendable {
             return try Self.list(catalog.snapshot.contents.servers.filter { all || $0.enabled }, request, RecordJSON.server)
         }
         group.post { request, _ in
-            try await problems {
-                let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: true)
-                return Self.json(RecordJSON.server(try await registry.createServer(input)), status: .created)
-            }
+            let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: true)
+            return Self.json(RecordJSON.server(try await registry.createServer(input)), status: .created)
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
@@ -215,25 +205,19 @@ public struct RESTRoutes: Sendable {
             return Self.json(RecordJSON.server(server))
         }
         group.put(":id") { request, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
-                let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: false)
-                return Self.json(RecordJSON.server(try await registry.updateServer(id: id, input)))
-            }
+            let id = try context.parameters.require("id")
+            guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
+            let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: false)
+            return Self.json(RecordJSON.server(try await registry.updateServer(id: id, input)))
         }
         group.delete(":id") { _, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                try await registry.deleteServer(id: id)
-                return Self.json(["status": "success", "message": .string("Server \(id) deleted")])
-            }
+            let id = try context.parameters.require("id")
+            try await registry.deleteServer(id: id)
+            return Self.json(["status": "success", "message": .string("Server \(id) deleted")])
         }
         group.post(":id/state") { request, context in
-            try await problems {
-                let id = try context.parameters.require("id")
-                return Self.json(RecordJSON.server(try await registry.setServerEnabled(id: id, enabled: try Self.activate(request))))
-            }
+            let id = try context.parameters.require("id")
+            return Self.json(RecordJSON.server(try await registry.setServerEnabled(id: id, enabled: try Self.activate(request))))
         }
         group.get(":id/tools") { _, context in
             let id = try context.parameters.require("id")

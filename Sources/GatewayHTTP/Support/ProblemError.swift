@@ -56,11 +56,12 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
     }
 }
 
-/// Runs a REST handler, turning registry errors into problems.
-func problems<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as RegistryError {
-        throw ProblemError(error)
+/// Registry refusals thrown from any route become problems through Hummingbird's own error
+/// mapping, so handlers need no per-route translation.
+extension RegistryError: HTTPResponseError {
+    public var status: HTTPResponse.Status { ProblemError(self).status }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try ProblemError(self).response(from: request, context: context)
     }
 }
