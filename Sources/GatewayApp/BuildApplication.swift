@@ -19,7 +19,8 @@ public func buildApplication(
     let store = try await openStore(configuration, logger: logger)
     try await store.migrate()
     let secret = try jwtSecret(configuration)
-    let coordinator = InProcessCoordinator(nodeID: UUID().uuidString.lowercased())
+    let nodeID = UUID().uuidString.lowercased()
+    let coordinator = InProcessCoordinator(nodeID: nodeID)
     let upstream = HTTPUpstreamClient(logger: logger)
     let catalog = CatalogHolder()
     let registry = Registry(
@@ -39,15 +40,19 @@ public func buildApplication(
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds))
     rest.register(on: router.group())
     rest.register(on: router.group("v1"))
+    let runtime = SessionRuntime(
+        nodeID: nodeID, streamCapacity: configuration.streamQueueSize,
+        keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds))
     MCPRoutes(
         dispatcher: dispatcher, sealer: SessionSealer(secret: secret), coordinator: coordinator,
-        maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds)
+        maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds),
+        runtime: runtime
     ).register(on: router)
 
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [upstream, CatalogRefresher(registry: registry), StoreCloser(store: store)],
+        services: [upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive],
         logger: logger)
     app.logger.logLevel = configuration.logLevel
     return app

@@ -17,6 +17,8 @@ import Logging
 /// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body |
 /// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body |
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
+/// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream |
+/// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
     public var port: Int = 4444
@@ -31,6 +33,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var mcpMaxBodyBytes: Int = 4 << 20
     public var maxRequestBodyBytes: Int = 1 << 20
     public var mcpListPageSize: Int = 100
+    public var streamQueueSize: Int = 1024
+    public var keepAliveIntervalSeconds: Int = 15
 
     public init() {}
 
@@ -89,6 +93,12 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_LIST_PAGE_SIZE"] {
             mcpListPageSize = try Self.integer("MCP_LIST_PAGE_SIZE", text, in: 1...10000)
+        }
+        if let text = values["MCP_STREAM_QUEUE_SIZE"] {
+            streamQueueSize = try Self.integer("MCP_STREAM_QUEUE_SIZE", text, in: 16...1_000_000)
+        }
+        if let text = values["SSE_KEEPALIVE_INTERVAL"] {
+            keepAliveIntervalSeconds = try Self.integer("SSE_KEEPALIVE_INTERVAL", text, in: 1...300)
         }
     }
 

@@ -8,7 +8,10 @@ import Synchronization
 struct UpstreamHTTPResponse: Sendable {
     var status: Int
     var headers: HTTPHeaders
+    /// The body; for an SSE response read event by event, the final message alone.
     var body: ByteBuffer
+    /// Whether the body was an SSE stream already handed to an event sink.
+    var streamedEvents = false
 
     var contentType: String { headers.first(name: "content-type")?.lowercased() ?? "" }
 }
@@ -72,9 +75,11 @@ final class HTTP1ConnectionPool: Sendable {
         self.group = group
     }
 
-    /// POSTs `body` to `path` and returns the whole response.
+    /// POSTs `body` to `path` and returns the whole response (with an `eventSink`, an SSE
+    /// response is read event by event; see ``HTTP1ExchangeHandler``).
     func post(
-        _ endpoint: HTTP1Endpoint, path: String, headers: HTTPHeaders, body: [UInt8], deadline: NIODeadline
+        _ endpoint: HTTP1Endpoint, path: String, headers: HTTPHeaders, body: [UInt8], deadline: NIODeadline,
+        eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
     ) async throws -> UpstreamHTTPResponse {
         let connection = try await acquire(endpoint, deadline: deadline)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
@@ -82,7 +87,8 @@ final class HTTP1ConnectionPool: Sendable {
         head.headers.replaceOrAdd(name: "content-length", value: String(body.count))
         do {
             let response = try await connection.handler.exchange(
-                head: head, body: ByteBuffer(bytes: body), on: connection.channel, deadline: deadline)
+                head: head, body: ByteBuffer(bytes: body), on: connection.channel, deadline: deadline,
+                eventSink: eventSink)
             let keepAlive = response.headers.first(name: "connection")?.lowercased() != "close"
             release(connection, to: endpoint, reusable: keepAlive)
             return response

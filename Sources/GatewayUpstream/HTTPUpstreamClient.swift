@@ -124,11 +124,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             capabilities: capabilities, protocolVersion: session.protocolVersion, serverInfo: session.serverInfo)
     }
 
-    public func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
-        -> UpstreamReply
-    {
+    public func forward(
+        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration, relay: (any UpstreamCallRelay)?
+    ) async throws -> UpstreamReply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        return try await send(target, method: method, params: params, deadline: deadline)
+        return try await send(target, method: method, params: params, deadline: deadline, relay: relay)
     }
 
     public func release(gatewayID: String) async {
@@ -146,13 +146,15 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     /// Sends a request in the gateway's upstream session, re-initializing once when the upstream
     /// has forgotten the session (404) or the SSE stream dropped.
-    func send(_ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline) async throws
-        -> UpstreamReply
-    {
+    func send(
+        _ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline,
+        relay: (any UpstreamCallRelay)? = nil
+    ) async throws -> UpstreamReply {
         var session = try await session(for: target, deadline: deadline)
         for attempt in 0..<2 {
             do {
-                let message = try await exchange(target, session: session, method: method, params: params, deadline: deadline)
+                let message = try await exchange(
+                    target, session: session, method: method, params: params, deadline: deadline, relay: relay)
                 return Self.reply(from: message)
             } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
@@ -176,22 +178,42 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         JSONRPCID(nextID.wrappingAdd(1, ordering: .relaxed).oldValue)
     }
 
+    /// One request in the upstream session. When the calling task is cancelled or the deadline
+    /// passes, the upstream is told to stop (`notifications/cancelled`) so it does not work on.
     func exchange(
-        _ target: UpstreamTarget, session: UpstreamSession, method: String, params: [UInt8]?, deadline: NIODeadline
+        _ target: UpstreamTarget, session: UpstreamSession, method: String, params: [UInt8]?, deadline: NIODeadline,
+        relay: (any UpstreamCallRelay)?
     ) async throws -> JSONRPCMessage {
         let id = makeID()
         let body = JSONRPCMessage.requestBytes(id: id, method: method, params: params)
-        if let connection = session.sseConnection {
-            if connection.isClosed { throw SessionExpired() }
-            return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+        do {
+            if let connection = session.sseConnection {
+                if connection.isClosed { throw SessionExpired() }
+                return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+            }
+            let reader = CallStreamReader(expecting: id, relay: relay) { request, reply in
+                let answer = reply.responseBytes(id: request)
+                _ = try? await self.postMessage(target, session: session, body: answer, deadline: deadline)
+            }
+            defer { reader.finish() }
+            return try await postForSession(
+                target, session: session, body: body, expecting: id, deadline: deadline, reader: reader
+            ).0
+        } catch let error as UpstreamError where error.code == .timeout || Task.isCancelled {
+            cancelUpstream(target, session: session, requestID: id, reason: Task.isCancelled ? "cancelled by the client" : "timed out")
+            throw error
+        } catch is CancellationError {
+            cancelUpstream(target, session: session, requestID: id, reason: "cancelled by the client")
+            throw CancellationError()
         }
-        return try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline).0
     }
 
     func initialize(_ target: UpstreamTarget, generation: Int, deadline: NIODeadline) async throws -> UpstreamSession {
+        // The gateway can put an upstream's sampling, elicitation and roots requests to the client
+        // of the call that caused them; a client that cannot answer gets the upstream an error.
         let params: JSONValue = [
             "protocolVersion": .string(ProtocolVersions.latestStateful),
-            "capabilities": [:],
+            "capabilities": ["sampling": [:], "elicitation": [:], "roots": ["listChanged": false]],
             "clientInfo": ["name": .string(options.clientName), "version": .string(options.clientVersion)],
         ]
         let id = makeID()
@@ -247,12 +269,14 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     /// POSTs one message and returns the whole response: over the pooled plain-HTTP client for
     /// `http://` upstreams, over AsyncHTTPClient (TLS) otherwise.
-    func postMessage(_ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline)
-        async throws -> UpstreamHTTPResponse
-    {
+    func postMessage(
+        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline,
+        eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
+    ) async throws -> UpstreamHTTPResponse {
         let headers = headers(target, session: session)
         if let (endpoint, path) = plainEndpoint(target.url) {
-            return try await pool.post(endpoint, path: path, headers: headers, body: body, deadline: deadline)
+            return try await pool.post(
+                endpoint, path: path, headers: headers, body: body, deadline: deadline, eventSink: eventSink)
         }
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
@@ -269,6 +293,15 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             throw UpstreamError(.unreachable, "cannot connect")
         }
         let limit = options.maximumResponseBytes
+        if let eventSink, response.status == .ok,
+            response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+        {
+            let final = try await withDeadline(deadline) {
+                try await Self.readEvents(of: response.body, limit: limit, sink: eventSink)
+            }
+            return UpstreamHTTPResponse(
+                status: Int(response.status.code), headers: response.headers, body: final, streamedEvents: true)
+        }
         let collected = try await withDeadline(deadline) {
             do {
                 return try await response.body.collect(upTo: limit)
@@ -302,9 +335,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     }
 
     func postForSession(
-        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline
+        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline,
+        reader: CallStreamReader? = nil
     ) async throws -> (JSONRPCMessage, String?) {
-        let response = try await postMessage(target, session: session, body: body, deadline: deadline)
+        let response = try await postMessage(
+            target, session: session, body: body, deadline: deadline, eventSink: reader.map { reader in reader.accept })
         let sessionID = response.headers.first(name: "mcp-session-id")
         let bytes = Array(response.body.readableBytesView)
         switch response.status {
@@ -320,6 +355,12 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 return (message, sessionID)
             }
             throw UpstreamError(.httpStatus, "HTTP \(response.status) from the upstream")
+        }
+        if response.streamedEvents {
+            guard !bytes.isEmpty, let message = try? JSONRPCMessage(bytes: bytes) else {
+                throw UpstreamError(.protocolViolation, "the upstream closed the stream without answering")
+            }
+            return (message, sessionID)
         }
         if response.contentType.hasPrefix("text/event-stream") {
             return (try sseResponse(bytes, expecting: id), sessionID)

@@ -29,6 +29,9 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Largest MCP request body in bytes (MCP_MAX_BODY_BYTES).") var mcpMaxBodyBytes: String?
     @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
     @Option(help: "Items per page of MCP list results (MCP_LIST_PAGE_SIZE).") var mcpListPageSize: String?
+    @Option(help: "Messages waiting on one client stream (MCP_STREAM_QUEUE_SIZE).") var mcpStreamQueueSize: String?
+    @Option(help: "Seconds between keep-alive comments on streams (SSE_KEEPALIVE_INTERVAL).")
+    var sseKeepaliveInterval: String?
 
     /// The environment with flags laid over it, parsed; exits with one line on stderr if invalid.
     func load() -> GatewayConfiguration {
@@ -38,7 +41,8 @@ struct ConfigurationOptions: ParsableArguments {
             ("AUTH_REQUIRED", authRequired), ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
             ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout), ("SESSION_TTL", sessionTtl),
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
-            ("MCP_LIST_PAGE_SIZE", mcpListPageSize),
+            ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
+            ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {

@@ -27,9 +27,9 @@ final class ScriptedUpstream: UpstreamClient {
             serverInfo: [:])
     }
 
-    func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
-        -> UpstreamReply
-    { .result(Array("{}".utf8)) }
+    func forward(
+        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration, relay: (any UpstreamCallRelay)?
+    ) async throws -> UpstreamReply { .result(Array("{}".utf8)) }
 
     func release(gatewayID: String) async {}
 }

@@ -50,7 +50,11 @@ ACCEPT_BOTH = "application/json, text/event-stream"
 TOOL_SEPARATOR = "-"  # the gateway's default GATEWAY_TOOL_NAME_SEPARATOR
 
 # Names of the upstream's tools: echo, add, fail and the filler tools t01..t12.
-UPSTREAM_TOOLS = ["echo", "add", "fail"] + [f"t{i:02d}" for i in range(1, upstream_server.FILLER_TOOL_COUNT + 1)]
+UPSTREAM_TOOLS = (
+    ["echo", "add", "fail"]
+    + upstream_server.RELAY_TOOLS
+    + [f"t{i:02d}" for i in range(1, upstream_server.FILLER_TOOL_COUNT + 1)]
+)
 UPSTREAM_PROMPTS = ["greet", "hello"]
 
 T = TypeVar("T")
@@ -262,11 +266,14 @@ def gateway_env(port: int, workdir: Path, secret: str) -> dict[str, str]:
     return env
 
 
-def start_gateway(workdir: Path, *, ready_timeout: float = 20.0) -> Gateway:
+def start_gateway(
+    workdir: Path, *, ready_timeout: float = 20.0, extra_env: dict[str, str] | None = None
+) -> Gateway:
     binary = check_gateway_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = gateway_env(port, workdir, random_secret())
+    env.update(extra_env or {})
     proc = spawn(f"gateway-{port}", [str(binary), "serve"], log_dir=workdir, env=env)
     gateway = Gateway(binary=binary, port=port, env=env, process=proc, workdir=workdir)
     deadline = time.monotonic() + ready_timeout
@@ -461,12 +468,18 @@ def offered_handshake_version(version: str | None) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def connect(
-    url: str, *, token: str | None = None, mode: str = "modern", transport: str = "streamable-http"
+    url: str,
+    *,
+    token: str | None = None,
+    mode: str = "modern",
+    transport: str = "streamable-http",
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
     """An entered `mcp.Client` on `url`, negotiated as CLIENT_MODES[mode] says (asserted).
 
     `transport` is "streamable-http" (POST/GET/DELETE on one URL) or "sse" (the legacy
-    GET /sse + POST endpoint pair; only with handshake modes).
+    GET /sse + POST endpoint pair; only with handshake modes). `client_options` go to
+    `mcp.Client` (callbacks for sampling, elicitation, logging; `log_level`).
     """
     sdk_mode, offered, expected = CLIENT_MODES[mode]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -479,7 +492,9 @@ async def connect(
                     httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=60.0))
                 )
                 sdk_transport = streamable_http_client(url, http_client=http)
-            client = await stack.enter_async_context(Client(sdk_transport, mode=sdk_mode, cache=None))
+            client = await stack.enter_async_context(
+                Client(sdk_transport, mode=sdk_mode, cache=None, **client_options)
+            )
             assert client.protocol_version == expected, (
                 f"mode {mode!r} negotiated {client.protocol_version!r}, expected {expected!r}"
             )

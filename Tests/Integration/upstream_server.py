@@ -27,7 +27,7 @@ import sys
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -39,6 +39,8 @@ from mcp.types import (
     ListToolsResult,
     PaginatedRequestParams,
     PromptReference,
+    SamplingMessage,
+    TextContent,
     ToolAnnotations,
 )
 from pydantic import BaseModel
@@ -50,12 +52,26 @@ GREETING_TEXT = "Hello from the integration upstream"
 FAREWELL_TEXT = "Goodbye from the integration upstream"
 FILLER_TOOL_COUNT = 12  # t01..t12, so a paginated tools/list spans several pages
 NAME_COMPLETIONS = ["Ada", "Alan", "Barbara", "Grace"]
+LOG_LEVELS = ["debug", "info", "warning", "error"]  # what `chatty` logs, in order
+# Tools that talk back to the client during the call (progress, logs, sampling, elicitation) or
+# that a client cancels; see build_server.
+RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name"]
+
+# Tags of `slow` calls that started and that were cancelled (per upstream process).
+SLOW_STARTED: set[str] = set()
+SLOW_CANCELLED: set[str] = set()
 
 
 class Sum(BaseModel):
     """Structured result of `add`."""
 
     sum: int
+
+
+class Name(BaseModel):
+    """What `ask_name` elicits."""
+
+    name: str
 
 
 def resource_uris(namespace: str | None = None) -> dict[str, str]:
@@ -155,6 +171,49 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
     @server.tool(description="Always fails with a tool error (isError result).")
     def fail() -> str:
         raise ToolError("intentional failure from the upstream")
+
+    @server.tool(description="Report progress `steps` times, then return.")
+    async def progress(steps: int, ctx: Context) -> str:
+        for step in range(1, steps + 1):
+            await ctx.report_progress(step, steps, f"step {step}")
+        return f"done {steps}"
+
+    @server.tool(description="Log one message at each of debug, info, warning and error.")
+    async def chatty(ctx: Context) -> str:
+        for level in LOG_LEVELS:
+            await ctx.log(level, f"{level} message")  # type: ignore[arg-type]
+        return "logged"
+
+    @server.tool(description="Sleep for `seconds`, remembering whether the call was cancelled.")
+    async def slow(seconds: float, tag: str) -> str:
+        SLOW_STARTED.add(tag)
+        try:
+            await anyio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            SLOW_CANCELLED.add(tag)
+            raise
+        return "finished"
+
+    @server.tool(description="Whether the `slow` call with `tag` started and whether it was cancelled.")
+    def slow_status(tag: str) -> str:
+        return json.dumps({"started": tag in SLOW_STARTED, "cancelled": tag in SLOW_CANCELLED})
+
+    @server.tool(description="Ask the client's model (sampling) and return its answer.")
+    async def ask_sampling(prompt: str, ctx: Context) -> str:
+        result = await ctx.session.create_message(
+            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+            max_tokens=32,
+            related_request_id=ctx.request_id,
+        )
+        content = result.content
+        return f"sampled: {content.text if isinstance(content, TextContent) else content}"
+
+    @server.tool(description="Ask the user for a name (elicitation) and greet them.")
+    async def ask_name(ctx: Context) -> str:
+        result = await ctx.elicit("What is your name?", Name)
+        if result.action == "accept" and result.data is not None:
+            return f"hello {result.data.name}"
+        return f"elicitation {result.action}"
 
     def make_filler(index: int) -> None:
         name = f"t{index:02d}"

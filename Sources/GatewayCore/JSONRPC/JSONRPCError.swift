@@ -15,6 +15,8 @@ public struct JSONRPCError: Error, Sendable, Equatable {
         public static let upstreamError = Code(-32001)
         /// The resource asked for does not exist (MCP).
         public static let resourceNotFound = Code(-32002)
+        /// The client cancelled the request (`notifications/cancelled` or a closed stream).
+        public static let requestCancelled = Code(-32800)
     }
 
     /// The error code.
@@ -58,10 +60,13 @@ public struct JSONRPCError: Error, Sendable, Equatable {
 
     /// The complete JSON-RPC error response.
     public var responseBytes: [UInt8] {
-        var writer = JSONWriter(capacity: 128 + message.utf8.count)
-        writer.raw("{\"jsonrpc\":\"2.0\",\"id\":")
-        writer.raw((id ?? .null).raw)
-        writer.raw(",\"error\":{\"code\":")
+        JSONRPCMessage.errorResponseBytes(id: id ?? .null, error: errorObjectBytes)
+    }
+
+    /// The `error` object alone (`{"code":…,"message":…}`).
+    public var errorObjectBytes: [UInt8] {
+        var writer = JSONWriter(capacity: 64 + message.utf8.count)
+        writer.raw("{\"code\":")
         writer.raw(Array(String(code.rawValue).utf8))
         writer.raw(",\"message\":")
         writer.string(message)
@@ -69,7 +74,7 @@ public struct JSONRPCError: Error, Sendable, Equatable {
             writer.raw(",\"data\":")
             writer.value(data)
         }
-        writer.raw("}}")
+        writer.raw("}")
         return writer.bytes
     }
 }
@@ -99,10 +104,23 @@ extension JSONRPCMessage {
 
     /// A request with raw `params` (or none).
     public static func requestBytes(id: JSONRPCID, method: String, params: (some Sequence<UInt8>)?) -> [UInt8] {
+        messageBytes(id: id, method: method, params: params)
+    }
+
+    /// A notification with raw `params` (or none).
+    public static func notificationBytes(method: String, params: (some Sequence<UInt8>)?) -> [UInt8] {
+        messageBytes(id: nil, method: method, params: params)
+    }
+
+    static func messageBytes(id: JSONRPCID?, method: String, params: (some Sequence<UInt8>)?) -> [UInt8] {
         var writer = JSONWriter(capacity: 256)
-        writer.raw("{\"jsonrpc\":\"2.0\",\"id\":")
-        writer.raw(id.raw)
-        writer.raw(",\"method\":")
+        writer.raw("{\"jsonrpc\":\"2.0\",")
+        if let id {
+            writer.raw("\"id\":")
+            writer.raw(id.raw)
+            writer.raw(",")
+        }
+        writer.raw("\"method\":")
         writer.string(method)
         if let params {
             writer.raw(",\"params\":")

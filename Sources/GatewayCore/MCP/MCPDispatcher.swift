@@ -46,6 +46,13 @@ public struct MCPDispatcher: Sendable {
             }
         } catch let error as JSONRPCError {
             return Reply(bytes: error.answering(id).responseBytes, errorCode: error.code)
+        } catch let error as UpstreamError where Task.isCancelled {
+            logger.debug("request cancelled", metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)])
+            let failure = JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: id)
+            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+        } catch is CancellationError {
+            let failure = JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: id)
+            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
         } catch let error as UpstreamError {
             logger.warning(
                 "upstream call failed",
@@ -57,6 +64,14 @@ public struct MCPDispatcher: Sendable {
             logger.error("request failed", metadata: ["mcp.method": .string(request.method ?? "")])
             let failure = JSONRPCError.internalError("the request could not be completed", id: id)
             return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+        }
+    }
+
+    /// Whether `method` is answered by an upstream (and may stream messages back while it runs).
+    public static func isForwarded(_ method: String) -> Bool {
+        switch method {
+        case "tools/call", "prompts/get", "resources/read", "completion/complete": true
+        default: false
         }
     }
 
@@ -172,7 +187,8 @@ public struct MCPDispatcher: Sendable {
     ) async throws -> UpstreamReply {
         let params = ParamsRewriter.forwardedParams(
             of: request, replacing: replacement, strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion))
-        return try await upstream.forward(target, method: request.method ?? "", params: params, timeout: upstreamTimeout)
+        return try await upstream.forward(
+            target, method: request.method ?? "", params: params, timeout: upstreamTimeout, relay: context.relay)
     }
 
     /// The result of `server/discover` (2026-07-28).

@@ -6,11 +6,14 @@ public struct MCPRequestContext: Sendable {
     public var serverID: String?
     /// The authenticated subject.
     public var principal: String
+    /// Where the upstream's in-call messages go (the client's response stream), if anywhere.
+    public var relay: (any UpstreamCallRelay)?
 
-    public init(protocolVersion: String, serverID: String?, principal: String) {
+    public init(protocolVersion: String, serverID: String?, principal: String, relay: (any UpstreamCallRelay)? = nil) {
         self.protocolVersion = protocolVersion
         self.serverID = serverID
         self.principal = principal
+        self.relay = relay
     }
 }
 

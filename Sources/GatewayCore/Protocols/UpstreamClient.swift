@@ -17,6 +17,14 @@ public struct UpstreamTarget: Sendable, Hashable {
 public enum UpstreamReply: Sendable {
     case result([UInt8])
     case error([UInt8])
+
+    /// The complete JSON-RPC response answering `id`.
+    public func responseBytes(id: JSONRPCID) -> [UInt8] {
+        switch self {
+        case .result(let result): JSONRPCMessage.responseBytes(id: id, result: result)
+        case .error(let error): JSONRPCMessage.errorResponseBytes(id: id, error: error)
+        }
+    }
 }
 
 /// Talks to upstream MCP servers: discovery at registration, and forwarding of client requests.
@@ -25,9 +33,14 @@ public enum UpstreamReply: Sendable {
 public protocol UpstreamClient: Sendable {
     /// Connects, initializes, and lists everything the upstream offers, following cursors.
     func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog
-    /// Sends one request and returns the upstream's reply.
-    func forward(_ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration) async throws
-        -> UpstreamReply
+    /// Sends one request and returns the upstream's reply. What the upstream sends during the call
+    /// (notifications, requests to the client) goes to `relay`; without one, notifications are
+    /// dropped and requests answered with an error. Cancelling the calling task cancels the
+    /// upstream request (`notifications/cancelled`).
+    func forward(
+        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration,
+        relay: (any UpstreamCallRelay)?
+    ) async throws -> UpstreamReply
     /// Forgets any session held for the gateway (after delete or update).
     func release(gatewayID: String) async
 }

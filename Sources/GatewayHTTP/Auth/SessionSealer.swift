@@ -12,13 +12,19 @@ public struct SessionFacts: Sendable, Equatable {
     /// The virtual server the session was opened on, or `nil` for `/mcp`.
     public var serverID: String?
     public var createdAt: Int64
+    /// What the client declared it can be asked (sampling, elicitation, roots).
+    public var capabilities: ClientCapabilities
 
-    public init(key: String, protocolVersion: String, subject: String, serverID: String?, createdAt: Int64) {
+    public init(
+        key: String, protocolVersion: String, subject: String, serverID: String?, createdAt: Int64,
+        capabilities: ClientCapabilities = []
+    ) {
         self.key = key
         self.protocolVersion = protocolVersion
         self.subject = subject
         self.serverID = serverID
         self.createdAt = createdAt
+        self.capabilities = capabilities
     }
 }
 
@@ -39,6 +45,7 @@ public struct SessionSealer: Sendable {
         let plain: JSONValue = [
             "k": .string(facts.key), "v": .string(facts.protocolVersion), "s": .string(facts.subject),
             "srv": facts.serverID.map { .string($0) } ?? .null, "t": .int(facts.createdAt),
+            "c": .int(Int64(facts.capabilities.rawValue)),
         ]
         let box = try AES.GCM.seal(plain.serializedBytes, using: key)
         guard let combined = box.combined else { throw SessionError() }
@@ -58,7 +65,7 @@ public struct SessionSealer: Sendable {
         else { return nil }
         let facts = SessionFacts(
             key: sessionKey, protocolVersion: version, subject: subject, serverID: value["srv"]?.stringValue,
-            createdAt: created)
+            createdAt: created, capabilities: ClientCapabilities(rawValue: Int(value["c"]?.intValue ?? 0)))
         cache.store(facts, for: sessionID)
         return facts
     }

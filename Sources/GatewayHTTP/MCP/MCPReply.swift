@@ -34,6 +34,15 @@ enum MCPReply {
     /// `202 Accepted` with no body, for notifications and responses.
     static func accepted() -> Response { Response(status: .accepted) }
 
+    /// Whether the client takes an SSE stream as the answer to a POST.
+    static func acceptsEventStream(_ request: Request) -> Bool {
+        guard let accept = request.headers[.accept] else { return false }
+        return ASCIICaseInsensitive.contains(accept, "text/event-stream") || ASCIICaseInsensitive.contains(accept, "*/*")
+    }
+
+    /// Tells nginx and similar proxies not to buffer a stream.
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+
     static func prefersEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
         return ASCIICaseInsensitive.contains(accept, "text/event-stream")

@@ -19,16 +19,19 @@ public struct MCPRoutes: Sendable {
     public let maximumBodyBytes: Int
     /// The longest a stateful session lives (SESSION_TTL); ended sessions are remembered as long.
     public let sessionTTL: Duration
+    /// Calls in flight, requests waiting for clients, log levels.
+    public let runtime: SessionRuntime
 
     public init(
         dispatcher: MCPDispatcher, sealer: SessionSealer, coordinator: any Coordinator, maximumBodyBytes: Int,
-        sessionTTL: Duration
+        sessionTTL: Duration, runtime: SessionRuntime
     ) {
         self.dispatcher = dispatcher
         self.sealer = sealer
         self.coordinator = coordinator
         self.maximumBodyBytes = maximumBodyBytes
         self.sessionTTL = sessionTTL
+        self.runtime = runtime
     }
 
     static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
@@ -109,6 +112,18 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
         }
         let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
+        if MCPDispatcher.isForwarded(method) {
+            // Progress always rides the call's stream; logs only when the request asked for them.
+            let logLevel = meta.first(where: { $0.key == "io.modelcontextprotocol/logLevel" })
+                .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
+                .flatMap(LoggingLevel.init(name:))
+            let channel = CallChannel(
+                owner: "request", capabilities: nil, logFilter: logLevel.map { .atLeast($0) } ?? .none,
+                requestScopedOnly: true)
+            return await call(
+                message, context: context, channel: channel, request: request,
+                status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok }, logger: logger)
+        }
         let reply = await dispatcher.handle(message, context: context, logger: logger)
         let status = reply.errorCode.map(MCPReply.statelessStatus) ?? .ok
         return MCPReply.message(reply.bytes, status: status, request: request)
@@ -158,8 +173,18 @@ public struct MCPRoutes: Sendable {
                     id: message.id),
                 status: .badRequest)
         }
-        guard message.kind == .request else { return MCPReply.accepted() }
+        guard message.kind == .request, let method = message.method else {
+            return clientMessage(message, session: facts)
+        }
         let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
+        if method == "logging/setLevel" { return setLogLevel(message, session: facts, request: request) }
+        if MCPDispatcher.isForwarded(method) {
+            let channel = CallChannel(
+                owner: facts.key, capabilities: facts.capabilities,
+                logFilter: runtime.logLevels.level(for: facts.key).map { .atLeast($0) } ?? .all,
+                requestScopedOnly: false)
+            return await call(message, context: context, channel: channel, request: request, status: { _ in .ok }, logger: logger)
+        }
         let reply = await dispatcher.handle(message, context: context, logger: logger)
         return MCPReply.message(reply.bytes, request: request)
     }
@@ -207,7 +232,8 @@ public struct MCPRoutes: Sendable {
         let version = ProtocolVersions.negotiate(requested)
         let facts = SessionFacts(
             key: SessionSealer.newKey(), protocolVersion: version, subject: principal, serverID: serverID,
-            createdAt: Timestamp.now().millisecondsSince1970)
+            createdAt: Timestamp.now().millisecondsSince1970,
+            capabilities: ClientCapabilities(declared: ParamsRewriter.member("capabilities", in: message)))
         let sessionID: String
         do { sessionID = try sealer.seal(facts) } catch {
             return MCPReply.error(JSONRPCError.internalError("cannot create a session", id: message.id), status: .internalServerError)
@@ -265,6 +291,7 @@ public struct MCPRoutes: Sendable {
             return failure.response
         case .success(let facts):
             try await coordinator.terminateSession(facts.key, ttl: sessionTTL)
+            runtime.logLevels.forget(facts.key)
             return Response(status: .noContent)
         }
     }

@@ -176,7 +176,7 @@ public struct RESTRoutes: Sendable {
         let reply: UpstreamReply
         do {
             reply = try await registry.upstream.forward(
-                target, method: "resources/read", params: params.serializedBytes, timeout: upstreamTimeout)
+                target, method: "resources/read", params: params.serializedBytes, timeout: upstreamTimeout, relay: nil)
         } catch let error as UpstreamError {
             throw ProblemError(.badGateway, "The upstream could not be read: \(error.message)", title: "Upstream error")
         }

@@ -1,0 +1,13 @@
+/// Where an upstream's messages go while one forwarded call is in flight: its notifications
+/// (progress, logging) and its requests to the client (sampling, elicitation, roots).
+///
+/// The upstream client calls it; the transport that holds the client's stream implements it.
+public protocol UpstreamCallRelay: Sendable {
+    /// A notification the upstream sent during the call, as the complete JSON-RPC message. Called
+    /// on an I/O thread: implementations must not block.
+    func notify(_ message: JSONRPCMessage)
+
+    /// A request the upstream sent during the call. Returns the client's answer (its `result` or
+    /// `error`), or an error the gateway produced when the client cannot be asked.
+    func ask(method: String, params: [UInt8]?) async -> UpstreamReply
+}

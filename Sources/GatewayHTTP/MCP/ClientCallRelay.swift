@@ -1,0 +1,77 @@
+import GatewayCore
+import Logging
+import Synchronization
+
+/// Relays what an upstream sends during one call onto the client's response stream for that call:
+/// progress and log notifications (logs filtered by the client's level), and requests to the
+/// client, whose answers come back as POSTs and reach the upstream through
+/// ``PendingClientRequests``.
+struct ClientCallRelay: UpstreamCallRelay {
+    /// How the client wants log notifications.
+    enum LogFilter: Sendable {
+        /// Every log notification (no level set).
+        case all
+        /// At or above a level.
+        case atLeast(LoggingLevel)
+        /// None (2026-07-28 requests that did not ask for logs).
+        case none
+    }
+
+    let queue: OutboundQueue
+    /// The client session asked, for matching its answers.
+    let owner: String
+    /// What the client can be asked; `nil` when requests cannot be relayed at all (2026-07-28,
+    /// whose clients are asked through `input_required` results, not supported yet).
+    let capabilities: ClientCapabilities?
+    let logFilter: LogFilter
+    /// Whether only request-scoped notifications (progress, logs) are relayed (2026-07-28).
+    let requestScopedOnly: Bool
+    let pending: PendingClientRequests
+    let logger: Logger
+    let dropped = DropCounter()
+
+    func notify(_ message: JSONRPCMessage) {
+        switch message.method {
+        case "notifications/message":
+            let level = ParamsRewriter.stringMember("level", in: message).flatMap(LoggingLevel.init(name:))
+            switch logFilter {
+            case .none: return
+            case .all: break
+            case .atLeast(let minimum): guard let level, level >= minimum else { return }
+            }
+        case "notifications/progress":
+            break
+        default:
+            if requestScopedOnly { return }
+        }
+        if queue.push(StreamEvent(data: message.bytes)) == .full, dropped.increment() == 1 {
+            logger.warning(
+                "client stream full; dropping notifications of this call",
+                metadata: ["mcp.queue.capacity": .stringConvertible(queue.capacity)])
+        }
+    }
+
+    func ask(method: String, params: [UInt8]?) async -> UpstreamReply {
+        guard let capabilities else {
+            return .error(JSONRPCError(
+                code: .methodNotFound,
+                message: "\(method) cannot be relayed to a client on protocol version \(ProtocolVersions.stateless)"
+            ).errorObjectBytes)
+        }
+        guard let needed = ClientCapabilities.required(for: method), capabilities.contains(needed) else {
+            return .error(JSONRPCError(
+                code: .methodNotFound, message: "The client does not support \(method)").errorObjectBytes)
+        }
+        return await pending.ask(owner: owner) { id in
+            queue.push(StreamEvent(data: JSONRPCMessage.requestBytes(id: id, method: method, params: params))) == .enqueued
+        }
+    }
+}
+
+/// Counts notifications dropped because a client's stream was full.
+final class DropCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Adds one and returns the new count.
+    func increment() -> Int { count.wrappingAdd(1, ordering: .relaxed).newValue }
+}

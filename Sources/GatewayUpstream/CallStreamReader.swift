@@ -1,0 +1,66 @@
+import GatewayCore
+import Synchronization
+
+/// Sorts the messages an upstream streams back on one call's SSE response: the response to the
+/// call (kept), notifications (to the relay) and requests to the client (asked through the relay,
+/// the answer posted back to the upstream).
+///
+/// Requests run as tasks tied to the call: ``finish()`` cancels those still waiting when the call
+/// ends, so nothing outlives it.
+final class CallStreamReader: Sendable {
+    let expected: JSONRPCID
+    let relay: (any UpstreamCallRelay)?
+    let answer: @Sendable (JSONRPCID, UpstreamReply) async -> Void
+    private let tasks = Mutex<(finished: Bool, running: [Task<Void, Never>])>((false, []))
+
+    /// - Parameter answer: posts the client's answer to an upstream request back to the upstream.
+    init(
+        expecting expected: JSONRPCID, relay: (any UpstreamCallRelay)?,
+        answer: @escaping @Sendable (JSONRPCID, UpstreamReply) async -> Void
+    ) {
+        self.expected = expected
+        self.relay = relay
+        self.answer = answer
+    }
+
+    /// Takes one message event; `true` when it is the call's response.
+    @Sendable func accept(_ data: [UInt8]) -> Bool {
+        guard let message = try? JSONRPCMessage(bytes: data) else { return false }
+        switch message.kind {
+        case .response, .errorResponse:
+            return message.id == expected
+        case .notification:
+            relay?.notify(message)
+            return false
+        case .request:
+            guard let id = message.id else { return false }
+            let method = message.method ?? ""
+            let params = message.paramsBytes.map { Array($0) }
+            let relay = relay
+            let answer = answer
+            let task = Task {
+                let reply =
+                    await relay?.ask(method: method, params: params)
+                    ?? .error(JSONRPCError(code: .methodNotFound, message: "No client to ask: \(method)").errorObjectBytes)
+                await answer(id, reply)
+            }
+            let started = tasks.withLock { state -> Bool in
+                guard !state.finished else { return false }
+                state.running.append(task)
+                return true
+            }
+            if !started { task.cancel() }
+            return false
+        }
+    }
+
+    /// The call ended: requests still waiting for the client are cancelled.
+    func finish() {
+        let running = tasks.withLock { state in
+            state.finished = true
+            defer { state.running = [] }
+            return state.running
+        }
+        for task in running { task.cancel() }
+    }
+}
