@@ -42,7 +42,10 @@ public func buildApplication(
     rest.register(on: router.group("v1"))
     let runtime = SessionRuntime(
         nodeID: nodeID, streamCapacity: configuration.streamQueueSize,
-        keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds))
+        keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
+        eventLog: InMemorySessionEventLog(
+            capacity: configuration.replayBufferEvents, retention: .seconds(configuration.replayRetentionSeconds)),
+        replayRetention: .seconds(configuration.replayRetentionSeconds))
     MCPRoutes(
         dispatcher: dispatcher, sealer: SessionSealer(secret: secret), coordinator: coordinator,
         maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds),

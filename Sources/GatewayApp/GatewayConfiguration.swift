@@ -18,6 +18,8 @@ import Logging
 /// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body |
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
 /// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream |
+/// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session for `Last-Event-ID` |
+/// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
@@ -35,6 +37,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var mcpListPageSize: Int = 100
     public var streamQueueSize: Int = 1024
     public var keepAliveIntervalSeconds: Int = 15
+    public var replayBufferEvents: Int = 256
+    public var replayRetentionSeconds: Int = 300
 
     public init() {}
 
@@ -96,6 +100,12 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_STREAM_QUEUE_SIZE"] {
             streamQueueSize = try Self.integer("MCP_STREAM_QUEUE_SIZE", text, in: 16...1_000_000)
+        }
+        if let text = values["MCP_REPLAY_BUFFER_EVENTS"] {
+            replayBufferEvents = try Self.integer("MCP_REPLAY_BUFFER_EVENTS", text, in: 1...100_000)
+        }
+        if let text = values["MCP_REPLAY_RETENTION"] {
+            replayRetentionSeconds = try Self.integer("MCP_REPLAY_RETENTION", text, in: 1...86400)
         }
         if let text = values["SSE_KEEPALIVE_INTERVAL"] {
             keepAliveIntervalSeconds = try Self.integer("SSE_KEEPALIVE_INTERVAL", text, in: 1...300)

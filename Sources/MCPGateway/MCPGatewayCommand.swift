@@ -30,6 +30,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
     @Option(help: "Items per page of MCP list results (MCP_LIST_PAGE_SIZE).") var mcpListPageSize: String?
     @Option(help: "Messages waiting on one client stream (MCP_STREAM_QUEUE_SIZE).") var mcpStreamQueueSize: String?
+    @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents: String?
+    @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
     @Option(help: "Seconds between keep-alive comments on streams (SSE_KEEPALIVE_INTERVAL).")
     var sseKeepaliveInterval: String?
 
@@ -42,7 +44,8 @@ struct ConfigurationOptions: ParsableArguments {
             ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout), ("SESSION_TTL", sessionTtl),
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
-            ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval),
+            ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval), ("MCP_REPLAY_BUFFER_EVENTS", mcpReplayBufferEvents),
+            ("MCP_REPLAY_RETENTION", mcpReplayRetention),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {

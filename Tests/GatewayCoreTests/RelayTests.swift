@@ -80,6 +80,42 @@ struct RelayTests {
         #expect(ClientCapabilities.required(for: "tools/call") == nil)
     }
 
+    @Test func replayBufferKeepsTheLastEventsOfEachStream() async {
+        let log = InMemorySessionEventLog(capacity: 3, retention: .seconds(60))
+        for sequence in 1...4 {
+            log.record(LoggedEvent(stream: "g", sequence: sequence, data: [UInt8(sequence)], isFinal: false), session: "a")
+        }
+        log.record(LoggedEvent(stream: "c9", sequence: 5, data: [5], isFinal: true), session: "a")
+        // Capacity 3: events 1 and 2 are gone; the call stream is kept apart.
+        #expect(await log.events(session: "a", stream: "g", after: 0).map(\.sequence) == [3, 4])
+        #expect(await log.events(session: "a", stream: "g", after: 3).map(\.sequence) == [4])
+        #expect(await log.events(session: "a", stream: "c9", after: 0).map(\.isFinal) == [true])
+        #expect(await log.events(session: "b", stream: "g", after: 0).isEmpty)
+        log.forget(session: "a")
+        #expect(await log.events(session: "a", stream: "g", after: 0).isEmpty)
+    }
+
+    @Test func replayBufferForgetsOldEventsAndIdleSessions() async throws {
+        let log = InMemorySessionEventLog(capacity: 10, retention: .milliseconds(50), maximumSessions: 10)
+        log.record(LoggedEvent(stream: "g", sequence: 1, data: [1], isFinal: false), session: "old")
+        try await Task.sleep(for: .milliseconds(80))
+        #expect(await log.events(session: "old", stream: "g", after: 0).isEmpty)
+        for index in 0..<11 {
+            log.record(LoggedEvent(stream: "g", sequence: index, data: [], isFinal: false), session: "s\(index)")
+        }
+        #expect(log.sessionCount <= 10)
+    }
+
+    @Test func eventIDsRoundTripAndForeignOnesAreRefused() {
+        let event = LoggedEvent(stream: "c12", sequence: 40, data: [], isFinal: false)
+        #expect(event.eventID == "c12-40")
+        #expect(LoggedEvent.parse(eventID: "c12-40")! == ("c12", 40))
+        #expect(LoggedEvent.parse(eventID: "g-7")! == ("g", 7))
+        for foreign in ["", "g", "g-", "x-1", "c-1", "cq-1", "g--1", "not-ours"] {
+            #expect(LoggedEvent.parse(eventID: foreign) == nil, "\(foreign)")
+        }
+    }
+
     @Test func loggingLevelsAreOrderedBySeverity() {
         #expect(LoggingLevel(name: "warning")! > LoggingLevel(name: "info")!)
         #expect(LoggingLevel(name: "loud") == nil)

@@ -172,9 +172,11 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
     def fail() -> str:
         raise ToolError("intentional failure from the upstream")
 
-    @server.tool(description="Report progress `steps` times, then return.")
-    async def progress(steps: int, ctx: Context) -> str:
+    @server.tool(description="Report progress `steps` times, `delay` seconds apart, then return.")
+    async def progress(steps: int, ctx: Context, delay: float = 0.0) -> str:
         for step in range(1, steps + 1):
+            if delay and step > 1:
+                await anyio.sleep(delay)
             await ctx.report_progress(step, steps, f"step {step}")
         return f"done {steps}"
 

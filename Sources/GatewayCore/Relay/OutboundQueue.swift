@@ -1,21 +1,28 @@
 import DequeModule
 import Synchronization
 
-/// One event for a client's stream: a JSON-RPC message with an optional SSE event id, or (with
-/// empty `data`) a keep-alive comment.
+/// One event for a client's stream: a JSON-RPC message with an optional SSE event id; with empty
+/// `data`, a priming event (an id alone, so the client can resume from it) or, without an id, a
+/// keep-alive comment.
 public struct StreamEvent: Sendable {
     /// The SSE `id:` of the event, when the stream is resumable.
     public var id: String?
-    /// The JSON-RPC message; empty for a keep-alive comment.
+    /// The JSON-RPC message; empty for a priming event or a keep-alive comment.
     public var data: [UInt8]
+    /// Whether this is the response that ends a call's stream.
+    public var isFinal: Bool
 
-    public init(id: String? = nil, data: [UInt8]) {
+    public init(id: String? = nil, data: [UInt8], isFinal: Bool = false) {
         self.id = id
         self.data = data
+        self.isFinal = isFinal
     }
 
     /// A keep-alive comment.
     public static let keepAlive = StreamEvent(data: [])
+
+    /// Whether this is a keep-alive comment.
+    public var isKeepAlive: Bool { data.isEmpty && id == nil }
 }
 
 /// A bounded queue of events for one client stream, filled by any thread without waiting and
@@ -23,7 +30,7 @@ public struct StreamEvent: Sendable {
 ///
 /// The bound is what keeps a slow or stalled client from growing the gateway's memory: a push
 /// beyond `capacity` is refused and the caller decides what that means (a notification is
-/// dropped, a request to the client fails at once).
+/// dropped, a request to the client fails at once). Only a call's final response goes past it.
 public final class OutboundQueue: Sendable {
     /// What became of a push.
     public enum PushResult: Sendable, Equatable {
@@ -58,8 +65,9 @@ public final class OutboundQueue: Sendable {
                 return (.enqueued, waiter)
             }
             // Keep-alive comments never take the last slots and are skipped when anything waits.
-            if event.data.isEmpty, !state.events.isEmpty { return (.enqueued, nil) }
-            guard state.events.count < capacity else { return (.full, nil) }
+            if event.isKeepAlive, !state.events.isEmpty { return (.enqueued, nil) }
+            // A call's response is never refused: it is the one message the client must get.
+            guard state.events.count < capacity || event.isFinal else { return (.full, nil) }
             state.events.append(event)
             return (.enqueued, nil)
         }

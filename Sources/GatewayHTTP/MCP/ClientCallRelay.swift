@@ -17,7 +17,10 @@ struct ClientCallRelay: UpstreamCallRelay {
         case none
     }
 
-    let queue: OutboundQueue
+    /// Puts a message on the call's stream.
+    let send: @Sendable ([UInt8]) -> OutboundQueue.PushResult
+    /// Most messages waiting on the stream (for the log line when it is full).
+    let capacity: Int
     /// The client session asked, for matching its answers.
     let owner: String
     /// What the client can be asked; `nil` when requests cannot be relayed at all (2026-07-28,
@@ -44,10 +47,10 @@ struct ClientCallRelay: UpstreamCallRelay {
         default:
             if requestScopedOnly { return }
         }
-        if queue.push(StreamEvent(data: message.bytes)) == .full, dropped.increment() == 1 {
+        if send(message.bytes) == .full, dropped.increment() == 1 {
             logger.warning(
                 "client stream full; dropping notifications of this call",
-                metadata: ["mcp.queue.capacity": .stringConvertible(queue.capacity)])
+                metadata: ["mcp.queue.capacity": .stringConvertible(capacity)])
         }
     }
 
@@ -63,7 +66,7 @@ struct ClientCallRelay: UpstreamCallRelay {
                 code: .methodNotFound, message: "The client does not support \(method)").errorObjectBytes)
         }
         return await pending.ask(owner: owner) { id in
-            queue.push(StreamEvent(data: JSONRPCMessage.requestBytes(id: id, method: method, params: params))) == .enqueued
+            send(JSONRPCMessage.requestBytes(id: id, method: method, params: params)) == .enqueued
         }
     }
 }

@@ -43,6 +43,15 @@ enum MCPReply {
     /// Tells nginx and similar proxies not to buffer a stream.
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 
+    /// Headers of an SSE answer: not cached, not transformed, not buffered by proxies.
+    static func eventStreamHeaders() -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache, no-transform"
+        headers[accelBuffering] = "no"
+        return headers
+    }
+
     static func prefersEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
         return ASCIICaseInsensitive.contains(accept, "text/event-stream")

@@ -10,6 +10,9 @@ extension MCPRoutes {
     struct CallChannel {
         /// The client session (or, without a session, the request itself) that is asked.
         var owner: String
+        /// The stateful session whose streams are resumable, if any.
+        var session: String?
+        var serverID: String?
         var capabilities: ClientCapabilities?
         var logFilter: ClientCallRelay.LogFilter
         var requestScopedOnly: Bool
@@ -18,60 +21,78 @@ extension MCPRoutes {
     /// Runs a forwarded call. When the client accepts `text/event-stream`, the upstream's
     /// notifications and requests during the call are relayed: the answer is plain JSON if the
     /// call ends before anything else is sent or a keep-alive is due, otherwise an SSE stream
-    /// whose last event is the response. A write failure on the stream (the client went away,
-    /// noticed at the latest by the next keep-alive) cancels the call and its upstream request.
+    /// whose last event is the response.
+    ///
+    /// When the client's stream breaks: in a stateful session the call goes on and its events are
+    /// kept for the client to resume with `Last-Event-ID` (2025-11-25 says a disconnect is not a
+    /// cancellation); without a session (2026-07-28) closing the stream cancels the call and its
+    /// upstream request. A broken stream is noticed at the latest by the next keep-alive.
     func call(
         _ message: JSONRPCMessage, context: MCPRequestContext, channel: CallChannel, request: Request,
         status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status, logger: Logger
     ) async -> Response {
+        let streams = runtime.streams
         let queue = MCPReply.acceptsEventStream(request) ? OutboundQueue(capacity: runtime.streamCapacity) : nil
+        var stream: (session: String, name: String)?
         var context = context
         if let queue {
+            let send: @Sendable ([UInt8]) -> OutboundQueue.PushResult
+            if let session = channel.session {
+                let name = "c\(streams.nextSequence())"
+                streams.attach(queue, session: session, stream: name, serverID: channel.serverID)
+                stream = (session, name)
+                send = { streams.deliver($0, session: session, stream: name) }
+            } else {
+                send = { queue.push(StreamEvent(data: $0)) }
+            }
             context.relay = ClientCallRelay(
-                queue: queue, owner: channel.owner, capabilities: channel.capabilities, logFilter: channel.logFilter,
-                requestScopedOnly: channel.requestScopedOnly, pending: runtime.pending, logger: logger)
+                send: send, capacity: runtime.streamCapacity, owner: channel.owner, capabilities: channel.capabilities,
+                logFilter: channel.logFilter, requestScopedOnly: channel.requestScopedOnly, pending: runtime.pending,
+                logger: logger)
         }
         let key = InFlightCalls.Key(owner: channel.owner, id: message.id ?? .null)
         let dispatcher = dispatcher
         let inFlight = runtime.inFlight
         let callContext = context
+        let callStream = stream
         let task = Task {
-            defer {
-                queue?.finish()
-                inFlight.remove(key)
+            let reply = await dispatcher.handle(message, context: callContext, logger: logger)
+            inFlight.remove(key)
+            if let callStream {
+                streams.deliver(reply.bytes, session: callStream.session, stream: callStream.name, isFinal: true)
+            } else if let queue {
+                queue.push(StreamEvent(data: reply.bytes, isFinal: true))
+                queue.finish()
             }
-            return await dispatcher.handle(message, context: callContext, logger: logger)
+            return reply
         }
         inFlight.insert(task, for: key)
-        let keepAlive = runtime.keepAlive
-        let pinged = queue.map { keepAlive.register($0) }
-        guard let queue, let first = await queue.next() else {
+        guard let queue else {
             let reply = await task.value
-            inFlight.remove(key)
-            if let pinged { keepAlive.unregister(pinged) }
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache, no-transform"
-        headers[MCPReply.accelBuffering] = "no"
+        let keepAlive = runtime.keepAlive
+        let pinged = keepAlive.register(queue)
+        guard let first = await queue.next(), !first.isFinal else {
+            keepAlive.unregister(pinged)
+            let reply = await task.value
+            return MCPReply.message(reply.bytes, status: status(reply), request: request)
+        }
         return Response(
-            status: .ok, headers: headers,
+            status: .ok, headers: MCPReply.eventStreamHeaders(),
             body: ResponseBody { writer in
-                var connected = true
+                defer { keepAlive.unregister(pinged) }
                 do {
                     try await writer.write(SSEEncoding.buffer(first))
                     while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
+                    try await writer.finish(nil)
                 } catch {
-                    connected = false
-                    task.cancel()
+                    if let callStream {
+                        streams.detach(queue, session: callStream.session, stream: callStream.name)
+                    } else {
+                        task.cancel()
+                    }
                 }
-                let reply = await task.value
-                inFlight.remove(key)
-                if let pinged { keepAlive.unregister(pinged) }
-                guard connected else { return }
-                try await writer.write(SSEEncoding.buffer(StreamEvent(data: reply.bytes)))
-                try await writer.finish(nil)
             })
     }
 
@@ -86,7 +107,8 @@ extension MCPRoutes {
                 : .error(Array(message.errorBytes ?? []))
             guard let id = message.id, runtime.pending.resolve(id: id, owner: facts.key, reply: reply) else {
                 return MCPReply.error(
-                    JSONRPCError.invalidRequest("no request with id \(message.id?.description ?? "null") is waiting for this session's answer"),
+                    JSONRPCError.invalidRequest(
+                        "no request with id \(message.id?.description ?? "null") is waiting for this session's answer"),
                     status: .notFound)
             }
             return MCPReply.accepted()

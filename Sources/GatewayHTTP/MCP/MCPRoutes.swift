@@ -38,20 +38,22 @@ public struct MCPRoutes: Sendable {
     static let versionHeader = HTTPField.Name("MCP-Protocol-Version")!
     static let methodHeader = HTTPField.Name("Mcp-Method")!
     static let nameHeader = HTTPField.Name("Mcp-Name")!
+    static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
 
     public func register(on router: Router<GatewayRequestContext>) {
         router.post("mcp") { request, context in await post(request, context: context, serverID: nil) }
-        router.get("mcp") { request, _ in try await get(request, serverID: nil) }
+        router.get("mcp") { request, context in await get(request, context: context, serverID: nil) }
         router.delete("mcp") { request, context in try await delete(request, context: context, serverID: nil) }
         router.post("servers/:id/mcp") { request, context in
             await post(request, context: context, serverID: try context.parameters.require("id"))
         }
         router.get("servers/:id/mcp") { request, context in
-            try await get(request, serverID: try context.parameters.require("id"))
+            await get(request, context: context, serverID: try context.parameters.require("id"))
         }
         router.delete("servers/:id/mcp") { request, context in
             try await delete(request, context: context, serverID: try context.parameters.require("id"))
         }
+        announceCatalogChanges()
     }
 
     // MARK: - POST
@@ -118,8 +120,8 @@ public struct MCPRoutes: Sendable {
                 .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
                 .flatMap(LoggingLevel.init(name:))
             let channel = CallChannel(
-                owner: "request", capabilities: nil, logFilter: logLevel.map { .atLeast($0) } ?? .none,
-                requestScopedOnly: true)
+                owner: "request", session: nil, serverID: serverID, capabilities: nil,
+                logFilter: logLevel.map { .atLeast($0) } ?? .none, requestScopedOnly: true)
             return await call(
                 message, context: context, channel: channel, request: request,
                 status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok }, logger: logger)
@@ -180,7 +182,7 @@ public struct MCPRoutes: Sendable {
         if method == "logging/setLevel" { return setLogLevel(message, session: facts, request: request) }
         if MCPDispatcher.isForwarded(method) {
             let channel = CallChannel(
-                owner: facts.key, capabilities: facts.capabilities,
+                owner: facts.key, session: facts.key, serverID: serverID, capabilities: facts.capabilities,
                 logFilter: runtime.logLevels.level(for: facts.key).map { .atLeast($0) } ?? .all,
                 requestScopedOnly: false)
             return await call(message, context: context, channel: channel, request: request, status: { _ in .ok }, logger: logger)
@@ -269,15 +271,7 @@ public struct MCPRoutes: Sendable {
         return .success(facts)
     }
 
-    // MARK: - GET and DELETE
-
-    func get(_ request: Request, serverID: String?) async throws -> Response {
-        // The server-to-client stream arrives with the session-semantics work; until then clients
-        // are told it is not offered, which the spec allows.
-        var headers = HTTPFields()
-        headers[.allow] = request.headers[Self.versionHeader] == ProtocolVersions.stateless ? "POST" : "POST, DELETE"
-        return Response(status: .methodNotAllowed, headers: headers)
-    }
+    // MARK: - DELETE
 
     func delete(_ request: Request, context: GatewayRequestContext, serverID: String?) async throws -> Response {
         if request.headers[Self.versionHeader] == ProtocolVersions.stateless {
@@ -292,6 +286,7 @@ public struct MCPRoutes: Sendable {
         case .success(let facts):
             try await coordinator.terminateSession(facts.key, ttl: sessionTTL)
             runtime.logLevels.forget(facts.key)
+            runtime.streams.forget(session: facts.key)
             return Response(status: .noContent)
         }
     }

@@ -3,13 +3,19 @@ import NIOCore
 
 /// Writes `text/event-stream` events.
 enum SSEEncoding {
-    /// One `message` event carrying a JSON-RPC message (with its `id:` when resumable), or a
-    /// keep-alive comment for an empty event. Line breaks in the JSON can only be whitespace
-    /// between tokens (inside strings they are escaped), so they become spaces and the message
-    /// stays on one `data:` line.
+    /// One `message` event carrying a JSON-RPC message (with its `id:` when resumable), a
+    /// priming event (an id and empty data), or a keep-alive comment. Line breaks in the JSON can
+    /// only be whitespace between tokens (inside strings they are escaped), so they become spaces
+    /// and the message stays on one `data:` line.
     static func write(_ event: StreamEvent, into buffer: inout ByteBuffer) {
-        if event.data.isEmpty {
+        if event.isKeepAlive {
             buffer.writeStaticString(": keep-alive\n\n")
+            return
+        }
+        if event.data.isEmpty, let id = event.id {
+            buffer.writeStaticString("id: ")
+            buffer.writeString(id)
+            buffer.writeStaticString("\ndata: \n\n")
             return
         }
         buffer.writeStaticString("event: message\n")

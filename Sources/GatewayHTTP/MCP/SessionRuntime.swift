@@ -1,22 +1,31 @@
 import GatewayCore
 
 /// The live, per-node side of client sessions: calls in flight (for cancellation), requests put
-/// to clients on behalf of upstreams, and log levels. Everything here lives only as long as the
-/// node; the sealed session id carries what must survive it.
+/// to clients on behalf of upstreams, log levels, open streams and their replay buffer. The
+/// sealed session id carries what must survive the node.
 public final class SessionRuntime: Sendable {
     let pending: PendingClientRequests
     let inFlight = InFlightCalls()
     let logLevels = SessionLogLevels()
     /// Pings open streams; run it as a service.
     public let keepAlive: StreamKeepAlive
+    /// The sessions' streams and their replay buffer.
+    let streams: SessionStreams
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
 
-    /// - Parameter nodeID: makes the ids of requests to clients unique in a cluster.
-    public init(nodeID: String, streamCapacity: Int = 1024, keepAliveInterval: Duration = .seconds(15)) {
+    /// - Parameters:
+    ///   - nodeID: makes the ids of requests to clients unique in a cluster.
+    ///   - eventLog: the replay buffer; `replayRetention` is also how long a session whose GET
+    ///     stream dropped keeps collecting events for it.
+    public init(
+        nodeID: String, streamCapacity: Int = 1024, keepAliveInterval: Duration = .seconds(15),
+        eventLog: any SessionEventLog, replayRetention: Duration
+    ) {
         self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
         self.streamCapacity = streamCapacity
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)
+        self.streams = SessionStreams(log: eventLog, retention: replayRetention)
     }
 }

@@ -1,0 +1,119 @@
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The server-to-client GET stream of stateful sessions, resumption with `Last-Event-ID`, and
+/// list-change announcements.
+extension MCPRoutes {
+    /// GET: opens the session's stream for messages not tied to a request (list changes), or,
+    /// with `Last-Event-ID`, resumes the stream that id belongs to (the GET stream or a call's
+    /// stream) with what the client missed. A new GET stream replaces the session's previous one.
+    func get(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
+        if request.headers[Self.versionHeader] == ProtocolVersions.stateless {
+            // 2026-07-28 has no standalone stream; subscriptions/listen is its replacement.
+            var headers = HTTPFields()
+            headers[.allow] = "POST"
+            return Response(status: .methodNotAllowed, headers: headers)
+        }
+        let principal = context.principal?.subject ?? "anonymous"
+        let facts: SessionFacts
+        switch await session(request, serverID: serverID, principal: principal) {
+        case .success(let opened): facts = opened
+        case .failure(let failure): return failure.response
+        }
+        if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
+            return MCPReply.error(
+                JSONRPCError.invalidRequest(
+                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)"),
+                status: .badRequest)
+        }
+        guard let accept = request.headers[.accept],
+            ASCIICaseInsensitive.contains(accept, "text/event-stream") || ASCIICaseInsensitive.contains(accept, "*/*")
+        else {
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("the GET stream is text/event-stream; send Accept: text/event-stream"),
+                status: .notAcceptable)
+        }
+        let streams = runtime.streams
+        let queue = OutboundQueue(capacity: runtime.streamCapacity)
+        var replayed: [StreamEvent] = []
+        var opening: StreamEvent?
+        var stream = "g"
+        var ended = false
+        if let lastEventID = request.headers[Self.lastEventIDHeader] {
+            guard let (named, _) = LoggedEvent.parse(eventID: lastEventID) else {
+                return MCPReply.error(
+                    JSONRPCError.invalidRequest("Last-Event-ID \(lastEventID) was not sent by this gateway"),
+                    status: .badRequest)
+            }
+            stream = named
+            // Attach before reading the buffer, so nothing sent in between is lost (what arrives
+            // twice is skipped by sequence).
+            ended = !streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
+            let replay = await streams.replay(session: facts.key, after: lastEventID)
+            replayed = replay?.events ?? []
+            ended = ended || replay?.completed == true
+        } else {
+            streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
+            // A priming event: an id to resume from even before the first message.
+            opening = StreamEvent(id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID, data: [])
+        }
+        let lastReplayed = replayed.last?.id.flatMap(LoggedEvent.parse(eventID:))?.sequence ?? -1
+        let keepAlive = runtime.keepAlive
+        let session = facts.key
+        let resumed = stream
+        return Response(
+            status: .ok, headers: MCPReply.eventStreamHeaders(),
+            body: ResponseBody { [replayed, opening, ended] writer in
+                let pinged = keepAlive.register(queue)
+                defer {
+                    keepAlive.unregister(pinged)
+                    streams.detach(queue, session: session, stream: resumed)
+                }
+                do {
+                    if let opening { try await writer.write(SSEEncoding.buffer(opening)) }
+                    for event in replayed { try await writer.write(SSEEncoding.buffer(event)) }
+                    if !ended {
+                        while let event = await queue.next() {
+                            if let id = event.id, let sequence = LoggedEvent.parse(eventID: id)?.sequence,
+                                sequence <= lastReplayed
+                            {
+                                continue
+                            }
+                            try await writer.write(SSEEncoding.buffer(event))
+                        }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    // The client went away; it resumes with Last-Event-ID.
+                }
+            })
+    }
+
+    /// Announces catalog changes (REST writes here or on other nodes, upstream list changes) on
+    /// every open GET stream, as the list_changed notifications of the lists that changed for
+    /// that session's endpoint.
+    func announceCatalogChanges() {
+        let streams = runtime.streams
+        dispatcher.catalog.observe { old, new in
+            streams.broadcast { serverID in
+                Self.listChanges(from: old.view(serverID: serverID), to: new.view(serverID: serverID))
+            }
+        }
+    }
+
+    static func listChanges(from old: CatalogView?, to new: CatalogView?) -> [[UInt8]] {
+        guard let old, let new else { return [] }
+        var changes: [[UInt8]] = []
+        func changed(_ method: String) {
+            changes.append(JSONRPCMessage.notificationBytes(method: method, params: [UInt8]?.none))
+        }
+        if old.tools != new.tools { changed("notifications/tools/list_changed") }
+        if old.resources != new.resources || old.resourceTemplates != new.resourceTemplates {
+            changed("notifications/resources/list_changed")
+        }
+        if old.prompts != new.prompts { changed("notifications/prompts/list_changed") }
+        return changes
+    }
+}

@@ -1,0 +1,127 @@
+import GatewayCore
+import Synchronization
+
+/// The streams of stateful client sessions on this node: which stream of which session has a
+/// connection attached, the ids of the events sent on them, and their replay buffer.
+///
+/// A session has one GET stream (`g`: list changes and other messages not tied to a request) and
+/// one stream per call answered as SSE (`c<n>`). Every event gets an id and is recorded before it
+/// is pushed to the attached connection, if any; a connection that drops detaches, and the
+/// client resumes any stream, with `Last-Event-ID`, on a new GET.
+final class SessionStreams: Sendable {
+    struct Entry {
+        /// Connections by stream name.
+        var attached: [String: OutboundQueue] = [:]
+        /// The virtual server the session is on (for list changes).
+        var serverID: String?
+        /// When the GET stream last dropped; it still gets events (for replay) for a while.
+        var getDetachedAt: ContinuousClock.Instant?
+        /// Call streams that ended while no connection was attached (a resuming GET ends at once).
+        var completed: Set<String> = []
+    }
+
+    let log: any SessionEventLog
+    /// How long a session whose GET stream dropped keeps collecting its events.
+    let retention: Duration
+    private let sequence = Atomic<Int>(0)
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(log: any SessionEventLog, retention: Duration) {
+        self.log = log
+        self.retention = retention
+    }
+
+    /// A fresh sequence number (node-wide, so ids never repeat).
+    func nextSequence() -> Int { sequence.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    /// Attaches a connection to a stream of `session`, replacing (and ending) any connection
+    /// already there. Returns `false` when the stream is a call stream that already ended.
+    @discardableResult
+    func attach(_ queue: OutboundQueue, session: String, stream: String, serverID: String?) -> Bool {
+        let (replaced, open): (OutboundQueue?, Bool) = entries.withLock { entries in
+            var entry = entries[session] ?? Entry()
+            entry.serverID = serverID
+            if entry.completed.contains(stream) { return (nil, false) }
+            if stream == "g" { entry.getDetachedAt = nil }
+            let replaced = entry.attached.updateValue(queue, forKey: stream)
+            entries[session] = entry
+            return (replaced, true)
+        }
+        if let replaced, replaced !== queue { replaced.finish() }
+        return open
+    }
+
+    /// Detaches `queue` if it is still the stream's connection.
+    func detach(_ queue: OutboundQueue, session: String, stream: String) {
+        entries.withLock { entries in
+            guard var entry = entries[session], entry.attached[stream] === queue else { return }
+            entry.attached[stream] = nil
+            if stream == "g" { entry.getDetachedAt = .now }
+            entries[session] = entry
+        }
+    }
+
+    /// Sends a message on a stream: recorded for replay, then pushed to the attached connection.
+    /// A final response also ends the stream.
+    @discardableResult
+    func deliver(_ data: [UInt8], session: String, stream: String, isFinal: Bool = false) -> OutboundQueue.PushResult {
+        let event = LoggedEvent(stream: stream, sequence: nextSequence(), data: data, isFinal: isFinal)
+        log.record(event, session: session)
+        let queue: OutboundQueue? = entries.withLock { entries in
+            guard var entry = entries[session] else { return nil }
+            let queue = entry.attached[stream]
+            if isFinal {
+                entry.attached[stream] = nil
+                if queue == nil { entry.completed.insert(stream) }
+                let idle = entry.attached.isEmpty && entry.getDetachedAt == nil && entry.completed.isEmpty
+                entries[session] = idle ? nil : entry
+            }
+            return queue
+        }
+        guard let queue else { return .enqueued }
+        let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal))
+        if isFinal { queue.finish() }
+        return result
+    }
+
+    /// Sends `messages(serverID)` on the GET stream of every session that has one (attached, or
+    /// dropped less than `retention` ago); forgets sessions whose GET stream is long gone.
+    func broadcast(_ messages: (String?) -> [[UInt8]]) {
+        let now = ContinuousClock.now
+        let targets: [(session: String, serverID: String?)] = entries.withLock { entries in
+            var targets: [(String, String?)] = []
+            for (session, entry) in entries {
+                if entry.attached.isEmpty, entry.getDetachedAt.map({ now - $0 > retention }) ?? true {
+                    entries[session] = nil
+                    continue
+                }
+                if entry.attached["g"] != nil || entry.getDetachedAt != nil { targets.append((session, entry.serverID)) }
+            }
+            return targets
+        }
+        var byServer: [String?: [[UInt8]]] = [:]
+        for target in targets {
+            let batch = byServer[target.serverID] ?? messages(target.serverID)
+            byServer[target.serverID] = batch
+            for message in batch { deliver(message, session: target.session, stream: "g") }
+        }
+    }
+
+    /// The events of the stream named by `eventID` after it, and whether that stream is over.
+    func replay(session: String, after eventID: String) async -> (stream: String, events: [StreamEvent], completed: Bool)? {
+        guard let (stream, sequence) = LoggedEvent.parse(eventID: eventID) else { return nil }
+        let events = await log.events(session: session, stream: stream, after: sequence)
+        let completed = events.last?.isFinal == true
+        return (stream, events.map { StreamEvent(id: $0.eventID, data: $0.data, isFinal: $0.isFinal) }, completed)
+    }
+
+    /// The session ended: its streams close and its events are dropped.
+    func forget(session: String) {
+        let attached = entries.withLock { $0.removeValue(forKey: session)?.attached.values.map { $0 } ?? [] }
+        for queue in attached { queue.finish() }
+        log.forget(session: session)
+    }
+
+    /// How many sessions have streams (attached or recently dropped).
+    var sessionCount: Int { entries.withLock { $0.count } }
+}

@@ -1,0 +1,208 @@
+"""The GET stream of stateful sessions: list changes announced, and resumption with Last-Event-ID.
+
+A private gateway (keep-alive every second) with one streamable-HTTP upstream; a second upstream
+is registered and deleted through REST to change the catalog. The official SDK client checks
+that announcements arrive; raw HTTP checks the event ids and what a reconnecting client is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp.types import ServerNotification
+
+import mcp_helpers as h
+
+LIST_CHANGED = [
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/prompts/list_changed",
+]
+
+
+@dataclass
+class StreamEnv:
+    gateway: h.Gateway
+    upstream: h.Upstream
+    spare: h.Upstream
+    slug: str
+
+    def tool(self, original: str) -> str:
+        return h.prefixed(self.slug, original)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamEnv]:
+    workdir = tmp_path_factory.mktemp("streams")
+    started: list[Any] = []
+    try:
+        upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir))
+        started.append(upstream)
+        spare = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, namespace="spare"))
+        started.append(spare)
+        gateway = h.or_fail(lambda: h.start_gateway(workdir, extra_env={"SSE_KEEPALIVE_INTERVAL": "1"}))
+        started.append(gateway)
+        with h.rest_client(gateway) as api:
+            registered = h.register_gateway(api, "Stream Upstream", upstream)
+            h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
+        yield StreamEnv(gateway=gateway, upstream=upstream, spare=spare, slug=h.slugify("Stream Upstream"))
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def change_catalog(env: StreamEnv) -> None:
+    """Registers the spare upstream and deletes it again: two changes to tools, resources, prompts."""
+    with h.rest_client(env.gateway) as api:
+        created = h.register_gateway(api, f"Spare {time.monotonic_ns()}", env.spare)
+        h.ok_json(api.delete(f"/gateways/{created['id']}"), 200, 204)
+
+
+class EventReader:
+    """Reads (id, message) pairs from an open SSE response; comments and priming events count
+    as activity only."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.iter_lines()
+
+    def next_event(self, timeout: float = 10.0) -> tuple[str | None, Any]:
+        deadline = time.monotonic() + timeout
+        event_id: str | None = None
+        data: list[str] = []
+        while time.monotonic() < deadline:
+            line = next(self.lines)
+            if line == "":
+                if data:
+                    return event_id, json.loads("\n".join(data)) if "".join(data).strip() else None
+                if event_id is not None:
+                    return event_id, None  # priming event: an id and empty data
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "id":
+                event_id = value
+            elif name == "data":
+                data.append(value)
+        raise TimeoutError("no event in time")
+
+    def quiet_for(self, seconds: float) -> bool:
+        """True when no message event arrives for `seconds` (keep-alives arrive every second)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            line = next(self.lines)
+            if line.startswith("data:") and line[5:].strip():
+                return False
+        return True
+
+
+def session(env: StreamEnv, http: httpx.Client) -> dict[str, str]:
+    session_id, _ = h.legacy_initialize(http, env.gateway.mcp_url)
+    return {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION, "Accept": "text/event-stream"}
+
+
+def authorized(env: StreamEnv) -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(30.0, read=10.0), headers={"Authorization": f"Bearer {env.gateway.token}"})
+
+
+def test_sdk_client_hears_list_changes(env: StreamEnv) -> None:
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, ServerNotification):
+            heard.append(message.root.method if hasattr(message, "root") else message.method)
+        elif hasattr(message, "method"):
+            heard.append(message.method)
+
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy", message_handler=on_message):
+            await anyio.sleep(0.5)  # the client opens its GET stream after initialized
+            await anyio.to_thread.run_sync(change_catalog, env)
+            with anyio.fail_after(10):
+                while not all(heard.count(method) >= 2 for method in LIST_CHANGED):
+                    await anyio.sleep(0.05)
+
+    h.run(body)
+    assert all(heard.count(method) == 2 for method in LIST_CHANGED), heard
+
+
+def test_get_stream_starts_with_a_priming_id_and_announces_changes(env: StreamEnv) -> None:
+    with authorized(env) as http:
+        headers = session(env, http)
+        with http.stream("GET", env.gateway.mcp_url, headers=headers) as resp:
+            assert resp.status_code == 200, resp.read()
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            reader = EventReader(resp)
+            priming, message = reader.next_event()
+            assert priming and message is None
+            change_catalog(env)
+            methods = [reader.next_event()[1]["method"] for _ in range(6)]
+            assert methods == LIST_CHANGED + LIST_CHANGED
+
+
+def test_reconnect_with_last_event_id_gets_exactly_what_was_missed(env: StreamEnv) -> None:
+    with authorized(env) as http:
+        headers = session(env, http)
+        with http.stream("GET", env.gateway.mcp_url, headers=headers) as resp:
+            priming, _ = EventReader(resp).next_event()
+        # The stream is gone; the changes happen while the client is away.
+        change_catalog(env)
+        with http.stream("GET", env.gateway.mcp_url, headers={**headers, "Last-Event-ID": priming}) as resp:
+            assert resp.status_code == 200
+            reader = EventReader(resp)
+            missed = [reader.next_event() for _ in range(6)]
+            assert [m["method"] for _, m in missed] == LIST_CHANGED + LIST_CHANGED
+            ids = [event_id for event_id, _ in missed]
+            assert len(set(ids)) == 6 and all(ids), ids
+            assert reader.quiet_for(1.5), "nothing beyond the missed events may be replayed"
+        # Resuming from the third event replays the last three only.
+        with http.stream("GET", env.gateway.mcp_url, headers={**headers, "Last-Event-ID": ids[2]}) as resp:
+            reader = EventReader(resp)
+            again = [reader.next_event() for _ in range(3)]
+            assert [event_id for event_id, _ in again] == ids[3:]
+            assert reader.quiet_for(1.5)
+
+
+def test_a_broken_call_stream_resumes_on_get(env: StreamEnv) -> None:
+    with authorized(env) as http:
+        headers = session(env, http)
+        call = h.request(
+            "tools/call",
+            {"name": env.tool("progress"), "arguments": {"steps": 4, "delay": 0.4}, "_meta": {"progressToken": "p"}},
+            7,
+        )
+        post_headers = {**headers, "Accept": h.ACCEPT_BOTH, "Content-Type": "application/json"}
+        with http.stream("POST", env.gateway.mcp_url, json=call, headers=post_headers) as resp:
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            first_id, first = EventReader(resp).next_event()
+            assert first["method"] == "notifications/progress" and first["params"]["progress"] == 1
+        # The client dropped the POST stream after the first event; the call goes on.
+        with http.stream("GET", env.gateway.mcp_url, headers={**headers, "Last-Event-ID": first_id}) as resp:
+            assert resp.status_code == 200
+            reader = EventReader(resp)
+            rest = [reader.next_event()[1] for _ in range(4)]
+            assert [m["params"]["progress"] for m in rest[:3]] == [2, 3, 4]
+            assert rest[3]["id"] == 7 and rest[3]["result"]["content"][0]["text"] == "done 4"
+            # The call's stream ends with its response.
+            assert [line for line in reader.lines if line and not line.startswith(":")] == []
+
+
+def test_get_stream_refusals(env: StreamEnv) -> None:
+    with authorized(env) as http:
+        headers = session(env, http)
+        no_session = {k: v for k, v in headers.items() if k != "Mcp-Session-Id"}
+        assert http.get(env.gateway.mcp_url, headers=no_session).status_code == 400
+        assert http.get(env.gateway.mcp_url, headers={**headers, "Mcp-Session-Id": "forged"}).status_code == 404
+        assert http.get(env.gateway.mcp_url, headers={**headers, "Accept": "application/json"}).status_code == 406
+        bad = http.get(env.gateway.mcp_url, headers={**headers, "Last-Event-ID": "not-ours"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == -32600
+        stateless = http.get(env.gateway.mcp_url, headers={"MCP-Protocol-Version": h.MODERN_VERSION})
+        assert stateless.status_code == 405
