@@ -296,6 +296,38 @@ def start_gateway(
     return gateway
 
 
+@dataclass
+class Stack:
+    """A module's private gateway with one registered upstream, for tests that need special
+    settings or change the catalog."""
+
+    gateway: Gateway
+    upstream: Upstream
+    slug: str
+
+    def tool(self, original: str) -> str:
+        return prefixed(self.slug, original)
+
+
+@contextlib.contextmanager
+def private_stack(
+    workdir: Path, name: str, *, transport: str = "streamable-http", extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Starts an upstream and a gateway, registers the upstream as `name`, stops both at exit."""
+    upstream = or_fail(lambda: start_upstream(transport, log_dir=workdir))
+    try:
+        gateway = or_fail(lambda: start_gateway(workdir, extra_env=extra_env))
+        try:
+            with rest_client(gateway) as api:
+                registered = register_gateway(api, name, upstream)
+                wait_for_tools(api, registered["id"], len(UPSTREAM_TOOLS))
+            yield Stack(gateway=gateway, upstream=upstream, slug=slugify(name))
+        finally:
+            gateway.stop()
+    finally:
+        upstream.stop()
+
+
 def mint_token(gateway: Gateway, username: str = "admin@example.com", exp_minutes: int = 60) -> str:
     argv = [str(gateway.binary), "token", "--username", username, "--exp-minutes", str(exp_minutes)]
     done = subprocess.run(argv, env=gateway.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -28,35 +27,13 @@ import upstream_server
 KEEPALIVE_SECONDS = 1  # SSE_KEEPALIVE_INTERVAL of this module's gateway
 
 
-@dataclass
-class RelayEnv:
-    gateway: h.Gateway
-    upstream: h.Upstream
-    slug: str
-
-    def tool(self, original: str) -> str:
-        return h.prefixed(self.slug, original)
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayEnv]:
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
     workdir = tmp_path_factory.mktemp("relay")
-    upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir))
-    try:
-        gateway = h.or_fail(
-            lambda: h.start_gateway(workdir, extra_env={"SSE_KEEPALIVE_INTERVAL": str(KEEPALIVE_SECONDS)})
-        )
-    except BaseException:
-        upstream.stop()
-        raise
-    try:
-        with h.rest_client(gateway) as api:
-            registered = h.register_gateway(api, "Relay Upstream", upstream)
-            h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
-        yield RelayEnv(gateway=gateway, upstream=upstream, slug=h.slugify("Relay Upstream"))
-    finally:
-        gateway.stop()
-        upstream.stop()
+    with h.private_stack(
+        workdir, "Relay Upstream", extra_env={"SSE_KEEPALIVE_INTERVAL": str(KEEPALIVE_SECONDS)}
+    ) as stack:
+        yield stack
 
 
 MODES = ["legacy", "modern"]
@@ -68,7 +45,7 @@ def text_of(result: Any) -> str:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_progress_arrives_in_order_before_the_result(env: RelayEnv, mode: str) -> None:
+def test_progress_arrives_in_order_before_the_result(env: h.Stack, mode: str) -> None:
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -83,7 +60,7 @@ def test_progress_arrives_in_order_before_the_result(env: RelayEnv, mode: str) -
     h.run(body)
 
 
-def test_logging_is_relayed_and_honours_set_level(env: RelayEnv) -> None:
+def test_logging_is_relayed_and_honours_set_level(env: h.Stack) -> None:
     received: list[tuple[str, Any]] = []
 
     async def on_log(params: Any) -> None:
@@ -101,7 +78,7 @@ def test_logging_is_relayed_and_honours_set_level(env: RelayEnv) -> None:
     h.run(body)
 
 
-def test_logging_in_2026_only_when_asked(env: RelayEnv) -> None:
+def test_logging_in_2026_only_when_asked(env: h.Stack) -> None:
     received: list[str] = []
 
     async def on_log(params: Any) -> None:
@@ -120,7 +97,7 @@ def test_logging_in_2026_only_when_asked(env: RelayEnv) -> None:
     h.run(body)
 
 
-def test_sampling_round_trip(env: RelayEnv) -> None:
+def test_sampling_round_trip(env: h.Stack) -> None:
     asked: list[str] = []
 
     async def sample(context: Any, params: Any) -> CreateMessageResult:
@@ -140,7 +117,7 @@ def test_sampling_round_trip(env: RelayEnv) -> None:
     h.run(body)
 
 
-def test_elicitation_round_trip(env: RelayEnv) -> None:
+def test_elicitation_round_trip(env: h.Stack) -> None:
     async def elicit(context: Any, params: Any) -> ElicitResult:
         assert params.message == "What is your name?"
         return ElicitResult(action="accept", content={"name": "Ada"})
@@ -153,7 +130,7 @@ def test_elicitation_round_trip(env: RelayEnv) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_request_to_client_without_the_capability_fails_fast(env: RelayEnv, mode: str) -> None:
+def test_request_to_client_without_the_capability_fails_fast(env: h.Stack, mode: str) -> None:
     async def body() -> None:
         async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode=mode) as client:
             started = time.monotonic()
@@ -166,7 +143,7 @@ def test_request_to_client_without_the_capability_fails_fast(env: RelayEnv, mode
     h.run(body)
 
 
-def slow_status(env: RelayEnv, tag: str) -> dict[str, bool]:
+def slow_status(env: h.Stack, tag: str) -> dict[str, bool]:
     async def body() -> dict[str, bool]:
         async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="modern") as client:
             return json.loads(text_of(await client.call_tool(env.tool("slow_status"), {"tag": tag})))
@@ -188,7 +165,7 @@ def start_in_thread(target: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, outcome
 
 
-def test_cancelled_notification_cancels_the_upstream_call(env: RelayEnv) -> None:
+def test_cancelled_notification_cancels_the_upstream_call(env: h.Stack) -> None:
     tag = uuid.uuid4().hex
     auth = {"Authorization": f"Bearer {env.gateway.token}"}
     with httpx.Client(timeout=60.0, headers=auth) as http:
@@ -210,7 +187,7 @@ def test_cancelled_notification_cancels_the_upstream_call(env: RelayEnv) -> None
     h.wait_until(lambda: slow_status(env, tag)["cancelled"] or None, timeout=10, what="the upstream to see the cancel")
 
 
-def test_closing_a_2026_response_stream_cancels_the_upstream_call(env: RelayEnv) -> None:
+def test_closing_a_2026_response_stream_cancels_the_upstream_call(env: h.Stack) -> None:
     tag = uuid.uuid4().hex
     payload, headers = h.modern_request("tools/call", {"name": env.tool("slow"), "arguments": {"seconds": 30, "tag": tag}})
     headers.update({"Authorization": f"Bearer {env.gateway.token}", "Accept": h.ACCEPT_BOTH})
@@ -228,7 +205,7 @@ def test_closing_a_2026_response_stream_cancels_the_upstream_call(env: RelayEnv)
     )
 
 
-def test_answer_for_an_unknown_request_is_refused(env: RelayEnv) -> None:
+def test_answer_for_an_unknown_request_is_refused(env: h.Stack) -> None:
     with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {env.gateway.token}"}) as http:
         session_id, _ = h.legacy_initialize(http, env.gateway.mcp_url)
         headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION}
@@ -238,7 +215,7 @@ def test_answer_for_an_unknown_request_is_refused(env: RelayEnv) -> None:
         assert reply.error_code() == -32600
 
 
-def test_set_level_rejects_unknown_levels(env: RelayEnv) -> None:
+def test_set_level_rejects_unknown_levels(env: h.Stack) -> None:
     with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {env.gateway.token}"}) as http:
         session_id, _ = h.legacy_initialize(http, env.gateway.mcp_url)
         headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION}

@@ -29,33 +29,26 @@ LIST_CHANGED = [
 
 @dataclass
 class StreamEnv:
-    gateway: h.Gateway
-    upstream: h.Upstream
+    stack: h.Stack
     spare: h.Upstream
-    slug: str
+
+    @property
+    def gateway(self) -> h.Gateway:
+        return self.stack.gateway
 
     def tool(self, original: str) -> str:
-        return h.prefixed(self.slug, original)
+        return self.stack.tool(original)
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamEnv]:
     workdir = tmp_path_factory.mktemp("streams")
-    started: list[Any] = []
+    spare = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, namespace="spare"))
     try:
-        upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir))
-        started.append(upstream)
-        spare = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, namespace="spare"))
-        started.append(spare)
-        gateway = h.or_fail(lambda: h.start_gateway(workdir, extra_env={"SSE_KEEPALIVE_INTERVAL": "1"}))
-        started.append(gateway)
-        with h.rest_client(gateway) as api:
-            registered = h.register_gateway(api, "Stream Upstream", upstream)
-            h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
-        yield StreamEnv(gateway=gateway, upstream=upstream, spare=spare, slug=h.slugify("Stream Upstream"))
+        with h.private_stack(workdir, "Stream Upstream", extra_env={"SSE_KEEPALIVE_INTERVAL": "1"}) as stack:
+            yield StreamEnv(stack=stack, spare=spare)
     finally:
-        for process in reversed(started):
-            process.stop()
+        spare.stop()
 
 
 def change_catalog(env: StreamEnv) -> None:

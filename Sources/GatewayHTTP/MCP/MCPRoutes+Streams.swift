@@ -22,12 +22,6 @@ extension MCPRoutes {
         case .success(let opened): facts = opened
         case .failure(let failure): return failure.response
         }
-        if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
-            return MCPReply.error(
-                JSONRPCError.invalidRequest(
-                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)"),
-                status: .badRequest)
-        }
         guard let accept = request.headers[.accept],
             ASCIICaseInsensitive.contains(accept, "text/event-stream") || ASCIICaseInsensitive.contains(accept, "*/*")
         else {

@@ -164,16 +164,9 @@ public struct MCPRoutes: Sendable {
             return initialize(request, message: message, serverID: serverID, principal: principal)
         }
         let facts: SessionFacts
-        switch await session(request, serverID: serverID, principal: principal) {
+        switch await session(request, serverID: serverID, principal: principal, answering: message.id) {
         case .success(let opened): facts = opened
         case .failure(let failure): return failure.response
-        }
-        if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
-            return MCPReply.error(
-                JSONRPCError.invalidRequest(
-                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)",
-                    id: message.id),
-                status: .badRequest)
         }
         guard message.kind == .request, let method = message.method else {
             return clientMessage(message, session: facts)
@@ -251,9 +244,11 @@ public struct MCPRoutes: Sendable {
         let response: Response
     }
 
-    /// Opens the request's session: 400 when missing, 404 when unknown, ended, or opened on
-    /// another endpoint or by another principal.
-    func session(_ request: Request, serverID: String?, principal: String) async -> Result<SessionFacts, SessionFailure> {
+    /// Opens the request's session: 400 when missing or when `MCP-Protocol-Version` is not the
+    /// session's, 404 when unknown, ended, or opened on another endpoint or by another principal.
+    func session(
+        _ request: Request, serverID: String?, principal: String, answering id: JSONRPCID? = nil
+    ) async -> Result<SessionFacts, SessionFailure> {
         guard let sessionID = request.headers[Self.sessionHeader] else {
             return .failure(SessionFailure(response: MCPReply.error(
                 JSONRPCError.invalidRequest("missing Mcp-Session-Id header; send initialize first"), status: .badRequest)))
@@ -268,6 +263,12 @@ public struct MCPRoutes: Sendable {
         if ageMilliseconds > sessionTTL.components.seconds * 1000 { return .failure(notFound) }
         let ended = (try? await coordinator.isSessionTerminated(facts.key)) ?? false
         if ended { return .failure(notFound) }
+        if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
+            return .failure(SessionFailure(response: MCPReply.error(
+                JSONRPCError.invalidRequest(
+                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)", id: id),
+                status: .badRequest)))
+        }
         return .success(facts)
     }
 
