@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
