@@ -55,7 +55,10 @@ public func buildApplication(
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive],
+        services: [
+            upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive,
+            UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
+        ],
         logger: logger)
     app.logger.logLevel = configuration.logLevel
     return app

@@ -19,6 +19,14 @@ extension HTTPUpstreamClient {
         let baseURL = target.url
         let logger = self.logger
         let maximumEvent = options.maximumResponseBytes
+        // Messages that are not responses (list changes, resource updates, requests outside a
+        // call) go to the same handler as a streamable HTTP upstream's GET stream.
+        let standalone: @Sendable (JSONRPCMessage) -> Void = { [weak self] message in
+            guard let client = self else { return }
+            client.standalone(message, gatewayID: target.gatewayID) { body in
+                try await client.ssePost(target, connection: connection, body: body, deadline: .now() + .seconds(10))
+            }
+        }
         readerJobsContinuation.yield { [http] in
             // The stream is read until it ends or the connection is closed (session released,
             // gateway deleted, shutdown); closing cancels the read, which closes the socket.
@@ -26,7 +34,7 @@ extension HTTPUpstreamClient {
                 group.addTask {
                     await Self.readStream(
                         http: http, request: streamRequest, deadline: deadline, baseURL: baseURL,
-                        connection: connection, maximumEvent: maximumEvent, logger: logger)
+                        connection: connection, maximumEvent: maximumEvent, logger: logger, standalone: standalone)
                 }
                 group.addTask { await connection.closed() }
                 // Either the reader stopped (and closed the connection) or someone closed it.
@@ -49,7 +57,8 @@ extension HTTPUpstreamClient {
     /// always closes the connection when it stops.
     static func readStream(
         http: HTTPClient, request: HTTPClientRequest, deadline: NIODeadline, baseURL: String,
-        connection: SSEUpstreamConnection, maximumEvent: Int, logger: Logger
+        connection: SSEUpstreamConnection, maximumEvent: Int, logger: Logger,
+        standalone: @Sendable (JSONRPCMessage) -> Void
     ) async {
         do {
             let response = try await http.execute(request, deadline: deadline, logger: logger)
@@ -69,7 +78,11 @@ extension HTTPUpstreamClient {
                         }
                         connection.announceEndpoint(resolved)
                     case "message":
-                        if let message = try? JSONRPCMessage(bytes: event.data) { connection.deliver(message) }
+                        guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
+                        switch message.kind {
+                        case .response, .errorResponse: connection.deliver(message)
+                        case .notification, .request: standalone(message)
+                        }
                     default:
                         continue
                     }

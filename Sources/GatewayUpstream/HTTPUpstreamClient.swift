@@ -44,6 +44,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let nextID = Atomic<Int>(1)
     let readerJobs: AsyncStream<@Sendable () async -> Void>
     let readerJobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
+    public let notifications: AsyncStream<UpstreamNotification>
+    let notificationsContinuation: AsyncStream<UpstreamNotification>.Continuation
+    /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
+    let subscriptions = Mutex<[String: Set<String>]>([:])
 
     public init(options: Options = Options(), logger: Logger) {
         var configuration = HTTPClient.Configuration()
@@ -67,6 +71,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         self.logger = logger
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
             of: (@Sendable () async -> Void).self, bufferingPolicy: .unbounded)
+        // Bounded: if nobody keeps up, the oldest notifications go (list changes are idempotent).
+        (self.notifications, self.notificationsContinuation) = AsyncStream.makeStream(
+            of: UpstreamNotification.self, bufferingPolicy: .bufferingNewest(4096))
     }
 
     public func run() async throws {
@@ -77,7 +84,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             group.cancelAll()
         }
         for session in sessions.removeAll() {
-            session.sseConnection?.close(UpstreamError(.unreachable, "gateway shutting down"))
+            session.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
         pool.shutdown()
         try await http.shutdown()
@@ -128,19 +135,28 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration, relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        return try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+        let reply = try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+        if case .result = reply, method == "resources/subscribe" || method == "resources/unsubscribe" {
+            remember(method, params: params, gatewayID: target.gatewayID)
+        }
+        return reply
     }
 
     public func release(gatewayID: String) async {
         guard let session = sessions.remove(gatewayID: gatewayID) else { return }
-        session.sseConnection?.close(UpstreamError(.unreachable, "session released"))
+        session.close(UpstreamError(.unreachable, "session released"))
     }
 
     // MARK: - Sessions
 
     func session(for target: UpstreamTarget, deadline: NIODeadline) async throws -> UpstreamSession {
         try await sessions.session(for: target.gatewayID) { generation in
-            try await self.initialize(target, generation: generation, deadline: deadline)
+            var session = try await self.initialize(target, generation: generation, deadline: deadline)
+            if session.sseConnection == nil, session.sessionID != nil {
+                session.listener = self.listen(target, session: session)
+            }
+            self.resubscribe(target)
+            return session
         }
     }
 
@@ -158,7 +174,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 return Self.reply(from: message)
             } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
-                    stale.sseConnection?.close(UpstreamError(.unreachable, "session expired"))
+                    stale.close(UpstreamError(.unreachable, "session expired"))
                 }
                 logger.info("upstream session expired; re-initializing", metadata: ["upstream.id": .string(target.gatewayID)])
                 session = try await self.session(for: target, deadline: deadline)
@@ -220,7 +236,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let body = JSONRPCMessage.requestBytes(id: id, method: "initialize", params: params.serializedBytes)
         var session = UpstreamSession(
             sessionID: nil, protocolVersion: ProtocolVersions.latestStateful, capabilities: [:], serverInfo: [:],
-            sseConnection: nil, generation: generation)
+            sseConnection: nil, listener: nil, generation: generation)
         let message: JSONRPCMessage
         var sessionID: String?
         if target.transport == .sse {

@@ -12,8 +12,16 @@ struct UpstreamSession: Sendable {
     var serverInfo: JSONValue
     /// For legacy SSE upstreams, the live connection carrying responses.
     var sseConnection: SSEUpstreamConnection?
+    /// For streamable HTTP upstreams, the standalone GET stream the session listens on.
+    var listener: SSEUpstreamConnection?
     /// Distinguishes sessions so a stale one is not invalidated twice.
     var generation: Int
+
+    /// Ends the session's streams.
+    func close(_ error: UpstreamError) {
+        sseConnection?.close(error)
+        listener?.close(error)
+    }
 }
 
 /// One upstream session per gateway, created on first use by exactly one caller while the

@@ -32,6 +32,8 @@ final class ScriptedUpstream: UpstreamClient {
     ) async throws -> UpstreamReply { .result(Array("{}".utf8)) }
 
     func release(gatewayID: String) async {}
+
+    var notifications: AsyncStream<UpstreamNotification> { AsyncStream { $0.finish() } }
 }
 
 @Suite struct RegistryOnSQLiteTests {

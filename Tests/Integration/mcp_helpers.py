@@ -53,6 +53,7 @@ TOOL_SEPARATOR = "-"  # the gateway's default GATEWAY_TOOL_NAME_SEPARATOR
 UPSTREAM_TOOLS = (
     ["echo", "add", "fail"]
     + upstream_server.RELAY_TOOLS
+    + upstream_server.CHANGE_TOOLS
     + [f"t{i:02d}" for i in range(1, upstream_server.FILLER_TOOL_COUNT + 1)]
 )
 UPSTREAM_PROMPTS = ["greet", "hello"]

@@ -199,3 +199,79 @@ def test_get_stream_refusals(env: StreamEnv) -> None:
         assert bad.status_code == 400 and bad.json()["error"]["code"] == -32600
         stateless = http.get(env.gateway.mcp_url, headers={"MCP-Protocol-Version": h.MODERN_VERSION})
         assert stateless.status_code == 405
+
+
+def notification_method(message: Any) -> str | None:
+    inner = getattr(message, "root", message)
+    return getattr(inner, "method", None)
+
+
+def test_resource_updates_reach_subscribers_only(env: StreamEnv) -> None:
+    uri = env.stack.upstream.uris["greeting"]
+    updates: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        inner = getattr(message, "root", message)
+        if notification_method(message) == "notifications/resources/updated":
+            updates.append(str(inner.params.uri))
+
+    async def touch(client: Any) -> int:
+        result = await client.call_tool(env.tool("touch"), {"uri": uri})
+        return int(result.content[0].text)
+
+    async def body() -> None:
+        async with (
+            h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy", message_handler=on_message) as watcher,
+            h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy") as other,
+        ):
+            await anyio.sleep(0.3)  # both GET streams open
+            assert await touch(other) == 0, "nobody subscribed yet"
+            await watcher.subscribe_resource(uri)
+            # The gateway holds one upstream subscription, whoever asks.
+            assert await touch(other) == 1
+            with anyio.fail_after(10):
+                while updates != [uri]:
+                    await anyio.sleep(0.05)
+            await watcher.unsubscribe_resource(uri)
+            with anyio.fail_after(10):
+                while await touch(other) != 0:  # the upstream subscription is released in the background
+                    await anyio.sleep(0.1)
+            await anyio.sleep(0.5)
+            assert updates == [uri], updates
+
+    h.run(body)
+
+
+def test_subscribing_to_an_unknown_resource_fails(env: StreamEnv) -> None:
+    with authorized(env) as http:
+        headers = {**session(env, http), "Accept": h.ACCEPT_BOTH}
+        reply = h.rpc(http, env.gateway.mcp_url, h.request("resources/subscribe", {"uri": "data://nope"}, 5), headers=headers)
+        assert reply.error_code(5) == -32002
+        reply = h.rpc(http, env.gateway.mcp_url, h.request("resources/subscribe", {}, 6), headers=headers)
+        assert reply.error_code(6) == -32602
+
+
+def test_upstream_list_change_refreshes_the_catalog(env: StreamEnv) -> None:
+    """Last in the module: it adds a tool to the module's upstream for good."""
+    added = f"grown_{time.monotonic_ns()}"
+    heard: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        method = notification_method(message)
+        if method:
+            heard.append(method)
+
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy", message_handler=on_message) as client:
+            await anyio.sleep(0.3)
+            result = await client.call_tool(env.tool("grow"), {"name": added})
+            assert result.content[0].text == f"added {added}"
+            with anyio.fail_after(10):
+                while "notifications/tools/list_changed" not in heard:
+                    await anyio.sleep(0.05)
+            names = {tool.name for tool in await h.list_all(client, "tools")}
+            assert env.tool(added) in names
+            called = await client.call_tool(env.tool(added), {})
+            assert called.content[0].text == added
+
+    h.run(body)

@@ -33,6 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
     Completion,
+    EmptyResult,
     ListPromptsResult,
     ListResourcesResult,
     ListResourceTemplatesResult,
@@ -40,8 +41,10 @@ from mcp.types import (
     PaginatedRequestParams,
     PromptReference,
     SamplingMessage,
+    SubscribeRequestParams,
     TextContent,
     ToolAnnotations,
+    UnsubscribeRequestParams,
 )
 from pydantic import BaseModel
 
@@ -56,6 +59,9 @@ LOG_LEVELS = ["debug", "info", "warning", "error"]  # what `chatty` logs, in ord
 # Tools that talk back to the client during the call (progress, logs, sampling, elicitation) or
 # that a client cancels; see build_server.
 RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name"]
+# Tools that change the upstream outside calls: add a tool (tools/list_changed), and announce a
+# resource update to the sessions subscribed to it.
+CHANGE_TOOLS = ["grow", "touch"]
 
 # Tags of `slow` calls that started and that were cancelled (per upstream process).
 SLOW_STARTED: set[str] = set()
@@ -216,6 +222,41 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
         if result.action == "accept" and result.data is not None:
             return f"hello {result.data.name}"
         return f"elicitation {result.action}"
+
+    # resources/subscribe: MCPServer has no handler of its own, so the low-level one is set here.
+    # Subscribers are keyed by their Mcp-Session-Id (the ServerSession object differs per request).
+    subscribers: dict[str, dict[str, Any]] = {}
+
+    def subscriber_key(ctx: Any) -> str:
+        request = getattr(ctx, "request", None)
+        return (request.headers.get("mcp-session-id") if request is not None else None) or str(id(ctx.session))
+
+    async def on_subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        subscribers.setdefault(str(params.uri), {})[subscriber_key(ctx)] = ctx.session
+        return EmptyResult()
+
+    async def on_unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        subscribers.get(str(params.uri), {}).pop(subscriber_key(ctx), None)
+        return EmptyResult()
+
+    server._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, on_subscribe)
+    server._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, on_unsubscribe)
+
+    @server.tool(description="Announce an update of `uri` to the sessions subscribed to it; returns how many.")
+    async def touch(uri: str) -> str:
+        sessions = list(subscribers.get(uri, {}).values())
+        for session in sessions:
+            await session.send_resource_updated(uri)
+        return str(len(sessions))
+
+    @server.tool(description="Add a tool named `name` and announce the list change.")
+    async def grow(name: str, ctx: Context) -> str:
+        def added() -> str:
+            return name
+
+        server.add_tool(added, name=name, description=f"Added at run time: {name}")
+        await ctx.session.send_tool_list_changed()
+        return f"added {name}"
 
     def make_filler(index: int) -> None:
         name = f"t{index:02d}"

@@ -30,11 +30,12 @@ public struct ServerIdentity: Sendable {
     }
 
     /// The capabilities the gateway announces: it serves tools, resources, prompts, completions and
-    /// logging, and lists may change.
-    public var capabilities: JSONValue {
+    /// logging, and lists may change. Handshake-era sessions may subscribe to resources (over
+    /// their GET stream); 2026-07-28 clients cannot yet (`subscriptions/listen` is not served).
+    public func capabilities(stateless: Bool) -> JSONValue {
         [
             "tools": ["listChanged": true],
-            "resources": ["listChanged": true],
+            "resources": ["listChanged": true, "subscribe": .bool(!stateless)],
             "prompts": ["listChanged": true],
             "completions": [:],
             "logging": [:],

@@ -43,6 +43,23 @@ public protocol UpstreamClient: Sendable {
     ) async throws -> UpstreamReply
     /// Forgets any session held for the gateway (after delete or update).
     func release(gatewayID: String) async
+
+    /// What upstreams send outside any call (list changes, resource updates, log messages), in
+    /// arrival order. One consumer.
+    var notifications: AsyncStream<UpstreamNotification> { get }
+}
+
+/// A notification an upstream sent on its own, not as part of a call.
+public struct UpstreamNotification: Sendable {
+    /// The gateway (registered upstream) it came from.
+    public var gatewayID: String
+    /// The complete JSON-RPC notification.
+    public var message: JSONRPCMessage
+
+    public init(gatewayID: String, message: JSONRPCMessage) {
+        self.gatewayID = gatewayID
+        self.message = message
+    }
 }
 
 /// A failure to get an answer from an upstream (as opposed to an answer that is an error).

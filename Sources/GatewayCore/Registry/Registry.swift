@@ -130,6 +130,24 @@ public struct Registry: Sendable {
         return gateway
     }
 
+    /// Lists an upstream's items again (it announced a list change) and stores what changed;
+    /// item ids, and so virtual server memberships, survive. Disabled or unknown gateways are
+    /// left alone.
+    public func refreshGateway(id: String) async throws {
+        let snapshot = catalog.snapshot
+        guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return }
+        let target = UpstreamTarget(gatewayID: id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        let discovered = try await upstream.discover(target, timeout: discoveryTimeout)
+        gateway.capabilities = discovered.capabilities
+        gateway.protocolVersion = discovered.protocolVersion
+        gateway.reachable = true
+        gateway.lastSeen = Timestamp.now()
+        let items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
+        let refreshed = gateway
+        try await write { try await store.updateGateway(refreshed, items: items) }
+        await committed()
+    }
+
     /// Enables or disables an upstream; a disabled upstream's items leave every MCP listing.
     public func setGatewayEnabled(id: String, enabled: Bool) async throws -> GatewayRecord {
         guard var gateway = catalog.snapshot.gatewaysByID[id] else { throw RegistryError.notFound("Gateway", id) }

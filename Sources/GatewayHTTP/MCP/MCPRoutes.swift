@@ -173,6 +173,9 @@ public struct MCPRoutes: Sendable {
         }
         let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
         if method == "logging/setLevel" { return setLogLevel(message, session: facts, request: request) }
+        if method == "resources/subscribe" || method == "resources/unsubscribe" {
+            return await subscription(message, session: facts, request: request)
+        }
         if MCPDispatcher.isForwarded(method) {
             let channel = CallChannel(
                 owner: facts.key, session: facts.key, serverID: serverID, capabilities: facts.capabilities,
@@ -288,6 +291,7 @@ public struct MCPRoutes: Sendable {
             try await coordinator.terminateSession(facts.key, ttl: sessionTTL)
             runtime.logLevels.forget(facts.key)
             runtime.streams.forget(session: facts.key)
+            endSubscriptions(of: facts.key)
             return Response(status: .noContent)
         }
     }

@@ -11,6 +11,7 @@ public final class SessionRuntime: Sendable {
     public let keepAlive: StreamKeepAlive
     /// The sessions' streams and their replay buffer.
     let streams: SessionStreams
+    let subscriptions = ResourceSubscriptions()
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
@@ -27,5 +28,13 @@ public final class SessionRuntime: Sendable {
         self.streamCapacity = streamCapacity
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)
         self.streams = SessionStreams(log: eventLog, retention: replayRetention)
+    }
+
+    /// An upstream announced a change to a resource: every session subscribed to it hears of it
+    /// on its GET stream.
+    public func resourceUpdated(gatewayID: String, uri: String, notification: [UInt8]) {
+        for session in subscriptions.sessions(for: .init(gatewayID: gatewayID, uri: uri)) {
+            streams.deliver(notification, session: session, stream: "g")
+        }
     }
 }

@@ -1,0 +1,67 @@
+import Synchronization
+
+/// Which client sessions subscribed to which resource of which upstream. The upstream is asked
+/// once per resource (by the first subscriber) and released by the last.
+final class ResourceSubscriptions: Sendable {
+    struct Key: Hashable, Sendable {
+        var gatewayID: String
+        var uri: String
+    }
+
+    struct State {
+        var sessionsByResource: [Key: Set<String>] = [:]
+        var resourcesBySession: [String: Set<Key>] = [:]
+    }
+
+    /// Most subscriptions one session may hold.
+    let perSessionLimit: Int
+    private let state = Mutex(State())
+
+    init(perSessionLimit: Int = 1000) {
+        self.perSessionLimit = perSessionLimit
+    }
+
+    enum Added {
+        /// The first subscriber: the upstream must be asked.
+        case first
+        /// Others already subscribed (or this session already had).
+        case joined
+        case overLimit
+    }
+
+    func add(_ key: Key, session: String) -> Added {
+        state.withLock { state in
+            if state.resourcesBySession[session]?.contains(key) == true { return .joined }
+            guard (state.resourcesBySession[session]?.count ?? 0) < perSessionLimit else { return .overLimit }
+            state.resourcesBySession[session, default: []].insert(key)
+            let first = state.sessionsByResource[key] == nil
+            state.sessionsByResource[key, default: []].insert(session)
+            return first ? .first : .joined
+        }
+    }
+
+    /// Removes one subscription; `true` when it was the resource's last (release the upstream).
+    func remove(_ key: Key, session: String) -> Bool {
+        state.withLock { state in Self.remove(key, session: session, from: &state) }
+    }
+
+    /// Removes every subscription of an ended session; returns the resources nobody watches now.
+    func removeAll(session: String) -> [Key] {
+        state.withLock { state in
+            (state.resourcesBySession[session] ?? []).filter { Self.remove($0, session: session, from: &state) }
+        }
+    }
+
+    func sessions(for key: Key) -> Set<String> {
+        state.withLock { $0.sessionsByResource[key] ?? [] }
+    }
+
+    private static func remove(_ key: Key, session: String, from state: inout State) -> Bool {
+        guard state.sessionsByResource[key]?.remove(session) != nil else { return false }
+        state.resourcesBySession[session]?.remove(key)
+        if state.resourcesBySession[session]?.isEmpty == true { state.resourcesBySession[session] = nil }
+        guard state.sessionsByResource[key]?.isEmpty == true else { return false }
+        state.sessionsByResource[key] = nil
+        return true
+    }
+}
