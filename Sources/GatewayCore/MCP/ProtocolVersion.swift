@@ -6,6 +6,8 @@ public enum ProtocolVersions {
     public static let latestStateful = "2025-11-25"
     /// Stateful versions accepted at initialize, newest first.
     public static let stateful = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    /// The version of the HTTP+SSE transport (`/sse` + `/message`), until initialize says otherwise.
+    public static let legacySSE = "2024-11-05"
     /// Every version accepted, newest first.
     public static let all = [stateless] + stateful
 

@@ -11,11 +11,14 @@ public struct StreamEvent: Sendable {
     public var data: [UInt8]
     /// Whether this is the response that ends a call's stream.
     public var isFinal: Bool
+    /// Whether the queue must take it even when full (responses: the messages a client waits for).
+    public var isEssential: Bool
 
-    public init(id: String? = nil, data: [UInt8], isFinal: Bool = false) {
+    public init(id: String? = nil, data: [UInt8], isFinal: Bool = false, isEssential: Bool = false) {
         self.id = id
         self.data = data
         self.isFinal = isFinal
+        self.isEssential = isEssential || isFinal
     }
 
     /// A keep-alive comment.
@@ -30,7 +33,7 @@ public struct StreamEvent: Sendable {
 ///
 /// The bound is what keeps a slow or stalled client from growing the gateway's memory: a push
 /// beyond `capacity` is refused and the caller decides what that means (a notification is
-/// dropped, a request to the client fails at once). Only a call's final response goes past it.
+/// dropped, a request to the client fails at once). Only responses go past it.
 public final class OutboundQueue: Sendable {
     /// What became of a push.
     public enum PushResult: Sendable, Equatable {
@@ -66,8 +69,8 @@ public final class OutboundQueue: Sendable {
             }
             // Keep-alive comments never take the last slots and are skipped when anything waits.
             if event.isKeepAlive, !state.events.isEmpty { return (.enqueued, nil) }
-            // A call's response is never refused: it is the one message the client must get.
-            guard state.events.count < capacity || event.isFinal else { return (.full, nil) }
+            // A response is never refused: it is the message the client waits for.
+            guard state.events.count < capacity || event.isEssential else { return (.full, nil) }
             state.events.append(event)
             return (.enqueued, nil)
         }

@@ -24,6 +24,13 @@ enum MCPReply {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// A JSON-RPC message as `application/json`, 200.
+    static func json(_ bytes: [UInt8]) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     /// A JSON-RPC error with an HTTP status, always as JSON (the SDK client reads it from any status).
     static func error(_ error: JSONRPCError, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
         var fields = headers

@@ -96,43 +96,42 @@ extension MCPRoutes {
             })
     }
 
-    /// A response or notification a stateful client POSTed: answers to requests the gateway
-    /// relayed, and cancellations. Anything else needs no action.
-    func clientMessage(_ message: JSONRPCMessage, session facts: SessionFacts) -> Response {
+    /// A response or notification a client sent in a session (`owner`): answers to requests
+    /// the gateway relayed, and cancellations; other notifications need no action. `false` for
+    /// an answer nobody is waiting for.
+    func clientMessage(_ message: JSONRPCMessage, owner: String) -> Bool {
         switch message.kind {
         case .response, .errorResponse:
             let reply: UpstreamReply =
                 message.kind == .response
                 ? .result(Array(message.resultBytes ?? []))
                 : .error(Array(message.errorBytes ?? []))
-            guard let id = message.id, runtime.pending.resolve(id: id, owner: facts.key, reply: reply) else {
-                return MCPReply.error(
-                    JSONRPCError.invalidRequest(
-                        "no request with id \(message.id?.description ?? "null") is waiting for this session's answer"),
-                    status: .notFound)
-            }
-            return MCPReply.accepted()
+            guard let id = message.id else { return false }
+            return runtime.pending.resolve(id: id, owner: owner, reply: reply)
         case .notification where message.method == "notifications/cancelled":
             if let range = message.paramMembers().first(where: { $0.key == "requestId" })?.range {
                 let id = JSONRPCID(raw: Array(message.bytes[range]))
-                _ = runtime.inFlight.cancel(InFlightCalls.Key(owner: facts.key, id: id))
+                _ = runtime.inFlight.cancel(InFlightCalls.Key(owner: owner, id: id))
             }
-            return MCPReply.accepted()
+            return true
         default:
-            return MCPReply.accepted()
+            return true
         }
     }
 
+    static func unexpectedAnswer(_ message: JSONRPCMessage) -> JSONRPCError {
+        JSONRPCError.invalidRequest(
+            "no request with id \(message.id?.description ?? "null") is waiting for this session's answer")
+    }
+
     /// `logging/setLevel`: remembered for the session; later log notifications below the level are
-    /// not relayed to it.
-    func setLogLevel(_ message: JSONRPCMessage, session facts: SessionFacts, request: Request) -> Response {
+    /// not relayed to it. Returns the response.
+    func setLogLevel(_ message: JSONRPCMessage, session: String) -> [UInt8] {
         guard let name = ParamsRewriter.stringMember("level", in: message), let level = LoggingLevel(name: name) else {
             let names = LoggingLevel.allCases.map(\.name).joined(separator: ", ")
-            return MCPReply.message(
-                JSONRPCError.invalidParams("\"level\" must be one of \(names)", id: message.id).responseBytes,
-                request: request)
+            return JSONRPCError.invalidParams("\"level\" must be one of \(names)", id: message.id).responseBytes
         }
-        runtime.logLevels.set(level, for: facts.key)
-        return MCPReply.message(JSONRPCMessage.responseBytes(id: message.id ?? .null, result: Array("{}".utf8)), request: request)
+        runtime.logLevels.set(level, for: session)
+        return JSONRPCMessage.responseBytes(id: message.id ?? .null, result: Array("{}".utf8))
     }
 }

@@ -1,28 +1,26 @@
 import GatewayCore
-import Hummingbird
 
 /// `resources/subscribe` and `resources/unsubscribe` in stateful sessions: the gateway keeps who
 /// watches what and holds one upstream subscription per resource; `notifications/resources/updated`
 /// reaches the subscribers' GET streams (see ``SessionRuntime/resourceUpdated(gatewayID:uri:notification:)``).
 extension MCPRoutes {
-    func subscription(_ message: JSONRPCMessage, session facts: SessionFacts, request: Request) async -> Response {
+    /// Answers a subscribe or unsubscribe of `session` (on the endpoint of `serverID`).
+    func subscription(_ message: JSONRPCMessage, session: String, serverID: String?) async -> [UInt8] {
         let id = message.id ?? .null
-        func answer(_ error: JSONRPCError) -> Response {
-            MCPReply.message(error.answering(id).responseBytes, request: request)
-        }
+        func answer(_ error: JSONRPCError) -> [UInt8] { error.answering(id).responseBytes }
         guard let uri = ParamsRewriter.stringMember("uri", in: message) else {
             return answer(.invalidParams("\"uri\" is required and must be a string"))
         }
-        guard let target = dispatcher.catalog.snapshot.view(serverID: facts.serverID)?.resourceTarget(for: uri) else {
+        guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else {
             return answer(JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)]))
         }
         let key = ResourceSubscriptions.Key(gatewayID: target.gatewayID, uri: uri)
-        let empty = MCPReply.message(JSONRPCMessage.responseBytes(id: id, result: Array("{}".utf8)), request: request)
+        let empty = JSONRPCMessage.responseBytes(id: id, result: Array("{}".utf8))
         if message.method == "resources/unsubscribe" {
-            if runtime.subscriptions.remove(key, session: facts.key) { releaseUpstream(key) }
+            if runtime.subscriptions.remove(key, session: session) { releaseUpstream(key) }
             return empty
         }
-        switch runtime.subscriptions.add(key, session: facts.key) {
+        switch runtime.subscriptions.add(key, session: session) {
         case .joined:
             return empty
         case .overLimit:
@@ -35,13 +33,13 @@ extension MCPRoutes {
                     target, method: "resources/subscribe", params: params.serializedBytes,
                     timeout: dispatcher.upstreamTimeout, relay: nil)
             } catch {
-                _ = runtime.subscriptions.remove(key, session: facts.key)
+                _ = runtime.subscriptions.remove(key, session: session)
                 let detail = (error as? UpstreamError)?.message ?? "no answer"
                 return answer(JSONRPCError(code: .upstreamError, message: "Upstream error: \(detail)"))
             }
             if case .error(let bytes) = reply {
-                _ = runtime.subscriptions.remove(key, session: facts.key)
-                return MCPReply.message(JSONRPCMessage.errorResponseBytes(id: id, error: bytes), request: request)
+                _ = runtime.subscriptions.remove(key, session: session)
+                return JSONRPCMessage.errorResponseBytes(id: id, error: bytes)
             }
             return empty
         }

@@ -53,23 +53,37 @@ public struct MCPRoutes: Sendable {
         router.delete("servers/:id/mcp") { request, context in
             try await delete(request, context: context, serverID: try context.parameters.require("id"))
         }
+        router.post("rpc") { request, context in await rpc(request, context: context) }
+        registerLegacySSE(on: router)
         announceCatalogChanges()
     }
 
     // MARK: - POST
+
+    /// A body over `maximumBodyBytes`.
+    struct BodyTooLarge: Error {
+        let limit: Int
+        var response: Response {
+            MCPReply.error(JSONRPCError.invalidRequest("the request body exceeds \(limit) bytes"), status: .contentTooLarge)
+        }
+    }
+
+    /// The whole request body, up to `maximumBodyBytes`.
+    func body(of request: Request) async throws(BodyTooLarge) -> [UInt8] {
+        do {
+            var buffer = try await request.body.collect(upTo: maximumBodyBytes)
+            return buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            throw BodyTooLarge(limit: maximumBodyBytes)
+        }
+    }
 
     func post(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
         if let serverID, dispatcher.catalog.snapshot.view(serverID: serverID) == nil {
             return MCPReply.error(JSONRPCError.invalidRequest("virtual server not found: \(serverID)"), status: .notFound)
         }
         let bytes: [UInt8]
-        do {
-            var buffer = try await request.body.collect(upTo: maximumBodyBytes)
-            bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
-            return MCPReply.error(
-                JSONRPCError.invalidRequest("the request body exceeds \(maximumBodyBytes) bytes"), status: .contentTooLarge)
-        }
+        do { bytes = try await body(of: request) } catch { return error.response }
         let principal = context.principal?.subject ?? "anonymous"
         let headerVersion = request.headers[Self.versionHeader]
         if let headerVersion, !ProtocolVersions.all.contains(headerVersion) {
@@ -169,12 +183,16 @@ public struct MCPRoutes: Sendable {
         case .failure(let failure): return failure.response
         }
         guard message.kind == .request, let method = message.method else {
-            return clientMessage(message, session: facts)
+            if clientMessage(message, owner: facts.key) { return MCPReply.accepted() }
+            return MCPReply.error(Self.unexpectedAnswer(message), status: .notFound)
         }
         let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
-        if method == "logging/setLevel" { return setLogLevel(message, session: facts, request: request) }
+        if method == "logging/setLevel" {
+            return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
+        }
         if method == "resources/subscribe" || method == "resources/unsubscribe" {
-            return await subscription(message, session: facts, request: request)
+            let reply = await subscription(message, session: facts.key, serverID: facts.serverID)
+            return MCPReply.message(reply, request: request)
         }
         if MCPDispatcher.isForwarded(method) {
             let channel = CallChannel(

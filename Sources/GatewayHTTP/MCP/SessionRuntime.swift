@@ -12,6 +12,8 @@ public final class SessionRuntime: Sendable {
     /// The sessions' streams and their replay buffer.
     let streams: SessionStreams
     let subscriptions = ResourceSubscriptions()
+    /// Legacy HTTP+SSE and WebSocket sessions.
+    let connections = ConnectionSessions(capacity: 10_000)
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int

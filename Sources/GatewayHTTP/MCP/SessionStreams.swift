@@ -62,9 +62,11 @@ final class SessionStreams: Sendable {
     }
 
     /// Sends a message on a stream: recorded for replay, then pushed to the attached connection.
-    /// A final response also ends the stream.
+    /// A final response also ends the stream; responses (`essential`) are never refused.
     @discardableResult
-    func deliver(_ data: [UInt8], session: String, stream: String, isFinal: Bool = false) -> OutboundQueue.PushResult {
+    func deliver(
+        _ data: [UInt8], session: String, stream: String, isFinal: Bool = false, essential: Bool = false
+    ) -> OutboundQueue.PushResult {
         let event = LoggedEvent(stream: stream, sequence: nextSequence(), data: data, isFinal: isFinal)
         log.record(event, session: session)
         let queue: OutboundQueue? = entries.withLock { entries in
@@ -79,7 +81,7 @@ final class SessionStreams: Sendable {
             return queue
         }
         guard let queue else { return .enqueued }
-        let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal))
+        let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential))
         if isFinal { queue.finish() }
         return result
     }
