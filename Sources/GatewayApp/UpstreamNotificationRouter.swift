@@ -6,7 +6,7 @@ import Synchronization
 
 /// Acts on what upstreams announce outside calls: a list change re-lists that upstream (which
 /// updates the catalog, and clients hear of it), a resource update reaches the client sessions
-/// subscribed to that resource.
+/// subscribed to that resource, a change of health is stored (`reachable`).
 ///
 /// Refreshes of one upstream never overlap: announcements that arrive during a refresh cause
 /// exactly one more.
@@ -28,20 +28,35 @@ final class UpstreamNotificationRouter: Service, Sendable {
 
     func run() async throws {
         await withDiscardingTaskGroup { group in
-            for await notification in upstream.notifications.cancelOnGracefulShutdown() {
-                let gatewayID = notification.gatewayID
-                switch notification.message.method {
-                case "notifications/tools/list_changed", "notifications/resources/list_changed",
-                    "notifications/prompts/list_changed":
-                    if startRefresh(gatewayID) { group.addTask { await self.refresh(gatewayID) } }
-                case "notifications/resources/updated":
-                    guard let uri = ParamsRewriter.stringMember("uri", in: notification.message) else { continue }
-                    runtime.resourceUpdated(gatewayID: gatewayID, uri: uri, notification: notification.message.bytes)
-                default:
-                    continue
+            for await event in upstream.events.cancelOnGracefulShutdown() {
+                switch event {
+                case .notification(let gatewayID, let message):
+                    switch message.method {
+                    case "notifications/tools/list_changed", "notifications/resources/list_changed",
+                        "notifications/prompts/list_changed":
+                        if startRefresh(gatewayID) { group.addTask { await self.refresh(gatewayID) } }
+                    case "notifications/resources/updated":
+                        guard let uri = ParamsRewriter.stringMember("uri", in: message) else { continue }
+                        runtime.resourceUpdated(gatewayID: gatewayID, uri: uri, notification: message.bytes)
+                    default:
+                        continue
+                    }
+                case .health(let gatewayID, let reachable, let reason):
+                    group.addTask { await self.setReachable(gatewayID, reachable, reason: reason) }
                 }
             }
             group.cancelAll()
+        }
+    }
+
+    func setReachable(_ gatewayID: String, _ reachable: Bool, reason: String) async {
+        do {
+            try await registry.setGatewayReachable(id: gatewayID, reachable: reachable)
+            logger.log(
+                level: reachable ? .info : .warning, reachable ? "upstream reachable again" : "upstream unreachable",
+                metadata: ["upstream.id": .string(gatewayID), "reason": .string(reason)])
+        } catch {
+            logger.warning("upstream health could not be stored", metadata: ["upstream.id": .string(gatewayID)])
         }
     }
 

@@ -71,14 +71,14 @@ extension HTTPUpstreamClient {
         }
     }
 
-    /// A message an upstream sent outside any call: notifications go to ``notifications``;
+    /// A message an upstream sent outside any call: notifications go to ``events``;
     /// requests are answered here (`ping`; anything else has no client to ask).
     func standalone(
         _ message: JSONRPCMessage, gatewayID: String, answer: @escaping @Sendable ([UInt8]) async throws -> Void
     ) {
         switch message.kind {
         case .notification:
-            notificationsContinuation.yield(UpstreamNotification(gatewayID: gatewayID, message: message))
+            eventsContinuation.yield(.notification(gatewayID: gatewayID, message: message))
         case .request:
             guard let id = message.id else { return }
             let reply: UpstreamReply =

@@ -44,8 +44,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let nextID = Atomic<Int>(1)
     let readerJobs: AsyncStream<@Sendable () async -> Void>
     let readerJobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
-    public let notifications: AsyncStream<UpstreamNotification>
-    let notificationsContinuation: AsyncStream<UpstreamNotification>.Continuation
+    public let events: AsyncStream<UpstreamEvent>
+    let eventsContinuation: AsyncStream<UpstreamEvent>.Continuation
+    /// Stdio upstreams, by gateway.
+    let processes = Mutex<[String: StdioUpstream]>([:])
     /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
     let subscriptions = Mutex<[String: Set<String>]>([:])
 
@@ -72,8 +74,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
             of: (@Sendable () async -> Void).self, bufferingPolicy: .unbounded)
         // Bounded: if nobody keeps up, the oldest notifications go (list changes are idempotent).
-        (self.notifications, self.notificationsContinuation) = AsyncStream.makeStream(
-            of: UpstreamNotification.self, bufferingPolicy: .bufferingNewest(4096))
+        (self.events, self.eventsContinuation) = AsyncStream.makeStream(
+            of: UpstreamEvent.self, bufferingPolicy: .bufferingNewest(4096))
     }
 
     public func run() async throws {
@@ -86,6 +88,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         for session in sessions.removeAll() {
             session.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
+        for process in processes.withLock({ processes in defer { processes = [:] }; return Array(processes.values) }) {
+            process.close()
+        }
         pool.shutdown()
         try await http.shutdown()
     }
@@ -94,8 +99,15 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     public func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        let session = try await session(for: target, deadline: deadline)
-        let capabilities = session.capabilities
+        let handshake: (capabilities: JSONValue, protocolVersion: String, serverInfo: JSONValue)
+        if target.transport == .stdio {
+            let ready = try await stdioHandshake(target, deadline: deadline)
+            handshake = (ready.capabilities, ready.protocolVersion, ready.serverInfo)
+        } else {
+            let session = try await session(for: target, deadline: deadline)
+            handshake = (session.capabilities, session.protocolVersion, session.serverInfo)
+        }
+        let capabilities = handshake.capabilities
         func listAll(_ method: String, _ key: String) async throws -> [JSONObject] {
             var items: [JSONObject] = []
             var cursor: String?
@@ -128,7 +140,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let prompts = capabilities["prompts"] != nil ? try await listAll("prompts/list", "prompts") : []
         return DiscoveredCatalog(
             tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts,
-            capabilities: capabilities, protocolVersion: session.protocolVersion, serverInfo: session.serverInfo)
+            capabilities: capabilities, protocolVersion: handshake.protocolVersion, serverInfo: handshake.serverInfo)
     }
 
     public func forward(
@@ -143,6 +155,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     }
 
     public func release(gatewayID: String) async {
+        releaseProcess(gatewayID: gatewayID)
         guard let session = sessions.remove(gatewayID: gatewayID) else { return }
         session.close(UpstreamError(.unreachable, "session released"))
     }
@@ -166,6 +179,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         _ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline,
         relay: (any UpstreamCallRelay)? = nil
     ) async throws -> UpstreamReply {
+        if target.transport == .stdio {
+            return try await stdioSend(target, method: method, params: params, deadline: deadline, relay: relay)
+        }
         var session = try await session(for: target, deadline: deadline)
         for attempt in 0..<2 {
             do {

@@ -33,7 +33,7 @@ final class ScriptedUpstream: UpstreamClient {
 
     func release(gatewayID: String) async {}
 
-    var notifications: AsyncStream<UpstreamNotification> { AsyncStream { $0.finish() } }
+    var events: AsyncStream<UpstreamEvent> { AsyncStream { $0.finish() } }
 }
 
 @Suite struct RegistryOnSQLiteTests {

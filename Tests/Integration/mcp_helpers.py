@@ -54,6 +54,7 @@ UPSTREAM_TOOLS = (
     ["echo", "add", "fail"]
     + upstream_server.RELAY_TOOLS
     + upstream_server.CHANGE_TOOLS
+    + upstream_server.CRASH_TOOLS
     + [f"t{i:02d}" for i in range(1, upstream_server.FILLER_TOOL_COUNT + 1)]
 )
 UPSTREAM_PROMPTS = ["greet", "hello"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 from typing import Any
 
@@ -62,6 +63,8 @@ RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask
 # Tools that change the upstream outside calls: add a tool (tools/list_changed), and announce a
 # resource update to the sessions subscribed to it.
 CHANGE_TOOLS = ["grow", "touch"]
+# Ends the upstream process at once (stdio restart tests).
+CRASH_TOOLS = ["crash"]
 
 # Tags of `slow` calls that started and that were cancelled (per upstream process).
 SLOW_STARTED: set[str] = set()
@@ -258,6 +261,10 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
         await ctx.session.send_tool_list_changed()
         return f"added {name}"
 
+    @server.tool(description="End this upstream process at once, exit status 3 (stdio restart tests).")
+    def crash() -> str:
+        os._exit(3)
+
     def make_filler(index: int) -> None:
         name = f"t{index:02d}"
 
@@ -301,8 +308,9 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--transport", choices=["streamable-http", "sse"], required=True)
+    parser.add_argument("--port", type=int, help="required for the HTTP transports")
+    parser.add_argument("--transport", choices=["streamable-http", "sse", "stdio"], required=True)
+    parser.add_argument("--fail-if-exists", default=None, help="exit with status 1 at start when this file exists")
     parser.add_argument("--page-size", type=int, default=None)
     parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
     args = parser.parse_args(argv)
@@ -312,8 +320,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.namespace is not None and not args.namespace.replace("-", "").isalnum():
         parser.error("--namespace takes letters, digits and '-'")
 
+    if args.fail_if_exists and os.path.exists(args.fail_if_exists):
+        print(f"{SERVER_NAME}: refusing to start ({args.fail_if_exists} exists)", file=sys.stderr, flush=True)
+        return 1
+    if args.transport != "stdio" and args.port is None:
+        parser.error("--port is required for the HTTP transports")
     server = build_server(args.page_size, args.namespace)
-    if args.transport == "streamable-http":
+    if args.transport == "stdio":
+        print(f"{SERVER_NAME}: serving on stdio", file=sys.stderr, flush=True)
+        anyio.run(server.run_stdio_async)
+    elif args.transport == "streamable-http":
         anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=args.port))
     else:
         anyio.run(lambda: server.run_sse_async(host="127.0.0.1", port=args.port))

@@ -90,7 +90,7 @@ public final class CatalogSnapshot: Sendable {
     }
 
     static func target(_ gateway: GatewayRecord) -> UpstreamTarget {
-        UpstreamTarget(gatewayID: gateway.id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        gateway.target
     }
 
     static func makeView(

@@ -11,20 +11,61 @@ public struct UpstreamTransport: Sendable, Hashable, CustomStringConvertible {
     public static let streamableHTTP = Self(rawValue: "STREAMABLEHTTP")
     /// Legacy HTTP+SSE (2024-11-05).
     public static let sse = Self(rawValue: "SSE")
+    /// A local process speaking MCP on its standard input and output.
+    public static let stdio = Self(rawValue: "STDIO")
 
     /// The transports this build supports.
-    public static let all: [Self] = [.streamableHTTP, .sse]
+    public static let all: [Self] = [.streamableHTTP, .sse, .stdio]
 
     /// Parses ContextForge's names, case-insensitively (`streamablehttp`, `STREAMABLE_HTTP`, `sse`).
     public init?(parsing text: String) {
         switch text.uppercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "") {
         case "STREAMABLEHTTP", "HTTP": self = .streamableHTTP
         case "SSE": self = .sse
+        case "STDIO": self = .stdio
         default: return nil
         }
     }
 
     public var description: String { rawValue }
+}
+
+/// The process of a stdio upstream: what to run, with which arguments and extra environment.
+public struct StdioCommand: Sendable, Hashable {
+    /// An executable path, or a name looked up in `PATH`.
+    public var command: String
+    public var arguments: [String]
+    /// Added to the gateway's environment (which the process otherwise inherits).
+    public var environment: [String: String]
+
+    public init(command: String, arguments: [String] = [], environment: [String: String] = [:]) {
+        self.command = command
+        self.arguments = arguments
+        self.environment = environment
+    }
+
+    /// As stored: `{"command", "args", "env"}`.
+    public var json: JSONValue {
+        .object(JSONObject([
+            ("command", .string(command)), ("args", .array(arguments.map { .string($0) })),
+            ("env", .object(JSONObject(environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))),
+        ]))
+    }
+
+    /// Reads the stored form; `nil` if it is not one.
+    public init?(json: JSONValue) {
+        guard let command = json["command"]?.stringValue else { return nil }
+        self.command = command
+        self.arguments = (json["args"]?.arrayValue ?? []).compactMap(\.stringValue)
+        var environment: [String: String] = [:]
+        for (key, value) in json["env"]?.objectValue?.members ?? [] {
+            if let text = value.stringValue { environment[key] = text }
+        }
+        self.environment = environment
+    }
+
+    /// The `url` shown for a stdio gateway: `stdio:` and the command line.
+    public var displayURL: String { "stdio:" + ([command] + arguments).joined(separator: " ") }
 }
 
 /// Credentials the gateway presents to an upstream.
@@ -74,11 +115,13 @@ public struct GatewayRecord: Sendable, Hashable {
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
     public var lastSeen: Timestamp?
+    /// The process to run, for stdio upstreams.
+    public var command: StdioCommand?
 
     public init(
         id: String, name: String, slug: String, url: String, description: String?, transport: UpstreamTransport,
         enabled: Bool, reachable: Bool, capabilities: JSONValue, protocolVersion: String?, auth: UpstreamAuth,
-        createdAt: Timestamp, updatedAt: Timestamp, lastSeen: Timestamp?
+        createdAt: Timestamp, updatedAt: Timestamp, lastSeen: Timestamp?, command: StdioCommand? = nil
     ) {
         self.id = id
         self.name = name
@@ -94,6 +137,12 @@ public struct GatewayRecord: Sendable, Hashable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.lastSeen = lastSeen
+        self.command = command
+    }
+
+    /// Where and how to reach this upstream.
+    public var target: UpstreamTarget {
+        UpstreamTarget(gatewayID: id, url: url, transport: transport, auth: auth, command: command)
     }
 }
 

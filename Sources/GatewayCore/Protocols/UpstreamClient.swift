@@ -4,12 +4,17 @@ public struct UpstreamTarget: Sendable, Hashable {
     public var url: String
     public var transport: UpstreamTransport
     public var auth: UpstreamAuth
+    /// The process to run, for stdio upstreams.
+    public var command: StdioCommand?
 
-    public init(gatewayID: String, url: String, transport: UpstreamTransport, auth: UpstreamAuth) {
+    public init(
+        gatewayID: String, url: String, transport: UpstreamTransport, auth: UpstreamAuth, command: StdioCommand? = nil
+    ) {
         self.gatewayID = gatewayID
         self.url = url
         self.transport = transport
         self.auth = auth
+        self.command = command
     }
 }
 
@@ -44,22 +49,18 @@ public protocol UpstreamClient: Sendable {
     /// Forgets any session held for the gateway (after delete or update).
     func release(gatewayID: String) async
 
-    /// What upstreams send outside any call (list changes, resource updates, log messages), in
-    /// arrival order. One consumer.
-    var notifications: AsyncStream<UpstreamNotification> { get }
+    /// What upstreams send outside any call (list changes, resource updates), and changes in
+    /// their health the client notices itself (a stdio process that keeps failing), in arrival
+    /// order. One consumer.
+    var events: AsyncStream<UpstreamEvent> { get }
 }
 
-/// A notification an upstream sent on its own, not as part of a call.
-public struct UpstreamNotification: Sendable {
-    /// The gateway (registered upstream) it came from.
-    public var gatewayID: String
-    /// The complete JSON-RPC notification.
-    public var message: JSONRPCMessage
-
-    public init(gatewayID: String, message: JSONRPCMessage) {
-        self.gatewayID = gatewayID
-        self.message = message
-    }
+/// Something an upstream did outside any call.
+public enum UpstreamEvent: Sendable {
+    /// A notification it sent on its own (the complete JSON-RPC message).
+    case notification(gatewayID: String, message: JSONRPCMessage)
+    /// It became unreachable (`reachable: false`, with the reason) or reachable again.
+    case health(gatewayID: String, reachable: Bool, reason: String)
 }
 
 /// A failure to get an answer from an upstream (as opposed to an answer that is an error).

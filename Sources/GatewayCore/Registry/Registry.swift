@@ -62,13 +62,15 @@ public struct Registry: Sendable {
             throw RegistryError(.conflict, "A gateway named '\(input.name)' already exists", field: "name")
         }
         let id = Self.newID()
-        let target = UpstreamTarget(gatewayID: id, url: input.url, transport: input.transport, auth: input.auth)
+        let target = UpstreamTarget(
+            gatewayID: id, url: input.url, transport: input.transport, auth: input.auth, command: input.command)
         let discovered = try await discover(target)
         let now = Timestamp.now()
         let gateway = GatewayRecord(
             id: id, name: input.name, slug: slug, url: input.url, description: input.description,
             transport: input.transport, enabled: true, reachable: true, capabilities: discovered.capabilities,
-            protocolVersion: discovered.protocolVersion, auth: input.auth, createdAt: now, updatedAt: now, lastSeen: now
+            protocolVersion: discovered.protocolVersion, auth: input.auth, createdAt: now, updatedAt: now, lastSeen: now,
+            command: input.command
         )
         do {
             let items = try makeItems(for: gateway, discovered: discovered, previous: nil, snapshot: snapshot)
@@ -97,15 +99,23 @@ public struct Registry: Sendable {
         let needsDiscovery =
             (update.url.map { $0 != gateway.url } ?? false) || (update.transport.map { $0 != gateway.transport } ?? false)
             || (update.auth.map { $0 != gateway.auth } ?? false) || update.name != nil
+            || (update.command.map { $0 != gateway.command } ?? false)
         if let url = update.url { gateway.url = url }
         if let transport = update.transport { gateway.transport = transport }
         if let auth = update.auth { gateway.auth = auth }
+        if let command = update.command {
+            gateway.command = command
+            gateway.url = command.displayURL
+        }
+        guard (gateway.transport == .stdio) == (gateway.command != nil) else {
+            throw RegistryError.invalid("transport", "STDIO upstreams take a command; the others a url")
+        }
         if let description = update.description { gateway.description = description }
         gateway.updatedAt = Timestamp.now()
         var items: GatewayItems?
         if needsDiscovery {
             await upstream.release(gatewayID: id)
-            let target = UpstreamTarget(gatewayID: id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+            let target = gateway.target
             let discovered = try await discover(target)
             gateway.capabilities = discovered.capabilities
             gateway.protocolVersion = discovered.protocolVersion
@@ -136,7 +146,7 @@ public struct Registry: Sendable {
     public func refreshGateway(id: String) async throws {
         let snapshot = catalog.snapshot
         guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return }
-        let target = UpstreamTarget(gatewayID: id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        let target = gateway.target
         let discovered = try await upstream.discover(target, timeout: discoveryTimeout)
         gateway.capabilities = discovered.capabilities
         gateway.protocolVersion = discovered.protocolVersion
@@ -145,6 +155,17 @@ public struct Registry: Sendable {
         let items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
         let refreshed = gateway
         try await write { try await store.updateGateway(refreshed, items: items) }
+        await committed()
+    }
+
+    /// Records whether an upstream can be reached (the upstream client noticed it); nothing is
+    /// written when it is already so.
+    public func setGatewayReachable(id: String, reachable: Bool) async throws {
+        guard var gateway = catalog.snapshot.gatewaysByID[id], gateway.reachable != reachable else { return }
+        gateway.reachable = reachable
+        if reachable { gateway.lastSeen = Timestamp.now() }
+        let changed = gateway
+        try await write { try await store.updateGateway(changed, items: nil) }
         await committed()
     }
 

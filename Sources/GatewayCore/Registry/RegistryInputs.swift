@@ -5,13 +5,19 @@ public struct GatewayInput: Sendable {
     public var transport: UpstreamTransport
     public var description: String?
     public var auth: UpstreamAuth
+    /// The process to run (STDIO only; `url` is then its display form).
+    public var command: StdioCommand?
 
-    public init(name: String, url: String, transport: UpstreamTransport, description: String?, auth: UpstreamAuth) {
+    public init(
+        name: String, url: String, transport: UpstreamTransport, description: String?, auth: UpstreamAuth,
+        command: StdioCommand? = nil
+    ) {
         self.name = name
         self.url = url
         self.transport = transport
         self.description = description
         self.auth = auth
+        self.command = command
     }
 }
 
@@ -22,16 +28,18 @@ public struct GatewayUpdate: Sendable {
     public var transport: UpstreamTransport?
     public var description: String??
     public var auth: UpstreamAuth?
+    public var command: StdioCommand?
 
     public init(
         name: String? = nil, url: String? = nil, transport: UpstreamTransport? = nil, description: String?? = nil,
-        auth: UpstreamAuth? = nil
+        auth: UpstreamAuth? = nil, command: StdioCommand? = nil
     ) {
         self.name = name
         self.url = url
         self.transport = transport
         self.description = description
         self.auth = auth
+        self.command = command
     }
 }
 

@@ -54,7 +54,7 @@ extension MCPRoutes {
     /// only means a few needless updates).
     func releaseUpstream(_ key: ResourceSubscriptions.Key) {
         guard let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID] else { return }
-        let target = UpstreamTarget(gatewayID: gateway.id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        let target = gateway.target
         let params: JSONValue = ["uri": .string(key.uri)]
         let upstream = dispatcher.upstream
         Task {

@@ -39,12 +39,53 @@ enum InputParser {
             return url.hasSuffix("/sse") || url.hasSuffix("/sse/") ? .sse : .streamableHTTP
         }
         guard let transport = UpstreamTransport(parsing: text) else {
-            if text.uppercased() == "STDIO" {
-                throw ProblemError.invalid("transport", "STDIO upstreams are not supported by this version")
-            }
-            throw ProblemError.invalid("transport", "must be one of STREAMABLEHTTP, SSE")
+            throw ProblemError.invalid("transport", "must be one of STREAMABLEHTTP, SSE, STDIO")
         }
         return transport
+    }
+
+    static let maximumArguments = 256
+    static let maximumEnvironment = 128
+
+    /// A stdio upstream's process: `command` (required), `args` (strings), `env` (string values
+    /// under portable variable names).
+    static func command(_ fields: Fields) throws -> StdioCommand {
+        guard let command = try fields.string("command", maxLength: 4096), !command.isEmpty else {
+            throw ProblemError.invalid("command", "is required for STDIO upstreams")
+        }
+        guard !command.contains("\0") else { throw ProblemError.invalid("command", "must not contain NUL") }
+        var arguments: [String] = []
+        if let (name, value) = fields.raw("args", "arguments"), !value.isNull {
+            let rule = "must be an array of at most \(maximumArguments) strings of at most 4096 bytes, without NUL"
+            guard let array = value.arrayValue, array.count <= maximumArguments else { throw ProblemError.invalid(name, rule) }
+            for element in array {
+                guard let text = element.stringValue, !text.contains("\0"), text.utf8.count <= 4096 else {
+                    throw ProblemError.invalid(name, rule)
+                }
+                arguments.append(text)
+            }
+        }
+        var environment: [String: String] = [:]
+        if let (name, value) = fields.raw("env", "environment") {
+            guard case .object(let object) = value, object.members.count <= maximumEnvironment else {
+                throw ProblemError.invalid(name, "must be an object of at most \(maximumEnvironment) string values")
+            }
+            for (key, value) in object.members {
+                guard isEnvironmentName(key), let text = value.stringValue, !text.contains("\0") else {
+                    throw ProblemError.invalid(name, "keys must match [A-Za-z_][A-Za-z0-9_]* and values be strings")
+                }
+                environment[key] = text
+            }
+        }
+        return StdioCommand(command: command, arguments: arguments, environment: environment)
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic || first == "_" else {
+            return false
+        }
+        return name.utf8.count <= 256
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
     }
 
     static func auth(_ fields: Fields) throws -> UpstreamAuth? {
@@ -96,6 +137,13 @@ enum InputParser {
 
     static func gatewayInput(_ object: JSONObject) throws -> GatewayInput {
         let fields = Fields(object: object)
+        if let text = try fields.string("transport"), UpstreamTransport(parsing: text) == .stdio {
+            guard let name = try name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
+            let command = try command(fields)
+            return GatewayInput(
+                name: name, url: command.displayURL, transport: .stdio, description: try fields.string("description"),
+                auth: .none, command: command)
+        }
         guard let name = try name(fields, required: true), let url = try url(fields, required: true),
             let transport = try transport(fields, url: url)
         else { throw ProblemError.invalid("name", "is required") }
@@ -112,6 +160,7 @@ enum InputParser {
         if fields.has("transport") { update.transport = try transport(fields, url: nil) }
         if fields.has("description") { update.description = .some(try fields.string("description")) }
         update.auth = try auth(fields)
+        if fields.has("command", "args", "arguments", "env", "environment") { update.command = try command(fields) }
         return update
     }
 

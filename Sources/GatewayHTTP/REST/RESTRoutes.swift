@@ -171,7 +171,7 @@ public struct RESTRoutes: Sendable {
     /// Reads a resource's content from its upstream, in ContextForge's `ResourceContent` shape.
     func read(_ resource: ResourceRecord, from gateway: GatewayRecord) async throws -> JSONValue {
         guard gateway.enabled else { throw ProblemError(.serviceUnavailable, "The resource's gateway is disabled") }
-        let target = UpstreamTarget(gatewayID: gateway.id, url: gateway.url, transport: gateway.transport, auth: gateway.auth)
+        let target = gateway.target
         let params: JSONValue = ["uri": .string(resource.uri)]
         let reply: UpstreamReply
         do {

@@ -6,8 +6,7 @@ enum RecordJSON {
     static func optional(_ text: String?) -> JSONValue { text.map { .string($0) } ?? .null }
 
     static func gateway(_ gateway: GatewayRecord) -> JSONValue {
-        .object(
-            JSONObject([
+        var object = JSONObject([
                 ("id", .string(gateway.id)), ("name", .string(gateway.name)), ("slug", .string(gateway.slug)),
                 ("url", .string(gateway.url)), ("description", optional(gateway.description)),
                 ("transport", .string(gateway.transport.rawValue)), ("capabilities", gateway.capabilities),
@@ -16,7 +15,14 @@ enum RecordJSON {
                 ("authType", gateway.auth.type == "none" ? .null : .string(gateway.auth.type)),
                 ("createdAt", .string(gateway.createdAt.iso8601)), ("updatedAt", .string(gateway.updatedAt.iso8601)),
                 ("lastSeen", optional(gateway.lastSeen?.iso8601)),
-            ]))
+            ])
+        if let command = gateway.command {
+            // Environment values may be secrets: only their names are shown.
+            object["command"] = .string(command.command)
+            object["args"] = .array(command.arguments.map { .string($0) })
+            object["env"] = .object(JSONObject(command.environment.keys.sorted().map { ($0, "*****") }))
+        }
+        return .object(object)
     }
 
     static func tool(_ tool: ToolRecord, gateway: GatewayRecord?) -> JSONValue {

@@ -63,6 +63,8 @@ enum SQLiteMigrations {
                 "CREATE INDEX templates_gateway ON resource_templates(gateway_id)",
                 "CREATE INDEX prompts_gateway ON prompts(gateway_id)",
             ]
-        )
+        ),
+        // Stdio upstreams: the process to run, as {"command", "args", "env"}.
+        (2, ["ALTER TABLE gateways ADD COLUMN command TEXT"]),
     ]
 }

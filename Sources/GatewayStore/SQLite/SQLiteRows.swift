@@ -50,7 +50,13 @@ enum SQLiteRows {
             capabilities: try json(row, "capabilities"), protocolVersion: optionalText(row, "protocol_version"),
             auth: try auth(try json(row, "auth")), createdAt: timestamp(row, "created_at"),
             updatedAt: timestamp(row, "updated_at"),
-            lastSeen: row.column("last_seen")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) })
+            lastSeen: row.column("last_seen")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) },
+            command: try optionalText(row, "command").map { (text: String) throws -> StdioCommand in
+                guard let command = StdioCommand(json: try JSONScanner.parse(Array(text.utf8))) else {
+                    throw StoreError(.corrupt, "column command is not a command")
+                }
+                return command
+            })
     }
 
     static func gatewayBinds(_ gateway: GatewayRecord) -> [SQLiteData] {
@@ -62,6 +68,7 @@ enum SQLiteRows {
             .text(authJSON(gateway.auth).serializedString), .integer(Int(gateway.createdAt.millisecondsSince1970)),
             .integer(Int(gateway.updatedAt.millisecondsSince1970)),
             gateway.lastSeen.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
+            gateway.command.map { .text($0.json.serializedString) } ?? .null,
         ]
     }
 

@@ -148,8 +148,8 @@ public actor SQLiteStore: Store {
             _ = try await connection.query(
                 """
                 INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
-                    protocol_version, auth, created_at, updated_at, last_seen)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    protocol_version, auth, created_at, updated_at, last_seen, command)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, SQLiteRows.gatewayBinds(gateway))
             try await Self.writeItems(items, gatewayID: gateway.id, on: connection)
         }
@@ -162,7 +162,7 @@ public actor SQLiteStore: Store {
                 """
                 UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,
                     reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
-                    updated_at = ?13, last_seen = ?14
+                    updated_at = ?13, last_seen = ?14, command = ?15
                 WHERE id = ?1
                 """, binds)
             if let items { try await Self.writeItems(items, gatewayID: gateway.id, on: connection) }

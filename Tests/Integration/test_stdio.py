@@ -1,0 +1,181 @@
+"""Stdio upstreams: the gateway runs an MCP server process (the official SDK's MCPServer over
+stdio) registered with a command, relays calls and in-call traffic to it, logs its standard
+error, restarts it when it exits, and gives it up (unreachable) when it keeps failing."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.shared.exceptions import MCPError
+from mcp.types import CreateMessageResult, TextContent
+
+import mcp_helpers as h
+
+NAME = "Stdio Upstream"
+
+
+@dataclass
+class StdioEnv:
+    gateway: h.Gateway
+    gateway_id: str
+    flag: Path  # while this file exists, the upstream process refuses to start
+
+    def tool(self, original: str) -> str:
+        return h.prefixed(h.slugify(NAME), original)
+
+
+def stdio_body(name: str, flag: Path, *extra: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "transport": "STDIO",
+        "command": sys.executable,
+        "args": [str(h.UPSTREAM_SCRIPT), "--transport", "stdio", "--fail-if-exists", str(flag), *extra],
+        "env": {"STDIO_TEST_SECRET": "not-for-your-eyes"},
+    }
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StdioEnv]:
+    workdir = tmp_path_factory.mktemp("stdio")
+    flag = workdir / "refuse-to-start"
+    gateway = h.or_fail(lambda: h.start_gateway(workdir))
+    try:
+        with h.rest_client(gateway) as api:
+            registered = h.ok_json(api.post("/gateways", json=stdio_body(NAME, flag)), 200, 201)
+        yield StdioEnv(gateway=gateway, gateway_id=registered["id"], flag=flag)
+    finally:
+        gateway.stop()
+
+
+def test_registration_shows_the_command_but_not_the_environment(env: StdioEnv) -> None:
+    with h.rest_client(env.gateway) as api:
+        gateway = h.ok_json(api.get(f"/gateways/{env.gateway_id}"), 200)
+        assert gateway["transport"] == "STDIO"
+        assert gateway["command"] == sys.executable and "--transport" in gateway["args"]
+        assert gateway["url"].startswith("stdio:")
+        assert gateway["env"] == {"STDIO_TEST_SECRET": "*****"}
+        assert "not-for-your-eyes" not in api.get("/gateways").text
+        assert len(h.tools_of(api, env.gateway_id)) == len(h.UPSTREAM_TOOLS)
+
+
+@pytest.mark.parametrize("mode", ["modern", "legacy"])
+def test_calls_and_progress_through_a_stdio_upstream(env: StdioEnv, mode: str) -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode=mode) as client:
+            echoed = await client.call_tool(env.tool("echo"), {"text": "via stdio"})
+            assert echoed.content[0].text == "via stdio"
+            done = await client.call_tool(env.tool("progress"), {"steps": 3}, progress_callback=on_progress)
+            assert done.content[0].text == "done 3"
+            assert progress == [1.0, 2.0, 3.0]
+
+    h.run(body)
+
+
+def test_sampling_through_a_stdio_upstream(env: StdioEnv) -> None:
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="stdio ok"), model="m")
+
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy", sampling_callback=sample) as c:
+            result = await c.call_tool(env.tool("ask_sampling"), {"prompt": "x"})
+            assert result.content[0].text == "sampled: stdio ok"
+
+    h.run(body)
+
+
+def echo_once(env: StdioEnv) -> str | None:
+    async def body() -> str | None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="modern") as client:
+            try:
+                return (await client.call_tool(env.tool("echo"), {"text": "again"})).content[0].text
+            except MCPError:
+                return None
+
+    return h.run(body)
+
+
+def crash(env: StdioEnv) -> None:
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="modern") as client:
+            with pytest.raises(MCPError) as raised:
+                await client.call_tool(env.tool("crash"), {})
+            assert raised.value.error.code == -32001, raised.value.error
+
+    h.run(body)
+
+
+def test_a_crashed_process_is_restarted_and_its_stderr_logged(env: StdioEnv) -> None:
+    crash(env)
+    assert h.wait_until(lambda: echo_once(env), timeout=20, what="the restarted process to answer") == "again"
+    log = env.gateway.process.log(200_000)
+    assert log.count("serving on stdio") >= 2, "the upstream's standard error goes to the gateway's log"
+
+
+def test_a_process_that_keeps_failing_is_given_up_and_revived_by_reactivation(env: StdioEnv) -> None:
+    env.flag.write_text("no")
+    try:
+        crash(env)
+        with h.rest_client(env.gateway) as api:
+
+            def unreachable() -> bool | None:
+                return (not h.ok_json(api.get(f"/gateways/{env.gateway_id}"), 200)["reachable"]) or None
+
+            h.wait_until(unreachable, timeout=60, what="the gateway to be marked unreachable")
+            started = time.monotonic()
+            assert echo_once(env) is None
+            assert time.monotonic() - started < 5, "a given-up upstream fails calls at once"
+    finally:
+        env.flag.unlink()
+    with h.rest_client(env.gateway) as api:
+        h.ok_json(api.post(f"/gateways/{env.gateway_id}/state?activate=false"), 200)
+        h.ok_json(api.post(f"/gateways/{env.gateway_id}/state?activate=true"), 200)
+        assert h.wait_until(lambda: echo_once(env), timeout=20, what="the revived process") == "again"
+        h.wait_until(
+            lambda: h.ok_json(api.get(f"/gateways/{env.gateway_id}"), 200)["reachable"] or None,
+            timeout=10,
+            what="the gateway to be reachable again",
+        )
+
+
+def test_registration_of_a_failing_command_stores_nothing(env: StdioEnv, tmp_path: Path) -> None:
+    flag = tmp_path / "always"
+    flag.write_text("x")
+    with h.rest_client(env.gateway) as api:
+        before = len(h.list_rest(api, "gateways"))
+        started = time.monotonic()
+        h.assert_problem(api.post("/gateways", json=stdio_body("Never Starts", flag)), 502)
+        assert time.monotonic() - started < 15
+        assert len(h.list_rest(api, "gateways")) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"command": None}, "command"),
+        ({"command": ""}, "command"),
+        ({"args": "not a list"}, "args"),
+        ({"args": [1, 2]}, "args"),
+        ({"env": {"BAD-NAME": "x"}}, "env"),
+        ({"env": {"GOOD": 1}}, "env"),
+        ({"env": ["A=1"]}, "env"),
+    ],
+)
+def test_stdio_registration_rejects_bad_commands(env: StdioEnv, tmp_path: Path, change: dict, field: str) -> None:
+    body = stdio_body(f"Bad {field} {time.monotonic_ns()}", tmp_path / "flag")
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    with httpx.Client(base_url=env.gateway.base_url, headers={"Authorization": f"Bearer {env.gateway.token}"}) as api:
+        problem = h.assert_problem(api.post("/gateways", json=body), 422)
+        assert problem.get("field") == field, problem
