@@ -3,6 +3,7 @@ import Foundation
 import GatewayApp
 import GatewayCore
 import GatewayHTTP
+import GatewayTranslate
 import Hummingbird
 import Logging
 
@@ -10,7 +11,7 @@ struct MCPGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpgateway",
         abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
-        subcommands: [Serve.self, Token.self, Migrate.self, Version.self],
+        subcommands: [Serve.self, Token.self, Migrate.self, Translate.self, Version.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -118,6 +119,68 @@ struct Migrate: AsyncParsableCommand {
             try await store.close()
         } catch {
             fail("migration failed: \(error)")
+        }
+    }
+}
+
+struct Translate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bridge MCP transports: serve a stdio server over HTTP, or a remote server on stdio.",
+        discussion: """
+            --stdio "CMD" --port N: runs CMD (one process per client session) and serves it as streamable \
+            HTTP at /mcp and legacy SSE at /sse + /message (--expose-sse / --expose-streamable-http pick one).
+            --connect-streamable-http URL or --connect-sse URL: serves that remote server on this \
+            process's standard input and output (for desktop clients), with --oauth2Bearer TOKEN.
+            """)
+
+    @Option(help: "A stdio MCP server's command line to serve over HTTP.") var stdio: String?
+    @Option(help: "Port to serve on (with --stdio).") var port: Int = 9000
+    @Option(help: "Address to serve on (with --stdio); beyond loopback only with --auth-token.") var host = "127.0.0.1"
+    @Flag(help: "Serve legacy SSE (/sse, /message).") var exposeSSE = false
+    @Flag(help: "Serve streamable HTTP (/mcp).") var exposeStreamableHttp = false
+    @Option(help: "Bearer token clients must present (with --stdio; or TRANSLATE_AUTH_TOKEN).") var authToken: String?
+    @Option(help: "A remote streamable HTTP MCP endpoint to serve on stdio.") var connectStreamableHttp: String?
+    @Option(help: "A remote legacy SSE MCP endpoint to serve on stdio.") var connectSse: String?
+    @Option(name: .customLong("oauth2Bearer"), help: "Bearer token for the remote (or MCP_AUTH_TOKEN).") var oauth2Bearer: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            fail("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        bootstrapLogging(level: level)
+        let logger = Logger(label: "mcpgateway.translate")
+        let environment = ProcessInfo.processInfo.environment
+        let remotes = [connectStreamableHttp.map { RemoteStdioBridge.Remote.streamableHTTP($0) }, connectSse.map { .sse($0) }]
+            .compactMap { $0 }
+        switch (stdio, remotes.count) {
+        case (let command?, 0):
+            guard !command.trimmingCharacters(in: .whitespaces).isEmpty else { fail("--stdio needs a command") }
+            guard (1...65535).contains(port) else { fail("--port must be from 1 to 65535") }
+            var options = StdioBridgeServer.Options(commandLine: command)
+            options.host = host
+            options.port = port
+            options.authToken = authToken ?? environment["TRANSLATE_AUTH_TOKEN"]
+            if exposeSSE || exposeStreamableHttp {
+                options.exposeSSE = exposeSSE
+                options.exposeStreamableHTTP = exposeStreamableHttp
+            }
+            let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
+            guard loopback || options.authToken != nil else {
+                fail("serving beyond loopback needs --auth-token (or TRANSLATE_AUTH_TOKEN)")
+            }
+            try await StdioBridgeServer(options: options, logger: logger).run()
+        case (nil, 1):
+            for url in [connectStreamableHttp, connectSse].compactMap({ $0 }) {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? "") else {
+                    fail("the remote must be an http or https URL")
+                }
+            }
+            let bridge = RemoteStdioBridge(
+                remote: remotes[0], bearerToken: oauth2Bearer ?? environment["MCP_AUTH_TOKEN"], logger: logger)
+            try await bridge.run()
+        default:
+            fail("give either --stdio CMD, or one of --connect-streamable-http URL and --connect-sse URL")
         }
     }
 }

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 
 /// Builds the HTTP responses of the MCP endpoints.
-enum MCPReply {
+public enum MCPReply {
     /// A JSON-RPC message as `application/json`, or as one SSE event when the client accepts only
     /// `text/event-stream`.
     static func message(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, headers: HTTPFields = [:])
@@ -32,14 +32,14 @@ enum MCPReply {
     }
 
     /// A JSON-RPC error with an HTTP status, always as JSON (the SDK client reads it from any status).
-    static func error(_ error: JSONRPCError, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+    public static func error(_ error: JSONRPCError, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: error.responseBytes)))
     }
 
     /// `202 Accepted` with no body, for notifications and responses.
-    static func accepted() -> Response { Response(status: .accepted) }
+    public static func accepted() -> Response { Response(status: .accepted) }
 
     /// Whether the client takes an SSE stream as the answer to a POST.
     static func acceptsEventStream(_ request: Request) -> Bool {
@@ -48,10 +48,10 @@ enum MCPReply {
     }
 
     /// Tells nginx and similar proxies not to buffer a stream.
-    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+    public static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 
     /// Headers of an SSE answer: not cached, not transformed, not buffered by proxies.
-    static func eventStreamHeaders() -> HTTPFields {
+    public static func eventStreamHeaders() -> HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache, no-transform"

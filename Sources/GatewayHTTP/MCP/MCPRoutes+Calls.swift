@@ -72,28 +72,22 @@ extension MCPRoutes {
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
         let keepAlive = runtime.keepAlive
+        // Keep-alives are due from now on: a call still running at the next one answers as a stream.
         let pinged = keepAlive.register(queue)
-        guard let first = await queue.next(), !first.isFinal else {
-            keepAlive.unregister(pinged)
+        let first = await queue.next()
+        keepAlive.unregister(pinged)
+        guard let first, !first.isFinal else {
             let reply = await task.value
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
-        return Response(
-            status: .ok, headers: MCPReply.eventStreamHeaders(),
-            body: ResponseBody { writer in
-                defer { keepAlive.unregister(pinged) }
-                do {
-                    try await writer.write(SSEEncoding.buffer(first))
-                    while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
-                    try await writer.finish(nil)
-                } catch {
-                    if let callStream {
-                        streams.detach(queue, session: callStream.session, stream: callStream.name)
-                    } else {
-                        task.cancel()
-                    }
-                }
-            })
+        return EventStreamResponse.make(opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive) { clientLeft in
+            guard clientLeft else { return }
+            if let callStream {
+                streams.detach(queue, session: callStream.session, stream: callStream.name)
+            } else {
+                task.cancel()
+            }
+        }
     }
 
     /// A response or notification a client sent in a session (`owner`): answers to requests

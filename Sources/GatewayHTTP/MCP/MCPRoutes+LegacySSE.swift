@@ -34,24 +34,12 @@ extension MCPRoutes {
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
         runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
         let endpoint = (serverID.map { "/servers/\($0)" } ?? "") + "/message?session_id=\(session.key)"
-        let keepAlive = runtime.keepAlive
         let routes = self
-        return Response(
-            status: .ok, headers: MCPReply.eventStreamHeaders(),
-            body: ResponseBody { writer in
-                let pinged = keepAlive.register(queue)
-                defer {
-                    keepAlive.unregister(pinged)
-                    routes.endConnectionSession(session)
-                }
-                do {
-                    try await writer.write(ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n"))
-                    while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
-                    try await writer.finish(nil)
-                } catch {
-                    // The client went away: the session ends with its stream.
-                }
-            })
+        // The session ends with its stream.
+        return EventStreamResponse.make(
+            opening: [ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n")], queue: queue,
+            keepAlive: runtime.keepAlive
+        ) { _ in routes.endConnectionSession(session) }
     }
 
     func postLegacyMessage(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {

@@ -1,13 +1,15 @@
 import GatewayCore
+import HTTPTypes
+import Hummingbird
 import NIOCore
 
 /// Writes `text/event-stream` events.
-enum SSEEncoding {
+public enum SSEEncoding {
     /// One `message` event carrying a JSON-RPC message (with its `id:` when resumable), a
     /// priming event (an id and empty data), or a keep-alive comment. Line breaks in the JSON can
     /// only be whitespace between tokens (inside strings they are escaped), so they become spaces
     /// and the message stays on one `data:` line.
-    static func write(_ event: StreamEvent, into buffer: inout ByteBuffer) {
+    public static func write(_ event: StreamEvent, into buffer: inout ByteBuffer) {
         if event.isKeepAlive {
             buffer.writeStaticString(": keep-alive\n\n")
             return
@@ -33,10 +35,38 @@ enum SSEEncoding {
         buffer.writeStaticString("\n\n")
     }
 
-    static func buffer(_ event: StreamEvent) -> ByteBuffer {
+    /// One event in a buffer of its own.
+    public static func buffer(_ event: StreamEvent) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(event.data.count + 32)
         write(event, into: &buffer)
         return buffer
+    }
+}
+
+/// A streamed `text/event-stream` answer fed by an ``OutboundQueue``.
+public enum EventStreamResponse {
+    /// Writes `opening` and then every event of `queue` until it finishes. The queue is
+    /// registered with `keepAlive` for the stream's life. `onEnd` runs once the stream is over,
+    /// told whether the client went away (a write failed) rather than the queue finishing.
+    public static func make(
+        headers: HTTPFields = MCPReply.eventStreamHeaders(), opening: [ByteBuffer], queue: OutboundQueue,
+        keepAlive: StreamKeepAlive, onEnd: @escaping @Sendable (_ clientLeft: Bool) -> Void = { _ in }
+    ) -> Response {
+        let pinged = keepAlive.register(queue)
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var clientLeft = false
+                do {
+                    for buffer in opening { try await writer.write(buffer) }
+                    while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
+                    try await writer.finish(nil)
+                } catch {
+                    clientLeft = true
+                }
+                keepAlive.unregister(pinged)
+                onEnd(clientLeft)
+            })
     }
 }

@@ -16,7 +16,7 @@ public final class StreamKeepAlive: Service, Sendable {
     }
 
     /// Starts pinging `queue`; returns the token for ``unregister(_:)``.
-    func register(_ queue: OutboundQueue) -> Int {
+    public func register(_ queue: OutboundQueue) -> Int {
         streams.withLock { state in
             state.next += 1
             state.open[state.next] = queue
@@ -24,7 +24,8 @@ public final class StreamKeepAlive: Service, Sendable {
         }
     }
 
-    func unregister(_ token: Int) {
+    /// Stops pinging the queue registered under `token`.
+    public func unregister(_ token: Int) {
         _ = streams.withLock { $0.open.removeValue(forKey: token) }
     }
 
