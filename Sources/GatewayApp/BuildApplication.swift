@@ -5,6 +5,8 @@ import GatewayHTTP
 import GatewayStore
 import GatewayUpstream
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
 
@@ -34,7 +36,7 @@ public func buildApplication(
     let authority = await TokenAuthority(secret: secret)
 
     let router = Router(context: GatewayRequestContext.self)
-    router.add(middleware: BearerAuthMiddleware(authority: authority, required: configuration.authRequired))
+    router.add(middleware: BearerAuthMiddleware<GatewayRequestContext>(authority: authority, required: configuration.authRequired))
     let rest = RESTRoutes(
         registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion,
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds))
@@ -46,14 +48,20 @@ public func buildApplication(
         eventLog: InMemorySessionEventLog(
             capacity: configuration.replayBufferEvents, retention: .seconds(configuration.replayRetentionSeconds)),
         replayRetention: .seconds(configuration.replayRetentionSeconds))
-    MCPRoutes(
+    let mcp = MCPRoutes(
         dispatcher: dispatcher, sealer: SessionSealer(secret: secret), coordinator: coordinator,
         maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds),
-        runtime: runtime
-    ).register(on: router)
+        runtime: runtime)
+    mcp.register(on: router)
+    // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.
+    let server: HTTPServerBuilder =
+        configuration.webSocketEnabled
+        ? .http1WebSocketUpgrade(
+            webSocketRouter: mcp.webSocketRouter(authority: authority, authRequired: configuration.authRequired))
+        : .http1()
 
     var app = Application(
-        router: router,
+        router: router, server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         services: [
             upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive,

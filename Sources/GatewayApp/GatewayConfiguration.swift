@@ -20,6 +20,7 @@ import Logging
 /// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream |
 /// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session for `Last-Event-ID` |
 /// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay |
+/// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
@@ -37,6 +38,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var mcpListPageSize: Int = 100
     public var streamQueueSize: Int = 1024
     public var keepAliveIntervalSeconds: Int = 15
+    public var webSocketEnabled = false
     public var replayBufferEvents: Int = 256
     public var replayRetentionSeconds: Int = 300
 
@@ -100,6 +102,9 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_STREAM_QUEUE_SIZE"] {
             streamQueueSize = try Self.integer("MCP_STREAM_QUEUE_SIZE", text, in: 16...1_000_000)
+        }
+        if let text = values["MCPGATEWAY_WS_RELAY_ENABLED"] {
+            webSocketEnabled = try Self.boolean("MCPGATEWAY_WS_RELAY_ENABLED", text)
         }
         if let text = values["MCP_REPLAY_BUFFER_EVENTS"] {
             replayBufferEvents = try Self.integer("MCP_REPLAY_BUFFER_EVENTS", text, in: 1...100_000)

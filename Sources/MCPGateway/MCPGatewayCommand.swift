@@ -33,6 +33,7 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Messages waiting on one client stream (MCP_STREAM_QUEUE_SIZE).") var mcpStreamQueueSize: String?
     @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents: String?
     @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
+    @Option(help: "Serve MCP over WebSocket at /ws: true or false (MCPGATEWAY_WS_RELAY_ENABLED).") var wsRelayEnabled: String?
     @Option(help: "Seconds between keep-alive comments on streams (SSE_KEEPALIVE_INTERVAL).")
     var sseKeepaliveInterval: String?
 
@@ -46,7 +47,7 @@ struct ConfigurationOptions: ParsableArguments {
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
             ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval), ("MCP_REPLAY_BUFFER_EVENTS", mcpReplayBufferEvents),
-            ("MCP_REPLAY_RETENTION", mcpReplayRetention),
+            ("MCP_REPLAY_RETENTION", mcpReplayRetention), ("MCPGATEWAY_WS_RELAY_ENABLED", wsRelayEnabled),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {

@@ -4,12 +4,9 @@ import Logging
 
 /// Requires a valid bearer token on every route except the liveness and readiness probes.
 /// With `AUTH_REQUIRED=false` requests pass as the `anonymous` principal.
-public struct BearerAuthMiddleware: RouterMiddleware {
-    public typealias Context = GatewayRequestContext
-
+public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
     let authority: TokenAuthority
     let required: Bool
-    static let openPaths: Set<String> = ["/health", "/ready", "/v1/health", "/v1/ready"]
 
     public init(authority: TokenAuthority, required: Bool) {
         self.authority = authority
@@ -19,23 +16,31 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        if BearerAuth.openPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
         guard required else {
             context.principal = Principal(subject: "anonymous")
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], ASCIICaseInsensitive.hasPrefix(header, "bearer ") else {
-            throw Self.unauthorized("A bearer token is required")
+            throw unauthorized("A bearer token is required")
         }
         do {
             context.principal = try await authority.authenticate(String(header.dropFirst(7)))
         } catch {
             context.logger.info("authentication failed", metadata: ["auth.reason": .string(error.message)])
-            throw Self.unauthorized("Invalid token: \(error.message)")
+            throw unauthorized("Invalid token: \(error.message)")
         }
         return try await next(request, context)
     }
+
+    func unauthorized(_ detail: String) -> ProblemError { BearerAuth.unauthorized(detail) }
+}
+
+/// What every instance of ``BearerAuthMiddleware`` shares.
+enum BearerAuth {
+    /// Paths that need no token: the liveness and readiness probes.
+    static let openPaths: Set<String> = ["/health", "/ready", "/v1/health", "/v1/ready"]
 
     static func unauthorized(_ detail: String) -> ProblemError {
         var problem = ProblemError(.unauthorized, detail)
