@@ -81,12 +81,7 @@ extension HTTPUpstreamClient {
             eventsContinuation.yield(.notification(gatewayID: gatewayID, message: message))
         case .request:
             guard let id = message.id else { return }
-            let reply: UpstreamReply =
-                message.method == "ping"
-                ? .result(Array("{}".utf8))
-                : .error(JSONRPCError(
-                    code: .methodNotFound, message: "\(message.method ?? "") has no client to ask outside a call"
-                ).errorObjectBytes)
+            let reply = UpstreamReply.outsideCall(message.method)
             let logger = logger
             Task {
                 do { try await answer(reply.responseBytes(id: id)) } catch {
@@ -121,5 +116,15 @@ extension HTTPUpstreamClient {
                     target, method: "resources/subscribe", params: params.serializedBytes, deadline: .now() + .seconds(30))
             }
         }
+    }
+}
+
+extension UpstreamReply {
+    /// The answer to a request an upstream sends outside any call: `ping` is answered, anything
+    /// else has no client to ask.
+    static func outsideCall(_ method: String?) -> UpstreamReply {
+        guard method != "ping" else { return .result(Array("{}".utf8)) }
+        return .error(
+            JSONRPCError(code: .methodNotFound, message: "\(method ?? "") has no client to ask outside a call").errorObjectBytes)
     }
 }

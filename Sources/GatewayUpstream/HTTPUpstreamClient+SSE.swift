@@ -19,13 +19,16 @@ extension HTTPUpstreamClient {
         let baseURL = target.url
         let logger = self.logger
         let maximumEvent = options.maximumResponseBytes
-        // Messages that are not responses (list changes, resource updates, requests outside a
-        // call) go to the same handler as a streamable HTTP upstream's GET stream.
+        // Messages that are not responses belong to a call in flight (progress, logs, requests to
+        // the client) or else to the upstream itself (list changes, resource updates), handled as
+        // a streamable HTTP upstream's GET stream is.
         let standalone: @Sendable (JSONRPCMessage) -> Void = { [weak self] message in
             guard let client = self else { return }
-            client.standalone(message, gatewayID: target.gatewayID) { body in
+            let answer: @Sendable ([UInt8]) async throws -> Void = { body in
                 try await client.ssePost(target, connection: connection, body: body, deadline: .now() + .seconds(10))
             }
+            if connection.relays.route(message, answer: { try? await answer($0) }) { return }
+            client.standalone(message, gatewayID: target.gatewayID, answer: answer)
         }
         readerJobsContinuation.yield { [http] in
             // The stream is read until it ends or the connection is closed (session released,

@@ -221,7 +221,13 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         do {
             if let connection = session.sseConnection {
                 if connection.isClosed { throw SessionExpired() }
-                return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+                guard let relay else {
+                    return try await sseExchange(target, connection: connection, id: id, body: body, deadline: deadline)
+                }
+                let registered = connection.relays.register(relay, id: id, params: params)
+                defer { connection.relays.unregister(registered.key) }
+                let relayed = JSONRPCMessage.requestBytes(id: id, method: method, params: registered.params)
+                return try await sseExchange(target, connection: connection, id: id, body: relayed, deadline: deadline)
             }
             let reader = CallStreamReader(expecting: id, relay: relay) { request, reply in
                 let answer = reply.responseBytes(id: request)

@@ -27,6 +27,8 @@ final class SSEUpstreamConnection: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Calls in flight whose progress, logs and requests arrive on the shared stream.
+    let relays = InFlightRelays()
 
     /// Called by the reader when the stream announced where to POST.
     func announceEndpoint(_ endpoint: String) {

@@ -113,17 +113,16 @@ extension StdioUpstream {
     /// process that never got through initialize also fails those waiting for it to be ready (a
     /// registration fails at once rather than waiting out the restarts).
     func failEverything(_ error: UpstreamError) {
-        let (pending, readyWaiters, calls) = state.withLock { state in
+        let (pending, readyWaiters) = state.withLock { state in
             state.writer = nil
             if case .ready = state.phase { state.phase = .starting }
             let readyWaiters = state.everReady ? [] : Array(state.readyWaiters.values)
             if !state.everReady { state.readyWaiters = [:] }
             defer { state.pending = [:] }
-            return (Array(state.pending.values), readyWaiters, state.calls.count)
+            return (Array(state.pending.values), readyWaiters)
         }
         for waiter in pending { waiter.resume(throwing: error) }
         for waiter in readyWaiters { waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process exited before initialize")) }
-        if calls > 0 { logger.debug("calls lost with the process", metadata: ["calls": .stringConvertible(calls)]) }
     }
 
     func giveUp(_ reason: String) {

@@ -13,10 +13,8 @@ import SystemPackage
 /// unreachable) until the gateway is updated or re-enabled. Its standard error goes to the log
 /// under the gateway's id. Closing ends it: SIGTERM, then SIGKILL after a grace period.
 ///
-/// Stdio carries no request context, so what the process sends during calls is attributed as
-/// follows: progress by its token (rewritten per call, so calls of different clients never
-/// mix), log messages and requests to the client (sampling, elicitation, roots) to the most
-/// recently started call that can relay them.
+/// Stdio carries no request context, so what the process sends during calls is attributed by
+/// ``InFlightRelays``.
 final class StdioUpstream: Sendable {
     struct Options: Sendable {
         var maximumFailures = 5
@@ -45,21 +43,11 @@ final class StdioUpstream: Sendable {
         case closed
     }
 
-    /// A call in flight that may receive what the process sends.
-    struct Call {
-        var relay: any UpstreamCallRelay
-        /// The client's progress token, if any (the process sees the rewritten one).
-        var clientToken: JSONValue?
-        var order: Int
-    }
-
     struct State {
         var phase = Phase.starting
         var writer: AsyncStream<[UInt8]>.Continuation?
         var pending: [JSONRPCID: CheckedContinuation<JSONRPCMessage, any Error>] = [:]
         var readyWaiters: [Int: CheckedContinuation<Handshake, any Error>] = [:]
-        /// By the progress token the process sees (`"gwp-<request id>"`).
-        var calls: [String: Call] = [:]
         var nextTicket = 0
         var closeWaiter: CheckedContinuation<Void, Never>?
         /// Whether any life of the process got through initialize.
@@ -74,6 +62,7 @@ final class StdioUpstream: Sendable {
     let emit: @Sendable (UpstreamEvent) -> Void
     let clientInfo: JSONValue
     let state = Mutex(State())
+    let relays = InFlightRelays()
 
     init(
         target: UpstreamTarget, command: StdioCommand, options: Options, clientInfo: JSONValue, logger: Logger,
@@ -128,18 +117,11 @@ final class StdioUpstream: Sendable {
         _ = try await ready(deadline: deadline)
         let id = makeID()
         var sent = params
-        let token = "gwp-\(id)"
         if let relay {
-            let clientToken = params.flatMap { try? JSONScanner.parse($0) }?["_meta"]?["progressToken"]
-            if clientToken != nil, let rewritten = Self.replacingProgressToken(in: params, with: .string(token)) {
-                sent = rewritten
-            }
-            state.withLock { state in
-                state.nextTicket += 1
-                state.calls[token] = Call(relay: relay, clientToken: clientToken, order: state.nextTicket)
-            }
+            let registered = relays.register(relay, id: id, params: params)
+            sent = registered.params
         }
-        defer { _ = state.withLock { $0.calls.removeValue(forKey: token) } }
+        defer { if relay != nil { relays.unregister("gwp-\(id)") } }
         let body = JSONRPCMessage.requestBytes(id: id, method: method, params: sent)
         do {
             return try await withDeadline(deadline) { try await self.exchange(id: id, body: body) }
@@ -202,51 +184,15 @@ final class StdioUpstream: Sendable {
         case .response, .errorResponse:
             guard let id = message.id, let waiter = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
             waiter.resume(returning: message)
-        case .notification:
-            if message.method == "notifications/progress", let token = ParamsRewriter.stringMember("progressToken", in: message),
-                let call = state.withLock({ $0.calls[token] })
-            {
-                let params = message.paramsBytes.flatMap { try? JSONScanner.parse(Array($0)) }
-                if var object = params?.objectValue, let clientToken = call.clientToken {
-                    object["progressToken"] = clientToken
-                    let bytes = JSONRPCMessage.notificationBytes(method: "notifications/progress", params: JSONValue.object(object).serializedBytes)
-                    if let restored = try? JSONRPCMessage(bytes: bytes) { call.relay.notify(restored) }
-                }
-            } else if message.method == "notifications/message", let call = latestCall() {
-                call.relay.notify(message)
-            } else {
+        case .notification, .request:
+            let handled = relays.route(message) { [weak self] answer in self?.write(answer) }
+            if handled { return }
+            if message.kind == .notification {
                 emit(.notification(gatewayID: target.gatewayID, message: message))
+                return
             }
-        case .request:
             guard let id = message.id else { return }
-            let relay = latestCall()?.relay
-            let method = message.method ?? ""
-            let params = message.paramsBytes.map { Array($0) }
-            Task {
-                let reply: UpstreamReply
-                if let relay {
-                    reply = await relay.ask(method: method, params: params)
-                } else if method == "ping" {
-                    reply = .result(Array("{}".utf8))
-                } else {
-                    reply = .error(JSONRPCError(code: .methodNotFound, message: "\(method) has no client to ask outside a call").errorObjectBytes)
-                }
-                self.write(reply.responseBytes(id: id))
-            }
+            write(UpstreamReply.outsideCall(message.method).responseBytes(id: id))
         }
-    }
-
-    func latestCall() -> Call? {
-        state.withLock { $0.calls.values.max { $0.order < $1.order } }
-    }
-
-    /// `params` with `_meta.progressToken` replaced.
-    static func replacingProgressToken(in params: [UInt8]?, with token: JSONValue) -> [UInt8]? {
-        guard let params, case .object(var object)? = try? JSONScanner.parse(params),
-            case .object(var meta)? = object["_meta"]
-        else { return nil }
-        meta["progressToken"] = token
-        object["_meta"] = .object(meta)
-        return JSONValue.object(object).serializedBytes
     }
 }

@@ -1,6 +1,6 @@
 """Traffic from upstream to client during a call, through the gateway, with the official SDK.
 
-The upstream (MCPServer over streamable HTTP) reports progress, logs, asks the client to sample
+The upstream (MCPServer over streamable HTTP, and again over legacy SSE) reports progress, logs, asks the client to sample
 and to elicit, and sleeps until cancelled; the client is `mcp.Client` in the handshake era
 (2025-11-25, Mcp-Session-Id) and in the stateless era (2026-07-28), or raw HTTP where the test is
 about the wire (cancellation, stream switching).
@@ -26,11 +26,14 @@ import upstream_server
 KEEPALIVE_SECONDS = 1  # SSE_KEEPALIVE_INTERVAL of this module's gateway
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
-    workdir = tmp_path_factory.mktemp("relay")
+@pytest.fixture(scope="module", params=["streamable-http", "sse"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
+    """A gateway with one upstream over streamable HTTP (in-call traffic on the call's own
+    stream) or legacy SSE (on the upstream's shared stream, sorted to calls by the gateway)."""
+    workdir = tmp_path_factory.mktemp(f"relay-{request.param}")
     with h.private_stack(
-        workdir, "Relay Upstream", extra_env={"SSE_KEEPALIVE_INTERVAL": str(KEEPALIVE_SECONDS)}
+        workdir, "Relay Upstream", transport=request.param,
+        extra_env={"SSE_KEEPALIVE_INTERVAL": str(KEEPALIVE_SECONDS)},
     ) as stack:
         yield stack
 

@@ -252,7 +252,7 @@ def test_subscribing_to_an_unknown_resource_fails(env: StreamEnv) -> None:
 
 
 def test_upstream_list_change_refreshes_the_catalog(env: StreamEnv) -> None:
-    """Last in the module: it adds a tool to the module's upstream for good."""
+    """It adds a tool to the module's upstream for good (no later test counts tools)."""
     added = f"grown_{time.monotonic_ns()}"
     heard: list[str] = []
 
@@ -275,3 +275,38 @@ def test_upstream_list_change_refreshes_the_catalog(env: StreamEnv) -> None:
             assert called.content[0].text == added
 
     h.run(body)
+
+
+def test_2026_listen_stream_carries_what_was_asked(env: StreamEnv) -> None:
+    """subscriptions/listen (the 2026-07-28 replacement of the GET stream and resources/subscribe)."""
+    from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
+
+    uri = env.stack.upstream.uris["farewell"]
+    events: list[Any] = []
+
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="modern") as client:
+            async with client.listen(tools_list_changed=True, resource_subscriptions=[uri]) as subscription:
+
+                async def trigger() -> None:
+                    await anyio.to_thread.run_sync(change_catalog, env)
+                    result = await client.call_tool(env.tool("touch"), {"uri": uri})
+                    assert result.content[0].text == "1", "the gateway subscribed upstream for the listener"
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(trigger)
+                    with anyio.fail_after(15):
+                        async for event in subscription:
+                            events.append(event)
+                            if any(isinstance(e, ResourceUpdated) for e in events) and sum(
+                                isinstance(e, ToolsListChanged) for e in events
+                            ) >= 2:
+                                break
+            # Closing the stream released the upstream subscription.
+            with anyio.fail_after(10):
+                while (await client.call_tool(env.tool("touch"), {"uri": uri})).content[0].text != "0":
+                    await anyio.sleep(0.1)
+
+    h.run(body)
+    assert ResourceUpdated(uri=uri) in events
+    assert all(isinstance(e, (ToolsListChanged, ResourceUpdated)) for e in events), "only the kinds asked for"

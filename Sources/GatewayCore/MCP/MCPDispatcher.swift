@@ -195,7 +195,7 @@ public struct MCPDispatcher: Sendable {
     public func discoverResult() -> [UInt8] {
         var result = JSONObject([
             ("supportedVersions", .array(ProtocolVersions.all.map { .string($0) })),
-            ("capabilities", identity.capabilities(stateless: true)),
+            ("capabilities", identity.capabilities),
             ("resultType", "complete"), ("ttlMs", 0), ("cacheScope", "private"),
             ("_meta", ["io.modelcontextprotocol/serverInfo": identity.serverInfo]),
         ])
@@ -207,7 +207,7 @@ public struct MCPDispatcher: Sendable {
     public func initializeResult(protocolVersion: String) -> [UInt8] {
         var result = JSONObject([
             ("protocolVersion", .string(protocolVersion)),
-            ("capabilities", identity.capabilities(stateless: false)),
+            ("capabilities", identity.capabilities),
             ("serverInfo", identity.serverInfo),
         ])
         if let instructions = identity.instructions { result["instructions"] = .string(instructions) }

@@ -30,12 +30,12 @@ public struct ServerIdentity: Sendable {
     }
 
     /// The capabilities the gateway announces: it serves tools, resources, prompts, completions and
-    /// logging, and lists may change. Handshake-era sessions may subscribe to resources (over
-    /// their GET stream); 2026-07-28 clients cannot yet (`subscriptions/listen` is not served).
-    public func capabilities(stateless: Bool) -> JSONValue {
+    /// logging, lists may change, and resources may be subscribed to (`resources/subscribe` in
+    /// handshake-era sessions, `subscriptions/listen` in 2026-07-28).
+    public var capabilities: JSONValue {
         [
             "tools": ["listChanged": true],
-            "resources": ["listChanged": true, "subscribe": .bool(!stateless)],
+            "resources": ["listChanged": true, "subscribe": true],
             "prompts": ["listChanged": true],
             "completions": [:],
             "logging": [:],

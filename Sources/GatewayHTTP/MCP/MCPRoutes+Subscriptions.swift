@@ -7,42 +7,52 @@ extension MCPRoutes {
     /// Answers a subscribe or unsubscribe of `session` (on the endpoint of `serverID`).
     func subscription(_ message: JSONRPCMessage, session: String, serverID: String?) async -> [UInt8] {
         let id = message.id ?? .null
-        func answer(_ error: JSONRPCError) -> [UInt8] { error.answering(id).responseBytes }
         guard let uri = ParamsRewriter.stringMember("uri", in: message) else {
-            return answer(.invalidParams("\"uri\" is required and must be a string"))
+            return JSONRPCError.invalidParams("\"uri\" is required and must be a string", id: id).responseBytes
         }
+        if message.method == "resources/unsubscribe" {
+            unsubscribe(uri: uri, session: session, serverID: serverID)
+        } else if let failure = await subscribe(uri: uri, session: session, serverID: serverID) {
+            return failure.answering(id).responseBytes
+        }
+        return JSONRPCMessage.responseBytes(id: id, result: Array("{}".utf8))
+    }
+
+    /// Subscribes `session` to `uri`: the upstream is asked when nobody else watches it.
+    func subscribe(uri: String, session: String, serverID: String?) async -> JSONRPCError? {
         guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else {
-            return answer(JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)]))
+            return JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)])
         }
         let key = ResourceSubscriptions.Key(gatewayID: target.gatewayID, uri: uri)
-        let empty = JSONRPCMessage.responseBytes(id: id, result: Array("{}".utf8))
-        if message.method == "resources/unsubscribe" {
-            if runtime.subscriptions.remove(key, session: session) { releaseUpstream(key) }
-            return empty
-        }
         switch runtime.subscriptions.add(key, session: session) {
         case .joined:
-            return empty
+            return nil
         case .overLimit:
-            return answer(.invalidRequest("this session holds \(runtime.subscriptions.perSessionLimit) subscriptions already"))
+            return .invalidRequest("this session holds \(runtime.subscriptions.perSessionLimit) subscriptions already")
         case .first:
             let params: JSONValue = ["uri": .string(uri)]
-            let reply: UpstreamReply
             do {
-                reply = try await dispatcher.upstream.forward(
+                let reply = try await dispatcher.upstream.forward(
                     target, method: "resources/subscribe", params: params.serializedBytes,
                     timeout: dispatcher.upstreamTimeout, relay: nil)
+                guard case .error(let bytes) = reply else { return nil }
+                _ = runtime.subscriptions.remove(key, session: session)
+                let upstream = try? JSONScanner.parse(bytes)
+                return JSONRPCError(
+                    code: JSONRPCError.Code(Int(upstream?["code"]?.intValue ?? -32603)),
+                    message: upstream?["message"]?.stringValue ?? "The upstream refused the subscription")
             } catch {
                 _ = runtime.subscriptions.remove(key, session: session)
                 let detail = (error as? UpstreamError)?.message ?? "no answer"
-                return answer(JSONRPCError(code: .upstreamError, message: "Upstream error: \(detail)"))
+                return JSONRPCError(code: .upstreamError, message: "Upstream error: \(detail)")
             }
-            if case .error(let bytes) = reply {
-                _ = runtime.subscriptions.remove(key, session: session)
-                return JSONRPCMessage.errorResponseBytes(id: id, error: bytes)
-            }
-            return empty
         }
+    }
+
+    func unsubscribe(uri: String, session: String, serverID: String?) {
+        guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else { return }
+        let key = ResourceSubscriptions.Key(gatewayID: target.gatewayID, uri: uri)
+        if runtime.subscriptions.remove(key, session: session) { releaseUpstream(key) }
     }
 
     /// The session ended: its subscriptions go, and upstreams are released where it was the last.

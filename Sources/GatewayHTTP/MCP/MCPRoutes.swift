@@ -128,6 +128,7 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
         }
         let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
+        if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         if MCPDispatcher.isForwarded(method) {
             // Progress always rides the call's stream; logs only when the request asked for them.
             let logLevel = meta.first(where: { $0.key == "io.modelcontextprotocol/logLevel" })

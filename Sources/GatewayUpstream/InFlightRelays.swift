@@ -1,0 +1,83 @@
+import GatewayCore
+import Synchronization
+
+/// The calls in flight on an upstream connection that carries no request context of its own
+/// (stdio, legacy SSE), and where what the upstream sends during them goes: progress by its
+/// token (rewritten per call to `gwp-<request id>`, so calls of different clients never mix), log
+/// messages and requests to the client to the most recently started call that can relay them.
+final class InFlightRelays: Sendable {
+    struct Call {
+        var relay: any UpstreamCallRelay
+        /// The client's progress token, if any (the upstream sees the rewritten one).
+        var clientToken: JSONValue?
+        var order: Int
+    }
+
+    private let state = Mutex<(calls: [String: Call], next: Int)>(([:], 0))
+
+    /// Registers a call about to be sent with request id `id`; returns the params to send (with
+    /// the progress token rewritten) and the key for ``unregister(_:)``.
+    func register(_ relay: any UpstreamCallRelay, id: JSONRPCID, params: [UInt8]?) -> (params: [UInt8]?, key: String) {
+        let key = "gwp-\(id)"
+        let clientToken = params.flatMap { try? JSONScanner.parse($0) }?["_meta"]?["progressToken"]
+        var sent = params
+        if clientToken != nil, let rewritten = Self.replacingProgressToken(in: params, with: .string(key)) { sent = rewritten }
+        state.withLock { state in
+            state.next += 1
+            state.calls[key] = Call(relay: relay, clientToken: clientToken, order: state.next)
+        }
+        return (sent, key)
+    }
+
+    func unregister(_ key: String) {
+        _ = state.withLock { $0.calls.removeValue(forKey: key) }
+    }
+
+    /// Relays a notification or request that belongs to a call in flight; `false` when none
+    /// takes it (it is then the connection's own business). A request's answer goes to `answer`.
+    func route(_ message: JSONRPCMessage, answer: @escaping @Sendable ([UInt8]) async -> Void) -> Bool {
+        switch message.kind {
+        case .notification where message.method == "notifications/progress":
+            guard let token = ParamsRewriter.stringMember("progressToken", in: message),
+                let call = state.withLock({ $0.calls[token] })
+            else { return false }
+            guard let clientToken = call.clientToken,
+                case .object(var params)? = message.paramsBytes.flatMap({ try? JSONScanner.parse(Array($0)) })
+            else { return true }
+            params["progressToken"] = clientToken
+            let bytes = JSONRPCMessage.notificationBytes(
+                method: "notifications/progress", params: JSONValue.object(params).serializedBytes)
+            if let restored = try? JSONRPCMessage(bytes: bytes) { call.relay.notify(restored) }
+            return true
+        case .notification where message.method == "notifications/message":
+            guard let call = latest() else { return false }
+            call.relay.notify(message)
+            return true
+        case .request:
+            guard let call = latest(), let id = message.id else { return false }
+            let method = message.method ?? ""
+            let params = message.paramsBytes.map { Array($0) }
+            Task {
+                let reply = await call.relay.ask(method: method, params: params)
+                await answer(reply.responseBytes(id: id))
+            }
+            return true
+        default:
+            return false
+        }
+    }
+
+    func latest() -> Call? {
+        state.withLock { $0.calls.values.max { $0.order < $1.order } }
+    }
+
+    /// `params` with `_meta.progressToken` replaced.
+    static func replacingProgressToken(in params: [UInt8]?, with token: JSONValue) -> [UInt8]? {
+        guard let params, case .object(var object)? = try? JSONScanner.parse(params),
+            case .object(var meta)? = object["_meta"]
+        else { return nil }
+        meta["progressToken"] = token
+        object["_meta"] = .object(meta)
+        return JSONValue.object(object).serializedBytes
+    }
+}
