@@ -136,8 +136,9 @@ public struct StdioBridgeServer: Sendable {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: first.data)))
         }
         for field in MCPReply.eventStreamHeaders() { headers[field.name] = field.value }
-        return EventStreamResponse.make(headers: headers, opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive) {
-            clientLeft in
+        return EventStreamResponse.make(
+            headers: headers, opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive, endsOnShutdown: false
+        ) { clientLeft in
             if clientLeft { session.forget(id) }
         }
     }

@@ -80,7 +80,9 @@ extension MCPRoutes {
             let reply = await task.value
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
-        return EventStreamResponse.make(opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive) { clientLeft in
+        return EventStreamResponse.make(
+            opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive, endsOnShutdown: false
+        ) { clientLeft in
             guard clientLeft else { return }
             if let callStream {
                 streams.detach(queue, session: callStream.session, stream: callStream.name)

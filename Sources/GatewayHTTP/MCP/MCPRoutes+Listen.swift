@@ -96,13 +96,12 @@ extension MCPRoutes {
                 }
                 do {
                     try await writer.write(SSEEncoding.buffer(StreamEvent(data: opening)))
-                    while let event = await queue.next() {
+                    try await queue.drain { event in
                         if event.isKeepAlive {
                             try await writer.write(SSEEncoding.buffer(event))
-                            continue
+                        } else if let tagged = Self.tag(event.data, meta: meta, filter: filter) {
+                            try await writer.write(SSEEncoding.buffer(StreamEvent(data: tagged)))
                         }
-                        guard let tagged = Self.tag(event.data, meta: meta, filter: filter) else { continue }
-                        try await writer.write(SSEEncoding.buffer(StreamEvent(data: tagged)))
                     }
                     try await writer.finish(nil)
                 } catch {

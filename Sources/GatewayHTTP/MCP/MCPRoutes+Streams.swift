@@ -69,11 +69,11 @@ extension MCPRoutes {
                     if let opening { try await writer.write(SSEEncoding.buffer(opening)) }
                     for event in replayed { try await writer.write(SSEEncoding.buffer(event)) }
                     if !ended {
-                        while let event = await queue.next() {
+                        try await queue.drain { event in
                             if let id = event.id, let sequence = LoggedEvent.parse(eventID: id)?.sequence,
                                 sequence <= lastReplayed
                             {
-                                continue
+                                return
                             }
                             try await writer.write(SSEEncoding.buffer(event))
                         }

@@ -48,9 +48,9 @@ extension MCPRoutes {
         defer { endConnectionSession(session) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                while let event = await queue.next() {
-                    guard !event.data.isEmpty else { continue }
-                    do { try await outbound.write(.text(String(decoding: event.data, as: UTF8.self))) } catch { return }
+                try? await queue.drain { event in
+                    guard !event.data.isEmpty else { return }
+                    try await outbound.write(.text(String(decoding: event.data, as: UTF8.self)))
                 }
             }
             do {

@@ -2,6 +2,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// Writes `text/event-stream` events.
 public enum SSEEncoding {
@@ -49,9 +50,12 @@ public enum EventStreamResponse {
     /// Writes `opening` and then every event of `queue` until it finishes. The queue is
     /// registered with `keepAlive` for the stream's life. `onEnd` runs once the stream is over,
     /// told whether the client went away (a write failed) rather than the queue finishing.
+    /// Standing streams end when the server shuts down (`endsOnShutdown`); a call's stream runs
+    /// until its response, which the shutdown waits for.
     public static func make(
         headers: HTTPFields = MCPReply.eventStreamHeaders(), opening: [ByteBuffer], queue: OutboundQueue,
-        keepAlive: StreamKeepAlive, onEnd: @escaping @Sendable (_ clientLeft: Bool) -> Void = { _ in }
+        keepAlive: StreamKeepAlive, endsOnShutdown: Bool = true,
+        onEnd: @escaping @Sendable (_ clientLeft: Bool) -> Void = { _ in }
     ) -> Response {
         let pinged = keepAlive.register(queue)
         return Response(
@@ -60,7 +64,11 @@ public enum EventStreamResponse {
                 var clientLeft = false
                 do {
                     for buffer in opening { try await writer.write(buffer) }
-                    while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
+                    if endsOnShutdown {
+                        try await queue.drain { try await writer.write(SSEEncoding.buffer($0)) }
+                    } else {
+                        while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
+                    }
                     try await writer.finish(nil)
                 } catch {
                     clientLeft = true
@@ -68,5 +76,18 @@ public enum EventStreamResponse {
                 keepAlive.unregister(pinged)
                 onEnd(clientLeft)
             })
+    }
+}
+
+extension OutboundQueue {
+    /// Hands every event to `write` until the queue finishes. When the server begins a graceful
+    /// shutdown the queue is finished, so open streams end and their clients reconnect elsewhere
+    /// (with `Last-Event-ID` where the stream is resumable) instead of holding the shutdown up.
+    func drain(_ write: (StreamEvent) async throws -> Void) async throws {
+        try await withGracefulShutdownHandler {
+            while let event = await next() { try await write(event) }
+        } onGracefulShutdown: {
+            self.finish()
+        }
     }
 }
