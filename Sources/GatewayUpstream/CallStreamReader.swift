@@ -11,7 +11,8 @@ final class CallStreamReader: Sendable {
     let expected: JSONRPCID
     let relay: (any UpstreamCallRelay)?
     let answer: @Sendable (JSONRPCID, UpstreamReply) async -> Void
-    private let tasks = Mutex<(finished: Bool, running: [Task<Void, Never>])>((false, []))
+    /// Requests of the upstream being put to the client, by the upstream's request id.
+    private let tasks = Mutex<(finished: Bool, running: [JSONRPCID: Task<Void, Never>])>((false, [:]))
 
     /// - Parameter answer: posts the client's answer to an upstream request back to the upstream.
     init(
@@ -29,6 +30,13 @@ final class CallStreamReader: Sendable {
         switch message.kind {
         case .response, .errorResponse:
             return message.id == expected
+        case .notification where message.method == "notifications/cancelled":
+            // The upstream withdrew one of its requests to the client: stop asking.
+            if let range = message.paramMembers().first(where: { $0.key == "requestId" })?.range {
+                let id = JSONRPCID(raw: Array(message.bytes[range]))
+                tasks.withLock { $0.running.removeValue(forKey: id) }?.cancel()
+            }
+            return false
         case .notification:
             relay?.notify(message)
             return false
@@ -46,7 +54,7 @@ final class CallStreamReader: Sendable {
             }
             let started = tasks.withLock { state -> Bool in
                 guard !state.finished else { return false }
-                state.running.append(task)
+                state.running[id] = task
                 return true
             }
             if !started { task.cancel() }
@@ -58,8 +66,8 @@ final class CallStreamReader: Sendable {
     func finish() {
         let running = tasks.withLock { state in
             state.finished = true
-            defer { state.running = [] }
-            return state.running
+            defer { state.running = [:] }
+            return Array(state.running.values)
         }
         for task in running { task.cancel() }
     }

@@ -14,6 +14,8 @@ final class InFlightRelays: Sendable {
     }
 
     private let state = Mutex<(calls: [String: Call], next: Int)>(([:], 0))
+    /// Requests of the upstream being put to clients, by the upstream's request id.
+    private let asking = Mutex<[JSONRPCID: Task<Void, Never>]>([:])
 
     /// Registers a call about to be sent with request id `id`; returns the params to send (with
     /// the progress token rewritten) and the key for ``unregister(_:)``.
@@ -49,6 +51,12 @@ final class InFlightRelays: Sendable {
                 method: "notifications/progress", params: JSONValue.object(params).serializedBytes)
             if let restored = try? JSONRPCMessage(bytes: bytes) { call.relay.notify(restored) }
             return true
+        case .notification where message.method == "notifications/cancelled":
+            guard let range = message.paramMembers().first(where: { $0.key == "requestId" })?.range,
+                let task = asking.withLock({ $0.removeValue(forKey: JSONRPCID(raw: Array(message.bytes[range]))) })
+            else { return false }
+            task.cancel()
+            return true
         case .notification where message.method == "notifications/message":
             guard let call = latest() else { return false }
             call.relay.notify(message)
@@ -57,9 +65,14 @@ final class InFlightRelays: Sendable {
             guard let call = latest(), let id = message.id else { return false }
             let method = message.method ?? ""
             let params = message.paramsBytes.map { Array($0) }
-            Task {
-                let reply = await call.relay.ask(method: method, params: params)
-                await answer(reply.responseBytes(id: id))
+            // Registered under the lock it removes itself with, so a quick answer leaves nothing behind.
+            asking.withLock { asking in
+                asking[id] = Task {
+                    let reply = await call.relay.ask(method: method, params: params)
+                    self.asking.withLock { _ = $0.removeValue(forKey: id) }
+                    guard !Task.isCancelled else { return }
+                    await answer(reply.responseBytes(id: id))
+                }
             }
             return true
         default:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
@@ -117,6 +118,32 @@ def test_sampling_round_trip(env: h.Stack) -> None:
             assert asked == ["gateway"]
 
     h.run(body)
+
+
+def test_a_request_the_upstream_withdraws_is_withdrawn_from_the_client(env: h.Stack) -> None:
+    outcome: dict[str, Any] = {}
+
+    async def slow_sample(context: Any, params: Any) -> CreateMessageResult:
+        outcome["asked"] = time.monotonic()
+        try:
+            await anyio.sleep(20)
+        except anyio.get_cancelled_exc_class():
+            outcome["withdrawn"] = time.monotonic()
+            raise
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="late"), model="m")
+
+    async def body() -> None:
+        async with h.connect(
+            env.gateway.mcp_url, token=env.gateway.token, mode="legacy", sampling_callback=slow_sample
+        ) as client:
+            result = await client.call_tool(env.tool("ask_briefly"), {"seconds": 1})
+            assert text_of(result) == "gave up"
+            with anyio.fail_after(5):
+                while "withdrawn" not in outcome:
+                    await anyio.sleep(0.05)
+
+    h.run(body)
+    assert outcome["withdrawn"] - outcome["asked"] < 5, "the client's handler was cancelled when the upstream gave up"
 
 
 def test_elicitation_round_trip(env: h.Stack) -> None:

@@ -59,7 +59,7 @@ NAME_COMPLETIONS = ["Ada", "Alan", "Barbara", "Grace"]
 LOG_LEVELS = ["debug", "info", "warning", "error"]  # what `chatty` logs, in order
 # Tools that talk back to the client during the call (progress, logs, sampling, elicitation) or
 # that a client cancels; see build_server.
-RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name"]
+RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name", "ask_briefly"]
 # Tools that change the upstream outside calls: add a tool (tools/list_changed), and announce a
 # resource update to the sessions subscribed to it.
 CHANGE_TOOLS = ["grow", "touch"]
@@ -218,6 +218,17 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
         )
         content = result.content
         return f"sampled: {content.text if isinstance(content, TextContent) else content}"
+
+    @server.tool(description="Ask the client's model, but give up after `seconds` (the request is withdrawn).")
+    async def ask_briefly(seconds: float, ctx: Context) -> str:
+        with anyio.move_on_after(seconds):
+            await ctx.session.create_message(
+                messages=[SamplingMessage(role="user", content=TextContent(type="text", text="quick"))],
+                max_tokens=8,
+                related_request_id=ctx.request_id,
+            )
+            return "answered"
+        return "gave up"
 
     @server.tool(description="Ask the user for a name (elicitation) and greet them.")
     async def ask_name(ctx: Context) -> str:

@@ -26,8 +26,11 @@ public final class PendingClientRequests: Sendable {
 
     /// Sends a request with a fresh id through `send` and waits for its answer. Answers an error
     /// at once when `send` cannot deliver it, and when the waiting task is cancelled (the call it
-    /// belongs to ended).
-    public func ask(owner: String, send: (JSONRPCID) -> Bool) async -> UpstreamReply {
+    /// belongs to ended, or the upstream withdrew the request); then `withdrawn` is told the id,
+    /// so the client can be told to stop.
+    public func ask(
+        owner: String, send: (JSONRPCID) -> Bool, withdrawn: @escaping @Sendable (JSONRPCID) -> Void = { _ in }
+    ) async -> UpstreamReply {
         let id: JSONRPCID = state.withLock { state in
             state.next += 1
             return JSONRPCID(raw: ParamsRewriter.jsonString("\(prefix)-\(state.next)"))
@@ -51,6 +54,7 @@ public final class PendingClientRequests: Sendable {
         } onCancel: {
             let entry = state.withLock { $0.entries.removeValue(forKey: id) }
             entry?.continuation.resume(returning: Self.failure("the request was cancelled"))
+            if entry != nil { withdrawn(id) }
         }
     }
 

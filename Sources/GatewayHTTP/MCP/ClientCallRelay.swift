@@ -44,6 +44,9 @@ struct ClientCallRelay: UpstreamCallRelay {
             }
         case "notifications/progress":
             break
+        case "notifications/cancelled":
+            // It names the upstream's own request id; the gateway withdraws its request itself.
+            return
         default:
             if requestScopedOnly { return }
         }
@@ -65,8 +68,14 @@ struct ClientCallRelay: UpstreamCallRelay {
             return .error(JSONRPCError(
                 code: .methodNotFound, message: "The client does not support \(method)").errorObjectBytes)
         }
+        let send = send
         return await pending.ask(owner: owner) { id in
             send(JSONRPCMessage.requestBytes(id: id, method: method, params: params)) == .enqueued
+        } withdrawn: { id in
+            let cancelled: JSONValue = [
+                "requestId": (try? JSONScanner.parse(id.raw)) ?? .null, "reason": "withdrawn by the server",
+            ]
+            _ = send(JSONRPCMessage.notificationBytes(method: "notifications/cancelled", params: cancelled.serializedBytes))
         }
     }
 }
