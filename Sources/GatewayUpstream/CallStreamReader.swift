@@ -46,18 +46,19 @@ final class CallStreamReader: Sendable {
             let params = message.paramsBytes.map { Array($0) }
             let relay = relay
             let answer = answer
-            let task = Task {
-                let reply =
-                    await relay?.ask(method: method, params: params)
-                    ?? .error(JSONRPCError(code: .methodNotFound, message: "No client to ask: \(method)").errorObjectBytes)
-                await answer(id, reply)
+            // Registered under the lock it removes itself with; a withdrawn or orphaned request
+            // (cancelled) answers nobody.
+            tasks.withLock { state in
+                guard !state.finished else { return }
+                state.running[id] = Task {
+                    let reply =
+                        await relay?.ask(method: method, params: params)
+                        ?? .error(JSONRPCError(code: .methodNotFound, message: "No client to ask: \(method)").errorObjectBytes)
+                    self.tasks.withLock { _ = $0.running.removeValue(forKey: id) }
+                    guard !Task.isCancelled else { return }
+                    await answer(id, reply)
+                }
             }
-            let started = tasks.withLock { state -> Bool in
-                guard !state.finished else { return false }
-                state.running[id] = task
-                return true
-            }
-            if !started { task.cancel() }
             return false
         }
     }

@@ -51,6 +51,8 @@ extension StdioUpstream {
                 executable, arguments: Arguments(command.arguments), environment: .inherit.updating(updates),
                 platformOptions: platform, input: .inputWriter, output: .sequence, error: .sequence
             ) { execution in
+                // Any child that fails ends this life of the process (the body throws, the process
+                // is torn down, supervise counts a failure): a refused or timed-out initialize too.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for try await line in execution.standardError.strings(bufferingPolicy: .maxLineLength(64 * 1024)) {
@@ -63,12 +65,19 @@ extension StdioUpstream {
                         try await execution.standardInputWriter.finish()
                     }
                     group.addTask { try await self.handshake() }
-                    for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(maximumLine)) {
-                        self.received(Array(line.utf8))
+                    group.addTask {
+                        for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(maximumLine)) {
+                            self.received(Array(line.utf8))
+                        }
+                        writer.finish()
+                        throw StandardOutputClosed()
                     }
-                    // Standard output closed: the process is ending.
-                    writer.finish()
-                    group.cancelAll()
+                    do {
+                        while try await group.next() != nil {}
+                    } catch is StandardOutputClosed {
+                        // The process is ending: nothing else is worth waiting for.
+                        group.cancelAll()
+                    }
                 }
             }
             return "\(result.terminationStatus)"
@@ -77,6 +86,9 @@ extension StdioUpstream {
             return "\(error)"
         }
     }
+
+    /// The process closed its standard output.
+    struct StandardOutputClosed: Error {}
 
     /// initialize and notifications/initialized; the process is ready after it.
     func handshake() async throws {
@@ -122,6 +134,7 @@ extension StdioUpstream {
             return (Array(state.pending.values), readyWaiters)
         }
         for waiter in pending { waiter.resume(throwing: error) }
+        relays.cancelAll()
         for waiter in readyWaiters { waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process exited before initialize")) }
     }
 

@@ -179,3 +179,21 @@ def test_stdio_registration_rejects_bad_commands(env: StdioEnv, tmp_path: Path, 
     with httpx.Client(base_url=env.gateway.base_url, headers={"Authorization": f"Bearer {env.gateway.token}"}) as api:
         problem = h.assert_problem(api.post("/gateways", json=body), 422)
         assert problem.get("field") == field, problem
+
+
+REFUSES_INITIALIZE = (
+    "import json, sys, time\n"
+    "request = json.loads(sys.stdin.readline())\n"
+    "print(json.dumps({'jsonrpc': '2.0', 'id': request['id'], 'error': {'code': -32603, 'message': 'no'}}), flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_process_that_refuses_initialize_is_stopped_at_once(env: StdioEnv) -> None:
+    """The process stays alive after refusing: the gateway must end it, not wait out a deadline."""
+    body = {"name": f"Refuses {time.monotonic_ns()}", "transport": "STDIO", "command": sys.executable,
+            "args": ["-c", REFUSES_INITIALIZE]}
+    with h.rest_client(env.gateway) as api:
+        started = time.monotonic()
+        h.assert_problem(api.post("/gateways", json=body), 502)
+        assert time.monotonic() - started < 10

@@ -9,22 +9,40 @@ final class InFlightCalls: Sendable {
         var id: JSONRPCID
     }
 
-    private let calls = Mutex<[Key: Task<MCPDispatcher.Reply, Never>]>([:])
-
-    func insert(_ task: Task<MCPDispatcher.Reply, Never>, for key: Key) {
-        calls.withLock { $0[key] = task }
+    struct Entry {
+        let ticket: Int
+        let task: Task<MCPDispatcher.Reply, Never>
     }
 
-    func remove(_ key: Key) {
-        _ = calls.withLock { $0.removeValue(forKey: key) }
+    private let calls = Mutex<(entries: [Key: Entry], next: Int)>(([:], 0))
+
+    /// Starts `operation` as the call `key`. It is registered before it can finish and removes
+    /// only its own entry when it does, so nothing stays behind and a reused id does not unhook
+    /// another call.
+    func start(
+        _ key: Key, _ operation: @escaping @Sendable () async -> MCPDispatcher.Reply
+    ) -> Task<MCPDispatcher.Reply, Never> {
+        calls.withLock { state in
+            state.next += 1
+            let ticket = state.next
+            let task = Task {
+                let reply = await operation()
+                self.calls.withLock { state in
+                    if state.entries[key]?.ticket == ticket { state.entries[key] = nil }
+                }
+                return reply
+            }
+            state.entries[key] = Entry(ticket: ticket, task: task)
+            return task
+        }
     }
 
     /// Cancels the call; `false` when no such call is running (already answered, or unknown).
     func cancel(_ key: Key) -> Bool {
-        guard let task = calls.withLock({ $0.removeValue(forKey: key) }) else { return false }
-        task.cancel()
+        guard let entry = calls.withLock({ $0.entries.removeValue(forKey: key) }) else { return false }
+        entry.task.cancel()
         return true
     }
 
-    var count: Int { calls.withLock { $0.count } }
+    var count: Int { calls.withLock { $0.entries.count } }
 }

@@ -55,9 +55,8 @@ extension MCPRoutes {
         let inFlight = runtime.inFlight
         let callContext = context
         let callStream = stream
-        let task = Task {
+        let task = inFlight.start(key) {
             let reply = await dispatcher.handle(message, context: callContext, logger: logger)
-            inFlight.remove(key)
             if let callStream {
                 streams.deliver(reply.bytes, session: callStream.session, stream: callStream.name, isFinal: true)
             } else if let queue {
@@ -66,7 +65,6 @@ extension MCPRoutes {
             }
             return reply
         }
-        inFlight.insert(task, for: key)
         guard let queue else {
             let reply = await task.value
             return MCPReply.message(reply.bytes, status: status(reply), request: request)

@@ -56,13 +56,11 @@ extension MCPRoutes {
             let key = InFlightCalls.Key(owner: session.key, id: message.id ?? .null)
             let inFlight = runtime.inFlight
             let callContext = context
-            let task = Task {
+            _ = inFlight.start(key) {
                 let reply = await dispatcher.handle(message, context: callContext, logger: logger)
-                inFlight.remove(key)
                 respond(reply.bytes)
                 return reply
             }
-            inFlight.insert(task, for: key)
         }
         return nil
     }

@@ -53,7 +53,7 @@ extension MCPRoutes {
             // A priming event: an id to resume from even before the first message.
             opening = StreamEvent(id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID, data: [])
         }
-        let lastReplayed = replayed.last?.id.flatMap(LoggedEvent.parse(eventID:))?.sequence ?? -1
+        let lastReplayed = replayed.compactMap { $0.id.flatMap(LoggedEvent.parse(eventID:))?.sequence }.max() ?? -1
         let keepAlive = runtime.keepAlive
         let session = facts.key
         let resumed = stream

@@ -67,10 +67,12 @@ final class SessionStreams: Sendable {
     func deliver(
         _ data: [UInt8], session: String, stream: String, isFinal: Bool = false, essential: Bool = false
     ) -> OutboundQueue.PushResult {
-        let event = LoggedEvent(stream: stream, sequence: nextSequence(), data: data, isFinal: isFinal)
-        log.record(event, session: session)
-        let queue: OutboundQueue? = entries.withLock { entries in
-            guard var entry = entries[session] else { return nil }
+        // Numbering, recording and pushing happen under one lock (none of them waits), so a
+        // stream's events are recorded and sent in the order of their numbers.
+        entries.withLock { entries in
+            let event = LoggedEvent(stream: stream, sequence: nextSequence(), data: data, isFinal: isFinal)
+            log.record(event, session: session)
+            guard var entry = entries[session] else { return .enqueued }
             let queue = entry.attached[stream]
             if isFinal {
                 entry.attached[stream] = nil
@@ -78,12 +80,11 @@ final class SessionStreams: Sendable {
                 let idle = entry.attached.isEmpty && entry.getDetachedAt == nil && entry.completed.isEmpty
                 entries[session] = idle ? nil : entry
             }
-            return queue
+            guard let queue else { return .enqueued }
+            let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential))
+            if isFinal { queue.finish() }
+            return result
         }
-        guard let queue else { return .enqueued }
-        let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential))
-        if isFinal { queue.finish() }
-        return result
     }
 
     /// Sends `messages(serverID)` on the GET stream of every session that has one (attached, or
@@ -113,7 +114,7 @@ final class SessionStreams: Sendable {
     func replay(session: String, after eventID: String) async -> (stream: String, events: [StreamEvent], completed: Bool)? {
         guard let (stream, sequence) = LoggedEvent.parse(eventID: eventID) else { return nil }
         let events = await log.events(session: session, stream: stream, after: sequence)
-        let completed = events.last?.isFinal == true
+        let completed = events.contains(where: \.isFinal)
         return (stream, events.map { StreamEvent(id: $0.eventID, data: $0.data, isFinal: $0.isFinal) }, completed)
     }
 
