@@ -19,8 +19,14 @@ public func buildApplication(
     configuration: GatewayConfiguration, logger: Logger
 ) async throws -> some ApplicationProtocol {
     let store = try await openStore(configuration, logger: logger)
-    try await store.migrate()
-    let secret = try jwtSecret(configuration)
+    let secret: String
+    do {
+        try await store.migrate()
+        secret = try jwtSecret(configuration)
+    } catch {
+        try? await store.close()
+        throw error
+    }
     let nodeID = UUID().uuidString.lowercased()
     let coordinator = InProcessCoordinator(nodeID: nodeID)
     let upstream = HTTPUpstreamClient(logger: logger)
@@ -28,7 +34,14 @@ public func buildApplication(
     let registry = Registry(
         store: store, upstream: upstream, coordinator: coordinator, catalog: catalog,
         naming: Naming(separator: configuration.toolNameSeparator), discoveryTimeout: .seconds(30), logger: logger)
-    try await registry.reload()
+    do {
+        try await registry.reload()
+    } catch {
+        // Nothing will run: release what was opened, so the process exits with the reason.
+        await upstream.shutdownUnstarted()
+        try? await store.close()
+        throw error
+    }
     let dispatcher = MCPDispatcher(
         catalog: catalog, upstream: upstream, pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
@@ -79,10 +92,20 @@ public func openStore(_ configuration: GatewayConfiguration, logger: Logger) asy
         if let slash = path.lastIndex(of: "/") {
             try FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
         }
-        return try await SQLiteStore.open(path: path, logger: logger)
+        return try await SQLiteStore.open(path: path, cipher: try credentialCipher(configuration), logger: logger)
     case .postgres:
         throw ConfigurationError("PostgreSQL (cluster mode) is not available in this version; use sqlite:///path.db")
     }
+}
+
+/// The cipher for upstream credentials: AUTH_ENCRYPTION_SECRET (and the previous one while
+/// rotating), or the secret generated once in the data directory.
+public func credentialCipher(_ configuration: GatewayConfiguration) throws -> CredentialCipher {
+    let secret =
+        try configuration.encryptionSecret
+        ?? SecretFile.loadOrCreate(
+            directory: configuration.dataDirectory, name: "encryption-secret", variable: "AUTH_ENCRYPTION_SECRET")
+    return CredentialCipher(secret: secret, previousSecrets: configuration.previousEncryptionSecret.map { [$0] } ?? [])
 }
 
 /// The configured JWT secret, or the generated one in the data directory.

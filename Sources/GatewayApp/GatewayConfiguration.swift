@@ -9,6 +9,8 @@ import Logging
 /// | `PORT` | `--port` | `4444` | port to listen on |
 /// | `DATABASE_URL` | `--database-url` | `sqlite:///./data/mcp.db` | store |
 /// | `JWT_SECRET_KEY` | `--jwt-secret-key` | generated into `<data dir>/jwt-secret` | HS256 secret, ≥ 32 bytes |
+/// | `AUTH_ENCRYPTION_SECRET` | `--auth-encryption-secret` | generated into `<data dir>/encryption-secret` | key material for upstream credentials at rest, ≥ 32 bytes |
+/// | `AUTH_ENCRYPTION_SECRET_PREVIOUS` | `--auth-encryption-secret-previous` | none | the secret being rotated away from (still opens old values) |
 /// | `AUTH_REQUIRED` | `--auth-required` | `true` | require bearer tokens |
 /// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and name |
 /// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
@@ -28,6 +30,9 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var database: DatabaseURL = .sqlite(path: "./data/mcp.db")
     /// `nil` means: use (or create) the secret file in the data directory.
     public var jwtSecretKey: String?
+    /// `nil` means: use (or create) the encryption secret file in the data directory.
+    public var encryptionSecret: String?
+    public var previousEncryptionSecret: String?
     public var authRequired: Bool = true
     public var toolNameSeparator: String = "-"
     public var logLevel: Logger.Level = .info
@@ -74,6 +79,13 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
                 throw ConfigurationError("JWT_SECRET_KEY must be at least 32 bytes (generate one with: openssl rand -hex 32)")
             }
             jwtSecretKey = secret
+        }
+        for (name, target) in [("AUTH_ENCRYPTION_SECRET", \Self.encryptionSecret), ("AUTH_ENCRYPTION_SECRET_PREVIOUS", \Self.previousEncryptionSecret)] {
+            guard let secret = values[name], !secret.isEmpty else { continue }
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError("\(name) must be at least 32 bytes (generate one with: openssl rand -hex 32)")
+            }
+            self[keyPath: target] = secret
         }
         if let text = values["AUTH_REQUIRED"] { authRequired = try Self.boolean("AUTH_REQUIRED", text) }
         if let separator = values["GATEWAY_TOOL_NAME_SEPARATOR"] {

@@ -4,16 +4,19 @@ import Foundation
 import Glibc
 #endif
 
-/// The JWT secret when none is configured: generated once, stored with mode 0600 in the data
-/// directory, and reused on every start (never a built-in default).
+/// A secret that was not configured (the JWT secret, the credential encryption secret):
+/// generated once, stored with mode 0600 in the data directory, and reused on every start (never
+/// a built-in default).
 enum SecretFile {
-    static func loadOrCreate(directory: String) throws(ConfigurationError) -> String {
-        let path = directory + "/jwt-secret"
+    static func loadOrCreate(
+        directory: String, name: String = "jwt-secret", variable: String = "JWT_SECRET_KEY"
+    ) throws(ConfigurationError) -> String {
+        let path = directory + "/" + name
         let manager = FileManager.default
         if let data = manager.contents(atPath: path) {
             let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard secret.utf8.count >= 32 else {
-                throw ConfigurationError("\(path) holds a secret shorter than 32 bytes; delete it or set JWT_SECRET_KEY")
+                throw ConfigurationError("\(path) holds a secret shorter than 32 bytes; delete it or set \(variable)")
             }
             return secret
         }
@@ -27,7 +30,7 @@ enum SecretFile {
         // O_EXCL with mode 0600: never readable by others, and of two first starts only one writes.
         let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            if errno == EEXIST { return try loadOrCreate(directory: directory) }
+            if errno == EEXIST { return try loadOrCreate(directory: directory, name: name, variable: variable) }
             throw ConfigurationError("cannot write \(path)")
         }
         defer { close(descriptor) }

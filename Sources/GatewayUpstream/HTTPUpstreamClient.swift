@@ -78,6 +78,13 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             of: UpstreamEvent.self, bufferingPolicy: .bufferingNewest(4096))
     }
 
+    /// Releases the HTTP clients when the service never ran (start-up failed after creating it).
+    public func shutdownUnstarted() async {
+        readerJobsContinuation.finish()
+        pool.shutdown()
+        try? await http.shutdown()
+    }
+
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for await job in self.readerJobs.cancelOnGracefulShutdown() {

@@ -11,7 +11,7 @@ struct MCPGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpgateway",
         abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
-        subcommands: [Serve.self, Token.self, Migrate.self, Translate.self, Version.self],
+        subcommands: [Serve.self, Token.self, Migrate.self, RotateKey.self, Translate.self, Version.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -21,6 +21,10 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Port to listen on (PORT).") var port: String?
     @Option(help: "sqlite:///relative.db, sqlite:////absolute.db (DATABASE_URL).") var databaseURL: String?
     @Option(help: "HS256 secret, at least 32 bytes (JWT_SECRET_KEY).") var jwtSecretKey: String?
+    @Option(help: "Secret for upstream credentials at rest, at least 32 bytes (AUTH_ENCRYPTION_SECRET).")
+    var authEncryptionSecret: String?
+    @Option(help: "The encryption secret being rotated away from (AUTH_ENCRYPTION_SECRET_PREVIOUS).")
+    var authEncryptionSecretPrevious: String?
     @Option(help: "Require bearer tokens: true or false (AUTH_REQUIRED).") var authRequired: String?
     @Option(help: "Separator between gateway slug and item name (GATEWAY_TOOL_NAME_SEPARATOR).")
     var toolNameSeparator: String?
@@ -42,7 +46,8 @@ struct ConfigurationOptions: ParsableArguments {
         var values = ProcessInfo.processInfo.environment
         let flags: [(String, String?)] = [
             ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("JWT_SECRET_KEY", jwtSecretKey),
-            ("AUTH_REQUIRED", authRequired), ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
+            ("AUTH_REQUIRED", authRequired), ("AUTH_ENCRYPTION_SECRET", authEncryptionSecret),
+            ("AUTH_ENCRYPTION_SECRET_PREVIOUS", authEncryptionSecretPrevious), ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
             ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout), ("SESSION_TTL", sessionTtl),
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
@@ -120,6 +125,31 @@ struct Migrate: AsyncParsableCommand {
             try await store.close()
         } catch {
             fail("migration failed: \(error)")
+        }
+    }
+}
+
+struct RotateKey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-key",
+        abstract: "Re-encrypt every stored upstream credential under AUTH_ENCRYPTION_SECRET.",
+        discussion: """
+            Set AUTH_ENCRYPTION_SECRET to the new secret and AUTH_ENCRYPTION_SECRET_PREVIOUS to the old one; \
+            afterwards the old secret is no longer needed. Also encrypts values stored before encryption existed.
+            """)
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = options.load()
+        do {
+            let store = try await openStore(configuration, logger: Logger(label: "mcpgateway.rotate-key"))
+            try await store.migrate()
+            let gateways = try await store.loadCatalog().gateways
+            for gateway in gateways { try await store.updateGateway(gateway, items: nil) }
+            try await store.close()
+            FileHandle.standardOutput.write(Data("re-encrypted the credentials of \(gateways.count) gateways\n".utf8))
+        } catch {
+            fail("key rotation failed: \(error)")
         }
     }
 }

@@ -12,7 +12,11 @@ import Testing
         #expect(configuration.authRequired)
         #expect(configuration.toolNameSeparator == "-")
         #expect(configuration.jwtSecretKey == nil)
+        #expect(configuration.encryptionSecret == nil)
         #expect(configuration.dataDirectory == "./data")
+        #expect(configuration.webSocketEnabled == false)
+        #expect(configuration.keepAliveIntervalSeconds == 15)
+        #expect(configuration.streamQueueSize == 1024)
     }
 
     @Test func readsContextForgeNames() throws {
@@ -35,7 +39,9 @@ import Testing
         ["PORT": "0"], ["PORT": "http"], ["PORT": "70000"], ["JWT_SECRET_KEY": "short"],
         ["GATEWAY_TOOL_NAME_SEPARATOR": "::"], ["LOG_LEVEL": "loud"], ["AUTH_REQUIRED": "maybe"],
         ["DATABASE_URL": "mysql://x"], ["DATABASE_URL": "sqlite://relative.db"], ["TOOL_TIMEOUT": "-1"],
-        ["HOST": ""],
+        ["HOST": ""], ["AUTH_ENCRYPTION_SECRET": "short"], ["AUTH_ENCRYPTION_SECRET_PREVIOUS": "short"],
+        ["MCP_STREAM_QUEUE_SIZE": "1"], ["SSE_KEEPALIVE_INTERVAL": "0"], ["MCPGATEWAY_WS_RELAY_ENABLED": "perhaps"],
+        ["MCP_REPLAY_BUFFER_EVENTS": "0"],
     ])
     func refusesInvalidValuesWithOneLine(_ values: [String: String]) {
         do {
@@ -49,7 +55,7 @@ import Testing
 
     @Test func secretsNeverAppearInTheDescription() throws {
         let secret = String(repeating: "s", count: 40)
-        let configuration = try GatewayConfiguration(values: ["JWT_SECRET_KEY": secret])
+        let configuration = try GatewayConfiguration(values: ["JWT_SECRET_KEY": secret, "AUTH_ENCRYPTION_SECRET": secret])
         #expect(!configuration.description.contains(secret))
     }
 

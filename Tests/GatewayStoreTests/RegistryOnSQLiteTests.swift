@@ -42,7 +42,8 @@ final class ScriptedUpstream: UpstreamClient {
         _ upstream: any UpstreamClient, path: String? = nil, _ body: (Registry, any Store) async throws -> Void
     ) async throws {
         let file = path ?? NSTemporaryDirectory() + "registry-\(UUID().uuidString).db"
-        let store = try await SQLiteStore.open(path: file, logger: Logger(label: "test"))
+        let store = try await SQLiteStore.open(
+            path: file, cipher: CredentialCipher(secret: "test-secret-of-at-least-32-bytes!!"), logger: Logger(label: "test"))
         do {
             try await store.migrate()
             try await store.migrate()  // idempotent

@@ -38,7 +38,8 @@ enum SQLiteRows {
         return object
     }
 
-    static func gateway(_ row: SQLiteRow) throws -> GatewayRecord {
+    /// A gateway row; its credentials and process environment are stored encrypted.
+    static func gateway(_ row: SQLiteRow, cipher: CredentialCipher) throws -> GatewayRecord {
         let transportName = try text(row, "transport")
         guard let transport = UpstreamTransport(parsing: transportName) else {
             throw StoreError(.corrupt, "unknown transport in gateways")
@@ -48,27 +49,29 @@ enum SQLiteRows {
             description: optionalText(row, "description"), transport: transport,
             enabled: integer(row, "enabled") != 0, reachable: integer(row, "reachable") != 0,
             capabilities: try json(row, "capabilities"), protocolVersion: optionalText(row, "protocol_version"),
-            auth: try auth(try json(row, "auth")), createdAt: timestamp(row, "created_at"),
+            auth: try auth(try JSONScanner.parse(Array(try cipher.open(try text(row, "auth")).utf8))),
+            createdAt: timestamp(row, "created_at"),
             updatedAt: timestamp(row, "updated_at"),
             lastSeen: row.column("last_seen")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) },
             command: try optionalText(row, "command").map { (text: String) throws -> StdioCommand in
-                guard let command = StdioCommand(json: try JSONScanner.parse(Array(text.utf8))) else {
+                guard let command = StdioCommand(json: try JSONScanner.parse(Array(try cipher.open(text).utf8))) else {
                     throw StoreError(.corrupt, "column command is not a command")
                 }
                 return command
             })
     }
 
-    static func gatewayBinds(_ gateway: GatewayRecord) -> [SQLiteData] {
+    static func gatewayBinds(_ gateway: GatewayRecord, cipher: CredentialCipher) throws -> [SQLiteData] {
         [
             .text(gateway.id), .text(gateway.name), .text(gateway.slug), .text(gateway.url),
             gateway.description.map { .text($0) } ?? .null, .text(gateway.transport.rawValue),
             .integer(gateway.enabled ? 1 : 0), .integer(gateway.reachable ? 1 : 0),
             .text(gateway.capabilities.serializedString), gateway.protocolVersion.map { .text($0) } ?? .null,
-            .text(authJSON(gateway.auth).serializedString), .integer(Int(gateway.createdAt.millisecondsSince1970)),
+            .text(try cipher.seal(authJSON(gateway.auth).serializedString)),
+            .integer(Int(gateway.createdAt.millisecondsSince1970)),
             .integer(Int(gateway.updatedAt.millisecondsSince1970)),
             gateway.lastSeen.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
-            gateway.command.map { .text($0.json.serializedString) } ?? .null,
+            try gateway.command.map { .text(try cipher.seal($0.json.serializedString)) } ?? .null,
         ]
     }
 

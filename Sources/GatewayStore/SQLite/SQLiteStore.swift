@@ -8,11 +8,13 @@ import SQLiteNIO
 public actor SQLiteStore: Store {
     let connection: SQLiteConnection
     let logger: Logger
+    let cipher: CredentialCipher
     private var locked = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    /// Opens (creating if needed) the database file at `path`.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
+    /// Opens (creating if needed) the database file at `path`; upstream credentials are stored
+    /// encrypted with `cipher`.
+    public static func open(path: String, cipher: CredentialCipher, logger: Logger) async throws -> SQLiteStore {
         let connection: SQLiteConnection
         do {
             connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
@@ -23,11 +25,12 @@ public actor SQLiteStore: Store {
         } catch {
             throw StoreError(.unavailable, "cannot open the SQLite database file")
         }
-        return SQLiteStore(connection: connection, logger: logger)
+        return SQLiteStore(connection: connection, cipher: cipher, logger: logger)
     }
 
-    init(connection: SQLiteConnection, logger: Logger) {
+    init(connection: SQLiteConnection, cipher: CredentialCipher, logger: Logger) {
         self.connection = connection
+        self.cipher = cipher
         self.logger = logger
     }
 
@@ -107,7 +110,7 @@ public actor SQLiteStore: Store {
         try await exclusive(transaction: true) { connection in
             var contents = CatalogContents()
             for row in try await connection.query("SELECT * FROM gateways ORDER BY created_at, id") {
-                contents.gateways.append(try SQLiteRows.gateway(row))
+                contents.gateways.append(try SQLiteRows.gateway(row, cipher: cipher))
             }
             for row in try await connection.query("SELECT * FROM tools ORDER BY created_at, name") {
                 contents.tools.append(try SQLiteRows.tool(row))
@@ -150,14 +153,14 @@ public actor SQLiteStore: Store {
                 INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
                     protocol_version, auth, created_at, updated_at, last_seen, command)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, SQLiteRows.gatewayBinds(gateway))
+                """, try SQLiteRows.gatewayBinds(gateway, cipher: cipher))
             try await Self.writeItems(items, gatewayID: gateway.id, on: connection)
         }
     }
 
     public func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?) async throws {
         try await exclusive(transaction: true) { connection in
-            let binds = SQLiteRows.gatewayBinds(gateway)
+            let binds = try SQLiteRows.gatewayBinds(gateway, cipher: cipher)
             _ = try await connection.query(
                 """
                 UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,

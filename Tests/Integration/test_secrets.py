@@ -1,0 +1,89 @@
+"""Upstream credentials at rest: encrypted (AES-GCM) in the database, never shown by the API,
+refused under another secret, and re-encrypted by `mcpgateway rotate-key`."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mcp_helpers as h
+
+TOKEN = "upstream-bearer-7f3a9c0d"
+ENV_SECRET = "stdio-env-secret-51be"
+FIRST = "a" * 40
+SECOND = "b" * 40
+
+
+def stored_bytes(workdir: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in workdir.glob("gw.db*"))
+
+
+def register(gateway: h.Gateway, upstream: h.Upstream) -> None:
+    with h.rest_client(gateway) as api:
+        body = {"name": "Secret HTTP", "url": upstream.url, "transport": "STREAMABLEHTTP",
+                "auth_type": "bearer", "auth_token": TOKEN}
+        created = h.ok_json(api.post("/gateways", json=body), 200, 201)
+        stdio = {"name": "Secret Stdio", "transport": "STDIO", "command": sys.executable,
+                 "args": [str(h.UPSTREAM_SCRIPT), "--transport", "stdio"], "env": {"SOME_TOKEN": ENV_SECRET}}
+        h.ok_json(api.post("/gateways", json=stdio), 200, 201)
+        listing = api.get("/gateways").text
+        assert TOKEN not in listing and ENV_SECRET not in listing
+        assert h.ok_json(api.get(f"/gateways/{created['id']}"), 200)["authType"] == "bearer"
+
+
+def echo(gateway: h.Gateway, tool: str) -> str:
+    async def body() -> str:
+        async with h.connect(gateway.mcp_url, token=gateway.token, mode="modern") as client:
+            return (await client.call_tool(tool, {"text": "still works"})).content[0].text
+
+    return h.run(body)
+
+
+def test_credentials_are_encrypted_refused_under_another_secret_and_rotated(tmp_path: Path) -> None:
+    upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path))
+    try:
+        gateway = h.or_fail(lambda: h.start_gateway(tmp_path, extra_env={"AUTH_ENCRYPTION_SECRET": FIRST}))
+        try:
+            register(gateway, upstream)
+            assert echo(gateway, "secret-http-echo") == "still works"
+            assert echo(gateway, "secret-stdio-echo") == "still works"
+        finally:
+            gateway.stop()
+        on_disk = stored_bytes(tmp_path)
+        assert TOKEN.encode() not in on_disk and ENV_SECRET.encode() not in on_disk
+        with sqlite3.connect(tmp_path / "gw.db") as db:
+            for auth, command in db.execute("SELECT auth, command FROM gateways"):
+                assert auth.startswith("enc:v1:")
+                assert command is None or command.startswith("enc:v1:")
+
+        # Another secret: the gateway refuses to start, saying why.
+        with pytest.raises(RuntimeError) as refused:
+            h.start_gateway(tmp_path, extra_env={"AUTH_ENCRYPTION_SECRET": SECOND})
+        assert "AUTH_ENCRYPTION_SECRET" in str(refused.value)
+
+        # Rotation: new secret, old one as previous; afterwards the new one alone works.
+        env = h.gateway_env(h.free_port(), tmp_path, h.random_secret())
+        env.update(AUTH_ENCRYPTION_SECRET=SECOND, AUTH_ENCRYPTION_SECRET_PREVIOUS=FIRST)
+        done = subprocess.run([str(h.check_gateway_binary()), "rotate-key"], env=env, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert b"2 gateways" in done.stdout
+        gateway = h.or_fail(lambda: h.start_gateway(tmp_path, extra_env={"AUTH_ENCRYPTION_SECRET": SECOND}))
+        try:
+            assert echo(gateway, "secret-http-echo") == "still works"
+        finally:
+            gateway.stop()
+        assert TOKEN.encode() not in stored_bytes(tmp_path)
+    finally:
+        upstream.stop()
+
+
+def test_a_short_encryption_secret_is_refused(tmp_path: Path) -> None:
+    env = h.gateway_env(h.free_port(), tmp_path, h.random_secret())
+    env["AUTH_ENCRYPTION_SECRET"] = "short"
+    done = subprocess.run([str(h.check_gateway_binary()), "serve"], env=env, capture_output=True, timeout=30)
+    assert done.returncode == 2
+    assert b"AUTH_ENCRYPTION_SECRET must be at least 32 bytes" in done.stderr
