@@ -49,6 +49,7 @@ public func buildApplication(
     let authority = await TokenAuthority(secret: secret)
 
     let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>())
     router.add(middleware: BearerAuthMiddleware<GatewayRequestContext>(authority: authority, required: configuration.authRequired))
     let rest = RESTRoutes(
         registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion,
