@@ -15,7 +15,7 @@ final class InFlightRelays: Sendable {
         var clientToken: JSONValue?
     }
 
-    private let state = Mutex<(calls: [String: Call], next: Int)>(([:], 0))
+    private let calls = Mutex<[String: Call]>([:])
     /// Requests of the upstream being put to clients, by the upstream's request id, with the call
     /// they belong to (they end with it).
     private let asking = Mutex<[JSONRPCID: (call: String, task: Task<Void, Never>)]>([:])
@@ -27,13 +27,13 @@ final class InFlightRelays: Sendable {
         let clientToken = params.flatMap { try? JSONScanner.parse($0) }?["_meta"]?["progressToken"]
         var sent = params
         if clientToken != nil, let rewritten = Self.replacingProgressToken(in: params, with: .string(key)) { sent = rewritten }
-        state.withLock { $0.calls[key] = Call(relay: relay, clientToken: clientToken) }
+        calls.withLock { $0[key] = Call(relay: relay, clientToken: clientToken) }
         return (sent, key)
     }
 
     /// The call ended: requests of the upstream still waiting for its client are withdrawn.
     func unregister(_ key: String) {
-        _ = state.withLock { $0.calls.removeValue(forKey: key) }
+        _ = calls.withLock { $0.removeValue(forKey: key) }
         let orphans = asking.withLock { asking in
             let ids = asking.filter { $0.value.call == key }.map(\.key)
             return ids.compactMap { asking.removeValue(forKey: $0)?.task }
@@ -56,7 +56,7 @@ final class InFlightRelays: Sendable {
         switch message.kind {
         case .notification where message.method == "notifications/progress":
             guard let token = ParamsRewriter.stringMember("progressToken", in: message),
-                let call = state.withLock({ $0.calls[token] })
+                let call = calls.withLock({ $0[token] })
             else { return false }
             guard let clientToken = call.clientToken,
                 case .object(var params)? = message.paramsBytes.flatMap({ try? JSONScanner.parse(Array($0)) })
@@ -121,9 +121,9 @@ final class InFlightRelays: Sendable {
 
     /// The call in flight, when there is exactly one.
     func sole() -> InFlight {
-        state.withLock { state in
-            guard let (key, call) = state.calls.first else { return .none }
-            return state.calls.count == 1 ? .one(call, key: key) : .several
+        calls.withLock { calls in
+            guard let (key, call) = calls.first else { return .none }
+            return calls.count == 1 ? .one(call, key: key) : .several
         }
     }
 

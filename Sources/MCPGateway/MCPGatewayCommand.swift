@@ -118,14 +118,28 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration = options.load()
         do {
-            let store = try await openStore(configuration, logger: Logger(label: "mcpgateway.migrate"))
-            try await store.migrate()
-            try await store.close()
+            try await withMigratedStore(options.load(), label: "mcpgateway.migrate") { _ in }
         } catch {
             fail("migration failed: \(error)")
         }
+    }
+}
+
+/// Opens the configured store, brings its schema up to date, runs `body`, and closes it (also
+/// when something fails).
+func withMigratedStore<T>(
+    _ configuration: GatewayConfiguration, label: String, _ body: (any Store) async throws -> T
+) async throws -> T {
+    let store = try await openStore(configuration, logger: Logger(label: label))
+    do {
+        try await store.migrate()
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
     }
 }
 
@@ -140,13 +154,12 @@ struct RotateKey: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration = options.load()
         do {
-            let store = try await openStore(configuration, logger: Logger(label: "mcpgateway.rotate-key"))
-            try await store.migrate()
-            let gateways = try await store.loadCatalog().gateways
-            for gateway in gateways { try await store.updateGateway(gateway, items: nil) }
-            try await store.close()
+            let gateways = try await withMigratedStore(options.load(), label: "mcpgateway.rotate-key") { store in
+                let gateways = try await store.loadCatalog().gateways
+                for gateway in gateways { try await store.updateGateway(gateway, items: nil) }
+                return gateways
+            }
             FileHandle.standardOutput.write(Data("re-encrypted the credentials of \(gateways.count) gateways\n".utf8))
         } catch {
             fail("key rotation failed: \(error)")

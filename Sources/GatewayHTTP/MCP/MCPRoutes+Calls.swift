@@ -50,12 +50,10 @@ extension MCPRoutes {
                 logFilter: channel.logFilter, requestScopedOnly: channel.requestScopedOnly, pending: runtime.pending,
                 logger: logger)
         }
-        let key = InFlightCalls.Key(owner: channel.owner, id: message.id ?? .null)
         let dispatcher = dispatcher
-        let inFlight = runtime.inFlight
         let callContext = context
         let callStream = stream
-        let task = inFlight.start(key) {
+        let run: @Sendable () async -> MCPDispatcher.Reply = {
             let reply = await dispatcher.handle(message, context: callContext, logger: logger)
             if let callStream {
                 streams.deliver(reply.bytes, session: callStream.session, stream: callStream.name, isFinal: true)
@@ -65,6 +63,12 @@ extension MCPRoutes {
             }
             return reply
         }
+        // Only session calls can be named by a later notifications/cancelled; a call without a
+        // session is cancelled through its stream alone.
+        let task =
+            channel.session == nil
+            ? Task(operation: run)
+            : runtime.inFlight.start(InFlightCalls.Key(owner: channel.owner, id: message.id ?? .null), run)
         guard let queue else {
             let reply = await task.value
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
