@@ -30,12 +30,12 @@ build:
 run: build
 	@mkdir -p data
 	@echo "Admin token (valid 7 days):" >&2
-	@$(BIN) token --username admin@example.com --exp-minutes 10080
+	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 	@echo "Gateway on http://$(HOST):$(PORT)  (Ctrl-C stops it)" >&2
 	@HOST=$(HOST) PORT=$(PORT) exec $(BIN) serve
 
 token: build
-	@$(BIN) token --username admin@example.com --exp-minutes 10080
+	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 
 test: unit-test integration-test
 

@@ -29,7 +29,9 @@ public func buildApplication(
     }
     let nodeID = UUID().uuidString.lowercased()
     let coordinator = InProcessCoordinator(nodeID: nodeID)
-    let upstream = HTTPUpstreamClient(logger: logger)
+    var upstreamOptions = HTTPUpstreamClient.Options()
+    upstreamOptions.networkPolicy = configuration.security.networkPolicy
+    let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
     let catalog = CatalogHolder()
     let registry = Registry(
         store: store, upstream: upstream, coordinator: coordinator, catalog: catalog,
@@ -46,16 +48,32 @@ public func buildApplication(
         catalog: catalog, upstream: upstream, pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
         identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion))
-    let authority = await TokenAuthority(secret: secret)
+    let authority: TokenAuthority
+    do {
+        authority = try await tokenAuthority(configuration)
+        authority.revocations.load(try await store.activeRevocations(now: .now()))
+    } catch {
+        await upstream.shutdownUnstarted()
+        try? await store.close()
+        throw error
+    }
+    let audit = AuditTrail(
+        store: store, retention: .seconds(configuration.security.auditRetentionDays * 86400), logger: logger)
 
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>())
-    router.add(middleware: BearerAuthMiddleware<GatewayRequestContext>(authority: authority, required: configuration.authRequired))
+    let rateCounter = InProcessRateCounter()
+    addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
     let rest = RESTRoutes(
         registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion,
-        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds))
+        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds), audit: audit)
     rest.register(on: router.group())
     rest.register(on: router.group("v1"))
+    let tokens = TokenRoutes(
+        authority: authority, store: store, catalog: catalog, audit: audit,
+        maximumDays: configuration.security.tokenMaximumDays, maximumBodyBytes: configuration.maxRequestBodyBytes)
+    tokens.register(on: router.group("tokens"))
+    tokens.register(on: router.group("v1/tokens"))
     let runtime = SessionRuntime(
         nodeID: nodeID, streamCapacity: configuration.streamQueueSize,
         keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
@@ -71,16 +89,65 @@ public func buildApplication(
     let server: HTTPServerBuilder =
         configuration.webSocketEnabled
         ? .http1WebSocketUpgrade(
-            webSocketRouter: mcp.webSocketRouter(authority: authority, authRequired: configuration.authRequired))
+            webSocketRouter: mcp.webSocketRouter { router in
+                addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
+            })
         : .http1()
 
+    var services: [any Service] = [
+        upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit,
+        UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
+    ]
+    if configuration.security.adminAPIEnabled {
+        services.append(adminApplication(configuration, authority: authority, audit: audit, store: store, logger: logger))
+    }
     var app = Application(
         router: router, server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: [
-            upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive,
-            UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
-        ],
+        services: services, logger: logger)
+    app.logger.logLevel = configuration.logLevel
+    return app
+}
+
+/// Rate limits per client address, then bearer authentication, then rate limits per token
+/// subject (the counter is in process; the cluster backs it with Redis).
+func addAuthentication<Context: AuthenticatedRequestContext>(
+    to router: Router<Context>, _ configuration: GatewayConfiguration, authority: TokenAuthority, audit: AuditTrail,
+    counter: any RateCounter
+) {
+    let security = configuration.security
+    let resolver = ClientAddressResolver(trustedProxies: security.trustedProxies)
+    if security.rateLimitEnabled {
+        router.add(
+            middleware: RateLimitMiddleware<Context>(
+                scope: .address, limits: security.rateLimits, counter: counter, resolver: resolver))
+    }
+    router.add(middleware: BearerAuthMiddleware<Context>(authority: authority, required: configuration.authRequired, audit: audit))
+    if security.rateLimitEnabled {
+        router.add(
+            middleware: RateLimitMiddleware<Context>(
+                scope: .client, limits: security.rateLimits, counter: counter, resolver: resolver))
+    }
+}
+
+/// The admin API on its own listener (ADMIN_HOST:ADMIN_PORT, loopback by default), so exposing
+/// the gateway's port never exposes it.
+func adminApplication(
+    _ configuration: GatewayConfiguration, authority: TokenAuthority, audit: AuditTrail, store: any Store, logger: Logger
+) -> some Service {
+    let security = configuration.security
+    if !["127.0.0.1", "::1", "localhost"].contains(security.adminHost) {
+        logger.warning("the admin API listens beyond loopback", metadata: ["admin.host": .string(security.adminHost)])
+    }
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>())
+    router.add(
+        middleware: BearerAuthMiddleware<GatewayRequestContext>(
+            authority: authority, required: configuration.authRequired, audit: audit))
+    AdminRoutes(audit: audit, store: store).register(on: router)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(security.adminHost, port: security.adminPort), serverName: nil),
         logger: logger)
     app.logger.logLevel = configuration.logLevel
     return app

@@ -24,6 +24,8 @@ import Logging
 /// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay |
 /// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
+///
+/// Security knobs (tokens, admin API, audit log) are listed on ``SecuritySettings``.
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
     public var port: Int = 4444
@@ -46,6 +48,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var webSocketEnabled = false
     public var replayBufferEvents: Int = 256
     public var replayRetentionSeconds: Int = 300
+    /// Tokens, the admin API and the audit log.
+    public var security = SecuritySettings()
 
     public init() {}
 
@@ -127,6 +131,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         if let text = values["SSE_KEEPALIVE_INTERVAL"] {
             keepAliveIntervalSeconds = try Self.integer("SSE_KEEPALIVE_INTERVAL", text, in: 1...300)
         }
+        security = try SecuritySettings(values: values)
     }
 
     static func integer(_ name: String, _ text: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {

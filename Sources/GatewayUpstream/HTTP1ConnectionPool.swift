@@ -42,6 +42,8 @@ final class HTTP1ConnectionPool: Sendable {
         var idleTimeout: TimeAmount
         var connectTimeout: TimeAmount
         var maximumResponseBytes: Int
+        /// Resolves and checks every address before a connection is made to it.
+        var addressGuard: UpstreamAddressGuard
     }
 
     struct Connection: Sendable {
@@ -231,11 +233,13 @@ final class HTTP1ConnectionPool: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                 }
-                .connect(host: endpoint.host, port: endpoint.port)
+                .connect(to: try await options.addressGuard.addresses(host: endpoint.host, port: endpoint.port)[0])
                 .get()
             return Connection(channel: channel, handler: handler)
         } catch ChannelError.connectTimeout {
             throw UpstreamError(.timeout, "connecting took too long")
+        } catch let error as UpstreamError {
+            throw error
         } catch {
             throw UpstreamError(.unreachable, "cannot connect")
         }

@@ -37,6 +37,7 @@ extension HTTPUpstreamClient {
         var backoff = Duration.seconds(1)
         while !handle.isClosed, !Task.isCancelled {
             do {
+                try await checkAddress(of: target.url)
                 let response = try await http.execute(request, deadline: .now() + .seconds(30), logger: logger)
                 switch response.status.code {
                 case 200:

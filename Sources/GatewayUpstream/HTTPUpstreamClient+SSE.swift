@@ -10,6 +10,7 @@ import NIOHTTP1
 extension HTTPUpstreamClient {
     /// Opens the stream and waits (until `deadline`) for the upstream to announce its endpoint.
     func openSSE(_ target: UpstreamTarget, deadline: NIODeadline) async throws -> SSEUpstreamConnection {
+        try await checkAddress(of: target.url)
         let connection = SSEUpstreamConnection()
         var request = HTTPClientRequest(url: target.url)
         request.method = .GET
@@ -111,6 +112,7 @@ extension HTTPUpstreamClient {
         async throws
     {
         let endpoint = try await connection.endpoint()
+        try await checkAddress(of: endpoint)
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")

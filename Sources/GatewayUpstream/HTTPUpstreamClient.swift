@@ -31,12 +31,17 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         /// `clientInfo` sent at initialize.
         public var clientName: String = "mcp-gateway-swift"
         public var clientVersion: String = "0.1.0"
+        /// Which addresses upstreams may have (the SSRF guard); by default public ones only.
+        public var networkPolicy = NetworkPolicy()
 
         public init() {}
     }
 
     let http: HTTPClient
     let options: Options
+    var addressGuard: UpstreamAddressGuard { UpstreamAddressGuard(policy: options.networkPolicy) }
+    /// When each URL's host last passed the SSRF guard, for requests through AsyncHTTPClient.
+    let guardedURLs = Mutex<[String: ContinuousClock.Instant]>([:])
     let logger: Logger
     let sessions = UpstreamSessionTable()
     let pool: HTTP1ConnectionPool
@@ -68,7 +73,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             options: .init(
                 maximumConnectionsPerEndpoint: options.connectionsPerHost, idleTimeout: .seconds(4),
                 connectTimeout: TimeAmount(options.connectTimeout),
-                maximumResponseBytes: options.maximumResponseBytes))
+                maximumResponseBytes: options.maximumResponseBytes,
+                addressGuard: UpstreamAddressGuard(policy: options.networkPolicy)))
         self.options = options
         self.logger = logger
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
@@ -323,6 +329,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             return try await pool.post(
                 endpoint, path: path, headers: headers, body: body, deadline: deadline, eventSink: eventSink)
         }
+        try await checkAddress(of: target.url)
         var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         request.headers = headers
@@ -359,6 +366,18 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             }
         }
         return UpstreamHTTPResponse(status: Int(response.status.code), headers: response.headers, body: collected)
+    }
+
+    /// The SSRF guard for requests made through AsyncHTTPClient (TLS upstreams, SSE streams),
+    /// which resolves names itself: the host is re-checked when its last check is over 5 s old.
+    func checkAddress(of url: String) async throws {
+        let now = ContinuousClock.now
+        if let last = guardedURLs.withLock({ $0[url] }), now - last < .seconds(5) { return }
+        try await addressGuard.check(url: url)
+        guardedURLs.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[url] = now
+        }
     }
 
     /// Host, port and path of a plain `http://` URL (cached), or `nil` for anything else.

@@ -100,16 +100,19 @@ struct Token: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
     @Option(name: [.short, .customLong("username")], help: "The token's subject.") var username: String = "admin"
     @Option(help: "Minutes until the token expires.") var expMinutes: Int = 10080
+    @Flag(help: "Grant the admin API (is_admin).") var admin = false
+    @Option(help: "Limit the token to one virtual server's MCP endpoints.") var serverId: String?
 
     func run() async throws {
         let configuration = options.load()
         guard expMinutes > 0, expMinutes <= 525_600 else { fail("--exp-minutes must be from 1 to 525600") }
         guard !username.isEmpty else { fail("--username must not be empty") }
-        let secret: String
-        do { secret = try jwtSecret(configuration) } catch { fail("\(error)") }
-        let authority = await TokenAuthority(secret: secret)
-        let token = try await authority.issue(subject: username, lifetime: .seconds(expMinutes * 60))
-        FileHandle.standardOutput.write(Data((token + "\n").utf8))
+        let authority: TokenAuthority
+        do { authority = try await tokenAuthority(configuration) } catch { fail("\(error)") }
+        guard authority.canIssue else { fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens") }
+        let issued = try await authority.issue(
+            subject: username, lifetime: .seconds(expMinutes * 60), admin: admin, serverScope: serverId)
+        FileHandle.standardOutput.write(Data((issued.token + "\n").utf8))
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayCore
 import GatewayHTTP
+import JWTKit
 import Testing
 
 @Suite struct TokenAuthorityTests {
@@ -7,7 +9,7 @@ import Testing
 
     @Test func issuedTokensAuthenticate() async throws {
         let authority = await TokenAuthority(secret: Self.secret)
-        let token = try await authority.issue(subject: "alice@example.com", lifetime: .seconds(60))
+        let token = try await authority.issue(subject: "alice@example.com", lifetime: .seconds(60)).token
         #expect(try await authority.authenticate(token).subject == "alice@example.com")
         // Second time from the cache.
         #expect(try await authority.authenticate(token).subject == "alice@example.com")
@@ -15,14 +17,14 @@ import Testing
 
     @Test func tokensFromAnotherSecretAreRefused() async throws {
         let other = await TokenAuthority(secret: String(repeating: "x", count: 48))
-        let token = try await other.issue(subject: "mallory", lifetime: .seconds(60))
+        let token = try await other.issue(subject: "mallory", lifetime: .seconds(60)).token
         let authority = await TokenAuthority(secret: Self.secret)
         await #expect(throws: AuthenticationError.self) { try await authority.authenticate(token) }
     }
 
     @Test func expiredTokensAreRefused() async throws {
         let authority = await TokenAuthority(secret: Self.secret)
-        let token = try await authority.issue(subject: "bob", lifetime: .seconds(-10))
+        let token = try await authority.issue(subject: "bob", lifetime: .seconds(-10)).token
         do {
             _ = try await authority.authenticate(token)
             Issue.record("expired token accepted")
@@ -39,6 +41,69 @@ import Testing
     func malformedOrUnsignedTokensAreRefused(_ token: String) async {
         let authority = await TokenAuthority(secret: Self.secret)
         await #expect(throws: AuthenticationError.self) { try await authority.authenticate(token) }
+    }
+}
+
+@Suite struct TokenLifecycleTests {
+    static let secret = TokenAuthorityTests.secret
+
+    @Test func revokedTokensAreRefusedEvenWhenCached() async throws {
+        let authority = await TokenAuthority(secret: Self.secret)
+        let issued = try await authority.issue(subject: "carol", lifetime: .seconds(60))
+        #expect(try await authority.authenticate(issued.token).tokenID == issued.id)
+        authority.revocations.revoke(issued.id, until: issued.expiresAt)
+        do {
+            _ = try await authority.authenticate(issued.token)
+            Issue.record("revoked token accepted")
+        } catch {
+            #expect(error.message.contains("revoked"))
+        }
+        // Another token of the same subject is unaffected.
+        let other = try await authority.issue(subject: "carol", lifetime: .seconds(60))
+        #expect(try await authority.authenticate(other.token).subject == "carol")
+    }
+
+    @Test func scopeAndAdminClaimsRoundTrip() async throws {
+        let authority = await TokenAuthority(secret: Self.secret)
+        let scoped = try await authority.issue(subject: "agent", lifetime: .seconds(60), serverScope: "srv-1")
+        let principal = try await authority.authenticate(scoped.token)
+        #expect(principal.serverScope == "srv-1" && !principal.isAdmin)
+        let admin = try await authority.issue(subject: "root", lifetime: .seconds(60), admin: true)
+        #expect(try await authority.authenticate(admin.token).isAdmin)
+    }
+
+    @Test func issuerAndAudienceAreChecked() async throws {
+        var foreign = TokenPolicy()
+        foreign.issuer = "someone-else"
+        let issuedElsewhere = try await TokenAuthority(signing: .hs256(secret: Self.secret), policy: foreign)
+            .issue(subject: "x", lifetime: .seconds(60)).token
+        let authority = await TokenAuthority(secret: Self.secret)
+        await #expect(throws: AuthenticationError.self) { try await authority.authenticate(issuedElsewhere) }
+        var otherAudience = TokenPolicy()
+        otherAudience.audience = "another-api"
+        let forAnotherAPI = try await TokenAuthority(signing: .hs256(secret: Self.secret), policy: otherAudience)
+            .issue(subject: "x", lifetime: .seconds(60)).token
+        await #expect(throws: AuthenticationError.self) { try await authority.authenticate(forAnotherAPI) }
+        // With verification off, the same tokens pass.
+        var lenient = TokenPolicy()
+        lenient.verifyIssuer = false
+        lenient.verifyAudience = false
+        let relaxed = try await TokenAuthority(signing: .hs256(secret: Self.secret), policy: lenient)
+        #expect(try await relaxed.authenticate(issuedElsewhere).subject == "x")
+        #expect(try await relaxed.authenticate(forAnotherAPI).subject == "x")
+    }
+
+    @Test func es256TokensVerifyAndAlgorithmConfusionIsRefused() async throws {
+        let key = ES256PrivateKey()
+        let publicPEM = key.publicKey.pemRepresentation
+        let issuer = try await TokenAuthority(signing: .es256(publicKeyPEM: publicPEM, privateKeyPEM: key.pemRepresentation))
+        let verifier = try await TokenAuthority(signing: .es256(publicKeyPEM: publicPEM, privateKeyPEM: nil))
+        #expect(!verifier.canIssue)
+        let token = try await issuer.issue(subject: "es", lifetime: .seconds(60)).token
+        #expect(try await verifier.authenticate(token).subject == "es")
+        // The classic confusion attack: an HS256 token whose HMAC secret is the public key.
+        let forged = try await TokenAuthority(signing: .hs256(secret: publicPEM)).issue(subject: "mallory", lifetime: .seconds(60))
+        await #expect(throws: AuthenticationError.self) { try await verifier.authenticate(forged.token) }
     }
 }
 

@@ -187,10 +187,13 @@ def start_upstream(
     page_size: int | None = None,
     namespace: str | None = None,
     port: int | None = None,
+    host: str | None = None,
 ) -> Upstream:
     """Start upstream_server.py on `port` (a free one by default) and wait until it listens."""
     port = port or free_port()
     argv = [sys.executable, str(UPSTREAM_SCRIPT), "--port", str(port), "--transport", transport]
+    if host is not None:
+        argv += ["--host", host]
     if page_size is not None:
         argv += ["--page-size", str(page_size)]
     if namespace is not None:
@@ -269,8 +272,10 @@ def gateway_env(port: int, workdir: Path, secret: str) -> dict[str, str]:
 
 
 def start_gateway(
-    workdir: Path, *, ready_timeout: float = 20.0, extra_env: dict[str, str] | None = None
+    workdir: Path, *, ready_timeout: float = 20.0, extra_env: dict[str, str] | None = None, mint: bool = True
 ) -> Gateway:
+    """Starts `mcpgateway serve` and waits for /ready; `mint=False` when the gateway cannot sign
+    tokens (a public key only)."""
     binary = check_gateway_binary()
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -294,7 +299,8 @@ def start_gateway(
     else:
         proc.stop()
         raise RuntimeError(f"gateway not ready within {ready_timeout}s (last: {last}); its stderr:\n{proc.log()}")
-    gateway.token = mint_token(gateway)
+    if mint:
+        gateway.token = mint_token(gateway)
     return gateway
 
 
@@ -330,8 +336,20 @@ def private_stack(
         upstream.stop()
 
 
-def mint_token(gateway: Gateway, username: str = "admin@example.com", exp_minutes: int = 60) -> str:
+def mint_token(
+    gateway: Gateway,
+    username: str = "admin@example.com",
+    exp_minutes: int = 60,
+    *,
+    admin: bool = True,
+    server_id: str | None = None,
+) -> str:
+    """A token from `mcpgateway token` (an operator's token: admin unless `admin=False`)."""
     argv = [str(gateway.binary), "token", "--username", username, "--exp-minutes", str(exp_minutes)]
+    if admin:
+        argv.append("--admin")
+    if server_id is not None:
+        argv += ["--server-id", server_id]
     done = subprocess.run(argv, env=gateway.env, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"`mcpgateway token` exited with {done.returncode}:\n{done.stderr.decode(errors='replace')}")

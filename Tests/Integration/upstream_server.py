@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=["streamable-http", "sse", "stdio"], required=True)
     parser.add_argument("--fail-if-exists", default=None, help="exit with status 1 at start when this file exists")
     parser.add_argument("--page-size", type=int, default=None)
+    parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP transports")
     parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
     args = parser.parse_args(argv)
     if args.page_size is not None and args.page_size < 1:
@@ -341,9 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{SERVER_NAME}: serving on stdio", file=sys.stderr, flush=True)
         anyio.run(server.run_stdio_async)
     elif args.transport == "streamable-http":
-        anyio.run(lambda: server.run_streamable_http_async(host="127.0.0.1", port=args.port))
+        anyio.run(lambda: server.run_streamable_http_async(host=args.host, port=args.port))
     else:
-        anyio.run(lambda: server.run_sse_async(host="127.0.0.1", port=args.port))
+        anyio.run(lambda: server.run_sse_async(host=args.host, port=args.port))
     return 0
 
 

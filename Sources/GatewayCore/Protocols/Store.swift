@@ -3,7 +3,7 @@
 ///
 /// Every write is atomic: it succeeds completely or changes nothing. No implementation may hold
 /// a transaction open across an upstream call; discovery happens before the write.
-public protocol Store: Sendable {
+public protocol Store: TokenStore, AuditStore {
     /// Brings the schema to the newest version. Safe to call from several processes at once.
     func migrate() async throws
     /// Checks that the store answers (for `/ready`).

@@ -73,6 +73,8 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         public static let protocolViolation = Code(rawValue: "protocol_violation")
         public static let httpStatus = Code(rawValue: "http_status")
         public static let tooLarge = Code(rawValue: "too_large")
+        /// The SSRF guard refused the address.
+        public static let blocked = Code(rawValue: "blocked")
     }
 
     public var code: Code

@@ -194,6 +194,7 @@ public struct Registry: Sendable {
             return try await upstream.discover(target, timeout: discoveryTimeout)
         } catch let error as UpstreamError {
             await upstream.release(gatewayID: target.gatewayID)
+            if error.code == .blocked { throw RegistryError.invalid("url", "the address is not allowed: \(error.message)") }
             throw RegistryError(.upstreamFailed, "Could not register the upstream at \(target.url): \(error.message)")
         } catch {
             await upstream.release(gatewayID: target.gatewayID)

@@ -1,16 +1,20 @@
+import GatewayCore
 import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Requires a valid bearer token on every route except the liveness and readiness probes.
+/// Requires a valid bearer token on every route except the liveness and readiness probes, and
+/// keeps server-scoped tokens on their server's MCP endpoints. Refusals are audited.
 /// With `AUTH_REQUIRED=false` requests pass as the `anonymous` principal.
 public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
     let authority: TokenAuthority
     let required: Bool
+    let audit: AuditTrail?
 
-    public init(authority: TokenAuthority, required: Bool) {
+    public init(authority: TokenAuthority, required: Bool, audit: AuditTrail? = nil) {
         self.authority = authority
         self.required = required
+        self.audit = audit
     }
 
     public func handle(
@@ -23,24 +27,44 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], ASCIICaseInsensitive.hasPrefix(header, "bearer ") else {
-            throw unauthorized("A bearer token is required")
+            refused(request, context, reason: "no bearer token")
+            throw BearerAuth.unauthorized("A bearer token is required")
         }
+        let principal: Principal
         do {
-            context.principal = try await authority.authenticate(String(header.dropFirst(7)))
+            principal = try await authority.authenticate(String(header.dropFirst(7)))
         } catch {
             context.logger.info("authentication failed", metadata: ["auth.reason": .string(error.message)])
-            throw unauthorized("Invalid token: \(error.message)")
+            refused(request, context, reason: error.message)
+            throw BearerAuth.unauthorized("Invalid token: \(error.message)")
         }
+        if let server = principal.serverScope, !BearerAuth.isWithinScope(request.uri.path, server: server) {
+            refused(request, context, reason: "outside the token's server scope", actor: principal.subject, action: "auth.forbidden")
+            throw ProblemError(.forbidden, "This token may only reach the MCP endpoints of server \(server)")
+        }
+        context.principal = principal
         return try await next(request, context)
     }
 
-    func unauthorized(_ detail: String) -> ProblemError { BearerAuth.unauthorized(detail) }
+    func refused(_ request: Request, _ context: Context, reason: String, actor: String = "anonymous", action: String = "auth.failure") {
+        audit?.record(
+            AuditEntry(
+                at: .now(), actor: actor, action: action, targetType: "route", targetID: request.uri.path,
+                outcome: "failure", clientIP: context.peerIP, detail: ["reason": .string(reason)]))
+    }
 }
 
 /// What every instance of ``BearerAuthMiddleware`` shares.
 enum BearerAuth {
     /// Paths that need no token: the liveness and readiness probes.
     static let openPaths: Set<String> = ["/health", "/ready", "/v1/health", "/v1/ready"]
+
+    /// The endpoints a token scoped to `server` may use: that server's MCP transports.
+    static func isWithinScope(_ path: String, server: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 3, parts[0] == "servers", parts[1] == server else { return false }
+        return ["mcp", "sse", "message", "ws"].contains(parts[2])
+    }
 
     static func unauthorized(_ detail: String) -> ProblemError {
         var problem = ProblemError(.unauthorized, detail)

@@ -8,10 +8,11 @@ import Logging
 /// MCPGATEWAY_WS_RELAY_ENABLED, like ContextForge's relay. The upgrade request is authenticated
 /// like every other route (`Authorization: Bearer`).
 extension MCPRoutes {
-    /// The router that decides WebSocket upgrades.
-    public func webSocketRouter(authority: TokenAuthority, authRequired: Bool) -> Router<GatewayWebSocketContext> {
+    /// The router that decides WebSocket upgrades; `authenticate` adds the same authentication
+    /// (and rate limits) as the HTTP router's.
+    public func webSocketRouter(authenticate: (Router<GatewayWebSocketContext>) -> Void) -> Router<GatewayWebSocketContext> {
         let router = Router(context: GatewayWebSocketContext.self)
-        router.add(middleware: BearerAuthMiddleware<GatewayWebSocketContext>(authority: authority, required: authRequired))
+        authenticate(router)
         router.ws("ws") { inbound, outbound, context in
             await serveWebSocket(inbound, outbound, principal: context.requestContext.principal, serverID: nil, logger: context.logger)
         }

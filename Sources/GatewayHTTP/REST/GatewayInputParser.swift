@@ -5,6 +5,7 @@ import GatewayCore
 enum InputParser {
     static let maximumNameLength = 255
     static let maximumURLLength = 2048
+    static let maximumDescriptionLength = 8192
 
     static func name(_ fields: Fields, required: Bool) throws -> String? {
         guard let name = try fields.string("name", maxLength: maximumNameLength) else {

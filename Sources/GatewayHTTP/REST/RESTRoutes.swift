@@ -13,13 +13,27 @@ public struct RESTRoutes: Sendable {
     public let version: String
     /// Deadline of upstream reads made for the API (TOOL_TIMEOUT).
     public let upstreamTimeout: Duration
+    /// Where changes are recorded (who changed what).
+    public let audit: AuditTrail?
 
-    public init(registry: Registry, store: any Store, maximumBodyBytes: Int, version: String, upstreamTimeout: Duration) {
+    public init(
+        registry: Registry, store: any Store, maximumBodyBytes: Int, version: String, upstreamTimeout: Duration,
+        audit: AuditTrail? = nil
+    ) {
         self.registry = registry
         self.store = store
         self.maximumBodyBytes = maximumBodyBytes
         self.version = version
         self.upstreamTimeout = upstreamTimeout
+        self.audit = audit
+    }
+
+    /// Records a successful change made by the request's principal.
+    func audited(_ context: GatewayRequestContext, _ action: String, _ type: String, _ id: String, name: String? = nil) {
+        audit?.record(
+            AuditEntry(
+                at: .now(), actor: context.principal?.subject ?? "anonymous", action: action, targetType: type,
+                targetID: id, clientIP: context.peerIP, detail: name.map { ["name": .string($0)] }))
     }
 
     var catalog: CatalogHolder { registry.catalog }
@@ -83,9 +97,11 @@ public struct RESTRoutes: Sendable {
             let all = Self.includeInactive(request)
             return try Self.list(snapshot.contents.gateways.filter { all || $0.enabled }, request, RecordJSON.gateway)
         }
-        group.post { request, _ in
+        group.post { request, context in
             let input = try InputParser.gatewayInput(try await RequestJSON.object(request, limit: maximumBodyBytes))
-            return Self.json(RecordJSON.gateway(try await registry.registerGateway(input)))
+            let gateway = try await registry.registerGateway(input)
+            audited(context, "gateway.create", "gateway", gateway.id, name: gateway.name)
+            return Self.json(RecordJSON.gateway(gateway))
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
@@ -96,17 +112,21 @@ public struct RESTRoutes: Sendable {
             let id = try context.parameters.require("id")
             guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
             let update = try InputParser.gatewayUpdate(try await RequestJSON.object(request, limit: maximumBodyBytes))
-            return Self.json(RecordJSON.gateway(try await registry.updateGateway(id: id, update)))
+            let gateway = try await registry.updateGateway(id: id, update)
+            audited(context, "gateway.update", "gateway", id, name: gateway.name)
+            return Self.json(RecordJSON.gateway(gateway))
         }
         group.delete(":id") { _, context in
             let id = try context.parameters.require("id")
             try await registry.deleteGateway(id: id)
+            audited(context, "gateway.delete", "gateway", id)
             return Self.json(["status": "success", "message": .string("Gateway \(id) deleted")])
         }
         group.post(":id/state") { request, context in
             let id = try context.parameters.require("id")
             let activate = try Self.activate(request)
             let gateway = try await registry.setGatewayEnabled(id: id, enabled: activate)
+            audited(context, activate ? "gateway.activate" : "gateway.deactivate", "gateway", id, name: gateway.name)
             return Self.json([
                 "status": "success", "message": .string("Gateway \(id) \(activate ? "activated" : "deactivated")"),
                 "gateway": RecordJSON.gateway(gateway),
@@ -195,9 +215,11 @@ public struct RESTRoutes: Sendable {
             let all = Self.includeInactive(request)
             return try Self.list(catalog.snapshot.contents.servers.filter { all || $0.enabled }, request, RecordJSON.server)
         }
-        group.post { request, _ in
+        group.post { request, context in
             let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: true)
-            return Self.json(RecordJSON.server(try await registry.createServer(input)), status: .created)
+            let server = try await registry.createServer(input)
+            audited(context, "server.create", "server", server.id, name: server.name)
+            return Self.json(RecordJSON.server(server), status: .created)
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
@@ -208,16 +230,22 @@ public struct RESTRoutes: Sendable {
             let id = try context.parameters.require("id")
             guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
             let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: false)
-            return Self.json(RecordJSON.server(try await registry.updateServer(id: id, input)))
+            let server = try await registry.updateServer(id: id, input)
+            audited(context, "server.update", "server", id, name: server.name)
+            return Self.json(RecordJSON.server(server))
         }
         group.delete(":id") { _, context in
             let id = try context.parameters.require("id")
             try await registry.deleteServer(id: id)
+            audited(context, "server.delete", "server", id)
             return Self.json(["status": "success", "message": .string("Server \(id) deleted")])
         }
         group.post(":id/state") { request, context in
             let id = try context.parameters.require("id")
-            return Self.json(RecordJSON.server(try await registry.setServerEnabled(id: id, enabled: try Self.activate(request))))
+            let activate = try Self.activate(request)
+            let server = try await registry.setServerEnabled(id: id, enabled: activate)
+            audited(context, activate ? "server.activate" : "server.deactivate", "server", id, name: server.name)
+            return Self.json(RecordJSON.server(server))
         }
         group.get(":id/tools") { _, context in
             let id = try context.parameters.require("id")

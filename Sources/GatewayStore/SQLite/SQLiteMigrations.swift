@@ -66,5 +66,25 @@ enum SQLiteMigrations {
         ),
         // Stdio upstreams: the process to run, as {"command", "args", "env"}.
         (2, ["ALTER TABLE gateways ADD COLUMN command TEXT"]),
+        // API tokens (their records, never the tokens) and the audit log.
+        (
+            3,
+            [
+                """
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY, subject TEXT NOT NULL, name TEXT NOT NULL, description TEXT, server_id TEXT,
+                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER)
+                """,
+                "CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens(subject, name) WHERE revoked_at IS NULL",
+                "CREATE INDEX api_tokens_revoked ON api_tokens(expires_at) WHERE revoked_at IS NOT NULL",
+                """
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+                    action TEXT NOT NULL, target_type TEXT, target_id TEXT, outcome TEXT NOT NULL, client_ip TEXT,
+                    detail TEXT)
+                """,
+                "CREATE INDEX audit_log_at ON audit_log(at)",
+            ]
+        ),
     ]
 }

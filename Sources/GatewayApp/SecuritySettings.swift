@@ -1,0 +1,148 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+
+/// The security knobs of ``GatewayConfiguration`` (environment only, no flags).
+///
+/// | Variable | Default | Meaning |
+/// |---|---|---|
+/// | `JWT_ALGORITHM` | `HS256` | `HS256`, `RS256` or `ES256`; tokens naming any other `alg` are refused |
+/// | `JWT_PUBLIC_KEY_PATH` | none | PEM public key (RS256/ES256), required for those |
+/// | `JWT_PRIVATE_KEY_PATH` | none | PEM private key (RS256/ES256), needed to issue tokens |
+/// | `JWT_ISSUER` | `mcpgateway` | `iss` of issued tokens, required of presented ones |
+/// | `JWT_AUDIENCE` | `mcpgateway-api` | `aud` of issued tokens, required of presented ones |
+/// | `JWT_ISSUER_VERIFICATION` | `true` | check `iss` |
+/// | `JWT_AUDIENCE_VERIFICATION` | `true` | check `aud` |
+/// | `TOKEN_MAX_EXPIRY_DAYS` | `365` | longest lifetime of a token made with `POST /tokens` |
+/// | `MCPGATEWAY_ADMIN_API_ENABLED` | `false` | serve the admin API (`/audit`) on its own listener |
+/// | `ADMIN_HOST` | `127.0.0.1` | the admin listener's address (beyond loopback only when set) |
+/// | `ADMIN_PORT` | `4445` | the admin listener's port |
+/// | `AUDIT_RETENTION_DAYS` | `90` | audit entries older than this are pruned |
+/// | `RATE_LIMIT_ENABLED` | `true` | answer 429 beyond the limits below (per minute) |
+/// | `RATE_LIMIT_MCP_PER_MINUTE` | `3000` | MCP requests per token subject |
+/// | `RATE_LIMIT_READ_PER_MINUTE` | `1200` | REST reads per token subject |
+/// | `RATE_LIMIT_WRITE_PER_MINUTE` | `300` | REST writes per token subject |
+/// | `RATE_LIMIT_IP_PER_MINUTE` | `6000` | requests per client address, before authentication |
+/// | `TRUSTED_PROXIES` | none | comma-separated CIDRs whose `X-Forwarded-For` is believed |
+/// | `SSRF_ALLOW_LOCALHOST` | `false` | let upstreams be on loopback |
+/// | `SSRF_ALLOW_PRIVATE_NETWORKS` | `false` | let upstreams be in private ranges (RFC 1918, CGNAT, ULA) |
+/// | `SSRF_ALLOWED_NETWORKS` | none | comma-separated CIDRs allowed whatever their class (never metadata) |
+public struct SecuritySettings: Sendable {
+    public enum Algorithm: String, Sendable { case hs256 = "HS256", rs256 = "RS256", es256 = "ES256" }
+
+    public var algorithm: Algorithm = .hs256
+    public var publicKeyPath: String?
+    public var privateKeyPath: String?
+    public var policy = TokenPolicy()
+    public var tokenMaximumDays = 365
+    public var adminAPIEnabled = false
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 4445
+    public var auditRetentionDays = 90
+    /// The SSRF guard's rules for upstream addresses.
+    public var networkPolicy = NetworkPolicy()
+    public var rateLimitEnabled = true
+    public var rateLimits = RateLimits()
+    public var trustedProxies: [IPNetwork] = []
+
+    public init() {}
+
+    init(values: [String: String]) throws(ConfigurationError) {
+        if let text = values["JWT_ALGORITHM"] {
+            guard let algorithm = Algorithm(rawValue: text.uppercased()) else {
+                throw ConfigurationError("JWT_ALGORITHM must be HS256, RS256 or ES256")
+            }
+            self.algorithm = algorithm
+        }
+        publicKeyPath = values["JWT_PUBLIC_KEY_PATH"].flatMap { $0.isEmpty ? nil : $0 }
+        privateKeyPath = values["JWT_PRIVATE_KEY_PATH"].flatMap { $0.isEmpty ? nil : $0 }
+        if algorithm != .hs256, publicKeyPath == nil {
+            throw ConfigurationError("JWT_ALGORITHM=\(algorithm.rawValue) needs JWT_PUBLIC_KEY_PATH (a PEM public key)")
+        }
+        for (name, keyPath) in [("JWT_ISSUER", \TokenPolicy.issuer), ("JWT_AUDIENCE", \TokenPolicy.audience)] {
+            guard let text = values[name] else { continue }
+            guard !text.isEmpty, text.utf8.count <= 255 else { throw ConfigurationError("\(name) must be 1 to 255 characters") }
+            policy[keyPath: keyPath] = text
+        }
+        if let text = values["JWT_ISSUER_VERIFICATION"] {
+            policy.verifyIssuer = try GatewayConfiguration.boolean("JWT_ISSUER_VERIFICATION", text)
+        }
+        if let text = values["JWT_AUDIENCE_VERIFICATION"] {
+            policy.verifyAudience = try GatewayConfiguration.boolean("JWT_AUDIENCE_VERIFICATION", text)
+        }
+        if let text = values["TOKEN_MAX_EXPIRY_DAYS"] {
+            tokenMaximumDays = try GatewayConfiguration.integer("TOKEN_MAX_EXPIRY_DAYS", text, in: 1...3650)
+        }
+        if let text = values["MCPGATEWAY_ADMIN_API_ENABLED"] {
+            adminAPIEnabled = try GatewayConfiguration.boolean("MCPGATEWAY_ADMIN_API_ENABLED", text)
+        }
+        if let host = values["ADMIN_HOST"] {
+            guard !host.isEmpty else { throw ConfigurationError("ADMIN_HOST must not be empty") }
+            adminHost = host
+        }
+        if let text = values["ADMIN_PORT"] { adminPort = try GatewayConfiguration.integer("ADMIN_PORT", text, in: 1...65535) }
+        if let text = values["SSRF_ALLOW_LOCALHOST"] {
+            networkPolicy.allowLocalhost = try GatewayConfiguration.boolean("SSRF_ALLOW_LOCALHOST", text)
+        }
+        if let text = values["SSRF_ALLOW_PRIVATE_NETWORKS"] {
+            networkPolicy.allowPrivateNetworks = try GatewayConfiguration.boolean("SSRF_ALLOW_PRIVATE_NETWORKS", text)
+        }
+        networkPolicy.allowedNetworks = try Self.networks("SSRF_ALLOWED_NETWORKS", values)
+        trustedProxies = try Self.networks("TRUSTED_PROXIES", values)
+        if let text = values["RATE_LIMIT_ENABLED"] {
+            rateLimitEnabled = try GatewayConfiguration.boolean("RATE_LIMIT_ENABLED", text)
+        }
+        for (name, keyPath) in [
+            ("RATE_LIMIT_MCP_PER_MINUTE", \RateLimits.mcpPerMinute), ("RATE_LIMIT_READ_PER_MINUTE", \RateLimits.readPerMinute),
+            ("RATE_LIMIT_WRITE_PER_MINUTE", \RateLimits.writePerMinute), ("RATE_LIMIT_IP_PER_MINUTE", \RateLimits.perAddressPerMinute),
+        ] {
+            if let text = values[name] { rateLimits[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: 1...10_000_000) }
+        }
+        if let text = values["AUDIT_RETENTION_DAYS"] {
+            auditRetentionDays = try GatewayConfiguration.integer("AUDIT_RETENTION_DAYS", text, in: 1...3650)
+        }
+    }
+
+    static func networks(_ name: String, _ values: [String: String]) throws(ConfigurationError) -> [IPNetwork] {
+        guard let text = values[name] else { return [] }
+        var networks: [IPNetwork] = []
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let network = IPNetwork(item) else {
+                throw ConfigurationError("\(name) must be comma-separated addresses or CIDRs such as 10.1.0.0/16 (not: \(item))")
+            }
+            networks.append(network)
+        }
+        return networks
+    }
+
+    /// The token signing set-up; reads the PEM files.
+    func signing(hmacSecret: String) throws(ConfigurationError) -> TokenSigning {
+        func read(_ path: String?, _ name: String) throws(ConfigurationError) -> String? {
+            guard let path else { return nil }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("\(name) cannot be read: \(path)")
+            }
+            return text
+        }
+        switch algorithm {
+        case .hs256:
+            return .hs256(secret: hmacSecret)
+        case .rs256:
+            return .rs256(publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "", privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH"))
+        case .es256:
+            return .es256(publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "", privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH"))
+        }
+    }
+}
+
+/// Builds the token authority the configuration describes; a key that cannot be read stops start-up.
+public func tokenAuthority(_ configuration: GatewayConfiguration, revocations: TokenRevocations = TokenRevocations())
+    async throws -> TokenAuthority
+{
+    let signing = try configuration.security.signing(hmacSecret: try jwtSecret(configuration))
+    do {
+        return try await TokenAuthority(signing: signing, policy: configuration.security.policy, revocations: revocations)
+    } catch {
+        throw ConfigurationError("the \(configuration.security.algorithm.rawValue) key in JWT_PUBLIC_KEY_PATH/JWT_PRIVATE_KEY_PATH is not a valid PEM key")
+    }
+}

@@ -1,0 +1,23 @@
+/// Who made a request, once their token was accepted.
+public struct Principal: Sendable, Hashable {
+    /// The token's subject (a user name or e-mail).
+    public var subject: String
+    /// Whether the token grants the admin API (`is_admin`, only on tokens minted by operators).
+    public var isAdmin: Bool
+    /// The one virtual server an API token is limited to.
+    public var serverScope: String?
+    /// The token's `jti`, by which it is revoked.
+    public var tokenID: String?
+
+    public init(subject: String, isAdmin: Bool = false, serverScope: String? = nil, tokenID: String? = nil) {
+        self.subject = subject
+        self.isAdmin = isAdmin
+        self.serverScope = serverScope
+        self.tokenID = tokenID
+    }
+}
+
+/// Why a bearer token was refused. The message is safe to return; it never echoes the token.
+public struct AuthenticationError: Error, Sendable {
+    public var message: String
+}

@@ -1,0 +1,137 @@
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+
+/// `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`: API tokens a user creates for their
+/// agents, in ContextForge's shape. The signed token is returned once; only its record is kept.
+/// A revoked token is refused on the next request.
+public struct TokenRoutes: Sendable {
+    public let authority: TokenAuthority
+    public let store: any TokenStore
+    public let catalog: CatalogHolder
+    public let audit: AuditTrail?
+    /// Longest lifetime a created token may have (TOKEN_MAX_EXPIRY_DAYS).
+    public let maximumDays: Int
+    public let maximumBodyBytes: Int
+
+    public init(
+        authority: TokenAuthority, store: any TokenStore, catalog: CatalogHolder, audit: AuditTrail?, maximumDays: Int,
+        maximumBodyBytes: Int
+    ) {
+        self.authority = authority
+        self.store = store
+        self.catalog = catalog
+        self.audit = audit
+        self.maximumDays = maximumDays
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    public func register(on group: RouterGroup<GatewayRequestContext>) {
+        group.post { request, context in try await create(request, context: context) }
+        group.get { request, context in
+            let principal = try context.requirePrincipal()
+            let tokens = try await store.tokens(subject: principal.subject)
+            let limit = try RESTRoutes.limit(request) ?? tokens.count
+            return RESTRoutes.json([
+                "tokens": .array(tokens.prefix(limit).map(Self.json)), "total": .int(Int64(tokens.count)),
+                "limit": .int(Int64(limit)), "offset": 0,
+            ])
+        }
+        group.delete(":id") { _, context in
+            let principal = try context.requirePrincipal()
+            let id = try context.parameters.require("id")
+            guard let token = try await store.revokeToken(id: id, subject: principal.subject, at: .now()) else {
+                throw ProblemError.notFound("Token not found: \(id)")
+            }
+            authority.revocations.revoke(token.id, until: token.expiresAt)
+            audit?.record(
+                AuditEntry(
+                    at: .now(), actor: principal.subject, action: "token.revoke", targetType: "token", targetID: id,
+                    clientIP: context.peerIP, detail: ["name": .string(token.name)]))
+            return Response(status: .noContent)
+        }
+    }
+
+    func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        guard authority.canIssue else {
+            throw ProblemError(.notImplemented, "This gateway holds only a public key; it cannot sign tokens")
+        }
+        let input = try TokenInput(try await RequestJSON.object(request, limit: maximumBodyBytes), maximumDays: maximumDays)
+        if let server = input.serverID, catalog.snapshot.serversByID[server] == nil {
+            throw ProblemError.invalid("scope.server_id", "names no virtual server (\(server))")
+        }
+        let issued = try await authority.issue(
+            subject: principal.subject, lifetime: .seconds(input.days * 86400), serverScope: input.serverID)
+        let record = APITokenRecord(
+            id: issued.id, subject: principal.subject, name: input.name, description: input.description,
+            serverID: input.serverID, createdAt: .now(), expiresAt: issued.expiresAt)
+        do {
+            try await store.insertToken(record)
+        } catch let error as StoreError where error.code == .conflict {
+            throw ProblemError(.conflict, "You already have an active token named \(input.name)")
+        }
+        audit?.record(
+            AuditEntry(
+                at: .now(), actor: principal.subject, action: "token.create", targetType: "token", targetID: issued.id,
+                clientIP: context.peerIP, detail: ["name": .string(input.name), "server_id": RecordJSON.optional(input.serverID)]))
+        return RESTRoutes.json(["token": Self.json(record), "access_token": .string(issued.token)], status: .created)
+    }
+
+    static func json(_ token: APITokenRecord) -> JSONValue {
+        .object(
+            JSONObject([
+                ("id", .string(token.id)), ("name", .string(token.name)), ("description", RecordJSON.optional(token.description)),
+                ("user_email", .string(token.subject)), ("server_id", RecordJSON.optional(token.serverID)),
+                ("created_at", .string(token.createdAt.iso8601)), ("expires_at", .string(token.expiresAt.iso8601)),
+                ("revoked_at", RecordJSON.optional(token.revokedAt?.iso8601)),
+                ("is_active", .bool(token.revokedAt == nil && token.expiresAt > .now())),
+            ]))
+    }
+}
+
+/// A validated `POST /tokens` body.
+struct TokenInput {
+    var name: String
+    var description: String?
+    var days: Int
+    var serverID: String?
+
+    init(_ object: JSONObject, maximumDays: Int) throws {
+        let fields = Fields(object: object)
+        let known: Set<String> = ["name", "description", "expires_in_days", "scope", "server_id", "tags"]
+        if let unknown = object.members.map(\.0).first(where: { !known.contains($0) }) {
+            throw ProblemError.invalid(unknown, "is not a token field (name, description, expires_in_days, scope)")
+        }
+        guard let name = try InputParser.name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
+        self.name = name
+        description = try fields.string("description", maxLength: InputParser.maximumDescriptionLength)
+        days = 30
+        if let value = object["expires_in_days"], !value.isNull {
+            guard let days = value.intValue, (1...maximumDays).contains(Int(days)) else {
+                throw ProblemError.invalid("expires_in_days", "must be an integer from 1 to \(maximumDays)")
+            }
+            self.days = Int(days)
+        }
+        serverID = try fields.string("server_id", maxLength: 255)
+        if let scope = object["scope"], !scope.isNull {
+            guard case .object(let members) = scope else { throw ProblemError.invalid("scope", "must be an object") }
+            for (key, value) in members.members {
+                switch key {
+                case "server_id":
+                    guard value.isNull || value.stringValue != nil else {
+                        throw ProblemError.invalid("scope.server_id", "must be a string")
+                    }
+                    serverID = value.stringValue ?? serverID
+                case "permissions", "ip_restrictions", "time_restrictions", "usage_limits":
+                    // Accepted empty for ContextForge clients; anything in them would be a promise not kept.
+                    guard value.isNull || value.arrayValue?.isEmpty == true || value.objectValue?.members.isEmpty == true else {
+                        throw ProblemError.invalid("scope.\(key)", "is not supported; scope a token to a server_id")
+                    }
+                default:
+                    throw ProblemError.invalid("scope.\(key)", "is not a scope field (server_id)")
+                }
+            }
+        }
+    }
+}
