@@ -26,13 +26,14 @@ deps: $(VENV_STAMP)
 build:
 	$(SWIFT) build --product mcpgateway
 
-## One node on 127.0.0.1:4444 with SQLite under ./data; prints an admin token first.
+## One node on 127.0.0.1:4444 with SQLite under ./data; prints an admin token first. The binary
+## refuses loopback upstreams by default (SSRF guard); this local run allows them for the walk-through.
 run: build
 	@mkdir -p data
 	@echo "Admin token (valid 7 days):" >&2
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
-	@echo "Gateway on http://$(HOST):$(PORT)  (Ctrl-C stops it)" >&2
-	@HOST=$(HOST) PORT=$(PORT) exec $(BIN) serve
+	@echo "Gateway on http://$(HOST):$(PORT)  (Ctrl-C stops it; upstreams on loopback allowed for this local run)" >&2
+	@HOST=$(HOST) PORT=$(PORT) SSRF_ALLOW_LOCALHOST=$${SSRF_ALLOW_LOCALHOST:-true} exec $(BIN) serve
 
 token: build
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080

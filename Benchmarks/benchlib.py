@@ -54,7 +54,9 @@ def gateway(extra_env: dict[str, str] | None = None) -> Iterator[RunningGateway]
     with tempfile.TemporaryDirectory() as work:
         port = free_port()
         env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{work}/gw.db",
-               "JWT_SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "warning", **(extra_env or {})}
+               "JWT_SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "warning",
+               # Benchmarks drive loopback upstreams far beyond a client's fair share.
+               "SSRF_ALLOW_LOCALHOST": "true", "RATE_LIMIT_ENABLED": "false", **(extra_env or {})}
         token = subprocess.run([str(GATEWAY), "token", "--username", "bench"], env=env, capture_output=True,
                                check=True).stdout.decode().strip()
         process = subprocess.Popen([str(GATEWAY), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr)

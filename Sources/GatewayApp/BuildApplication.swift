@@ -6,18 +6,45 @@ import GatewayStore
 import GatewayUpstream
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// The gateway's version, shown by `/version`, `mcpgateway version` and `serverInfo`.
 public let gatewayVersion = "0.1.0"
 
-/// The one composition root: builds every part from the configuration and wires them together.
-/// Migrations run here, before the server accepts connections.
+/// The gateway's application, ready to run: see ``buildGateway(configuration:logger:)``.
 public func buildApplication(
     configuration: GatewayConfiguration, logger: Logger
 ) async throws -> some ApplicationProtocol {
+    try await buildGateway(configuration: configuration, logger: logger).application()
+}
+
+/// Every part of a gateway, wired, before it becomes an application: the router (whose route
+/// table the tests check) and the services that run beside it.
+public struct BuiltGateway {
+    public let router: Router<GatewayRequestContext>
+    let server: HTTPServerBuilder
+    let services: [any Service]
+    let configuration: GatewayConfiguration
+    let logger: Logger
+
+    /// The application serving the router on HOST:PORT with the services.
+    public func application() -> some ApplicationProtocol {
+        var app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            services: services, logger: logger)
+        app.logger.logLevel = configuration.logLevel
+        return app
+    }
+}
+
+/// The one composition root: builds every part from the configuration and wires them together.
+/// Migrations run here, before the server accepts connections.
+public func buildGateway(configuration: GatewayConfiguration, logger: Logger) async throws -> BuiltGateway {
     let store = try await openStore(configuration, logger: logger)
     let secret: String
     do {
@@ -35,7 +62,8 @@ public func buildApplication(
     let catalog = CatalogHolder()
     let registry = Registry(
         store: store, upstream: upstream, coordinator: coordinator, catalog: catalog,
-        naming: Naming(separator: configuration.toolNameSeparator), discoveryTimeout: .seconds(30), logger: logger)
+        naming: Naming(separator: configuration.toolNameSeparator), discoveryTimeout: .seconds(30), logger: logger,
+        rules: configuration.security.validation)
     do {
         try await registry.reload()
     } catch {
@@ -47,7 +75,7 @@ public func buildApplication(
     let dispatcher = MCPDispatcher(
         catalog: catalog, upstream: upstream, pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
-        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion))
+        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion), rules: configuration.security.validation)
     let authority: TokenAuthority
     do {
         authority = try await tokenAuthority(configuration)
@@ -61,7 +89,10 @@ public func buildApplication(
         store: store, retention: .seconds(configuration.security.auditRetentionDays * 86400), logger: logger)
 
     let router = Router(context: GatewayRequestContext.self)
-    router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>())
+    if !configuration.security.corsOrigins.isEmpty {
+        router.add(middleware: CORSAllowListMiddleware<GatewayRequestContext>(origins: configuration.security.corsOrigins))
+    }
+    router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = InProcessRateCounter()
     addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
     let rest = RESTRoutes(
@@ -71,7 +102,8 @@ public func buildApplication(
     rest.register(on: router.group("v1"))
     let tokens = TokenRoutes(
         authority: authority, store: store, catalog: catalog, audit: audit,
-        maximumDays: configuration.security.tokenMaximumDays, maximumBodyBytes: configuration.maxRequestBodyBytes)
+        maximumDays: configuration.security.tokenMaximumDays, maximumBodyBytes: configuration.maxRequestBodyBytes,
+        rules: configuration.security.validation)
     tokens.register(on: router.group("tokens"))
     tokens.register(on: router.group("v1/tokens"))
     let runtime = SessionRuntime(
@@ -86,13 +118,22 @@ public func buildApplication(
         runtime: runtime)
     mcp.register(on: router)
     // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.
-    let server: HTTPServerBuilder =
+    var server: HTTPServerBuilder =
         configuration.webSocketEnabled
         ? .http1WebSocketUpgrade(
             webSocketRouter: mcp.webSocketRouter { router in
                 addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
             })
         : .http1()
+    if let files = configuration.security.tls {
+        do {
+            server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
+        } catch {
+            await upstream.shutdownUnstarted()
+            try? await store.close()
+            throw error
+        }
+    }
 
     var services: [any Service] = [
         upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit,
@@ -101,12 +142,20 @@ public func buildApplication(
     if configuration.security.adminAPIEnabled {
         services.append(adminApplication(configuration, authority: authority, audit: audit, store: store, logger: logger))
     }
-    var app = Application(
-        router: router, server: server,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-        services: services, logger: logger)
-    app.logger.logLevel = configuration.logLevel
-    return app
+    return BuiltGateway(router: router, server: server, services: services, configuration: configuration, logger: logger)
+}
+
+/// The server's TLS set-up from PEM files; unreadable or mismatched files stop start-up.
+func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throws -> TLSConfiguration {
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: files.keyFile, format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    } catch {
+        throw ConfigurationError("CERT_FILE/KEY_FILE cannot be used as a PEM certificate chain and private key")
+    }
 }
 
 /// Rate limits per client address, then bearer authentication, then rate limits per token

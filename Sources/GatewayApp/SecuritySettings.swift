@@ -24,6 +24,14 @@ import GatewayHTTP
 /// | `RATE_LIMIT_WRITE_PER_MINUTE` | `300` | REST writes per token subject |
 /// | `RATE_LIMIT_IP_PER_MINUTE` | `6000` | requests per client address, before authentication |
 /// | `TRUSTED_PROXIES` | none | comma-separated CIDRs whose `X-Forwarded-For` is believed |
+/// | `VALIDATION_MAX_NAME_LENGTH` | `255` | longest gateway, server or token name |
+/// | `VALIDATION_MAX_DESCRIPTION_LENGTH` | `8192` | longest description (REST input and discovered items) |
+/// | `VALIDATION_MAX_JSON_DEPTH` | `30` | deepest JSON nesting of a request body |
+/// | `VALIDATION_MAX_RPC_PARAM_SIZE` | `262144` | largest `params` of one MCP request, in bytes |
+/// | `VALIDATION_ALLOWED_MIME_TYPES` | a list of text, data, image, audio and video types | comma-separated MIME types discovered resources may declare |
+/// | `CORS_ALLOWED_ORIGINS` | none | comma-separated origins (`https://app.example.com`) browsers may call from |
+/// | `SSL` | `false` | terminate TLS in the gateway (then HSTS is sent) |
+/// | `CERT_FILE` / `KEY_FILE` | none | PEM certificate chain and private key, required with `SSL=true` |
 /// | `SSRF_ALLOW_LOCALHOST` | `false` | let upstreams be on loopback |
 /// | `SSRF_ALLOW_PRIVATE_NETWORKS` | `false` | let upstreams be in private ranges (RFC 1918, CGNAT, ULA) |
 /// | `SSRF_ALLOWED_NETWORKS` | none | comma-separated CIDRs allowed whatever their class (never metadata) |
@@ -44,6 +52,10 @@ public struct SecuritySettings: Sendable {
     public var rateLimitEnabled = true
     public var rateLimits = RateLimits()
     public var trustedProxies: [IPNetwork] = []
+    public var validation = ValidationRules()
+    public var corsOrigins: Set<String> = []
+    /// The certificate chain and key files when the gateway terminates TLS.
+    public var tls: (certificateFile: String, keyFile: String)?
 
     public init() {}
 
@@ -98,9 +110,47 @@ public struct SecuritySettings: Sendable {
         ] {
             if let text = values[name] { rateLimits[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: 1...10_000_000) }
         }
+        for (name, keyPath, range) in [
+            ("VALIDATION_MAX_NAME_LENGTH", \ValidationRules.maximumNameLength, 16...4096),
+            ("VALIDATION_MAX_DESCRIPTION_LENGTH", \ValidationRules.maximumDescriptionLength, 256...1_000_000),
+            ("VALIDATION_MAX_JSON_DEPTH", \ValidationRules.maximumJSONDepth, 8...256),
+            ("VALIDATION_MAX_RPC_PARAM_SIZE", \ValidationRules.maximumParamsBytes, 1024...(64 << 20)),
+        ] {
+            if let text = values[name] { validation[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: range) }
+        }
+        if let text = values["VALIDATION_ALLOWED_MIME_TYPES"] {
+            let types = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            guard !types.isEmpty, types.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
+                throw ConfigurationError("VALIDATION_ALLOWED_MIME_TYPES must be comma-separated types such as text/plain")
+            }
+            validation.allowedMIMETypes = Set(types)
+        }
+        if let text = values["CORS_ALLOWED_ORIGINS"] {
+            for origin in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !origin.isEmpty {
+                guard Self.isOrigin(origin) else {
+                    throw ConfigurationError(
+                        "CORS_ALLOWED_ORIGINS must list origins such as https://app.example.com (no *, paths or trailing /): \(origin)")
+                }
+                corsOrigins.insert(origin)
+            }
+        }
+        if let text = values["SSL"], try GatewayConfiguration.boolean("SSL", text) {
+            guard let certificate = values["CERT_FILE"], !certificate.isEmpty, let key = values["KEY_FILE"], !key.isEmpty else {
+                throw ConfigurationError("SSL=true needs CERT_FILE and KEY_FILE (PEM files)")
+            }
+            tls = (certificate, key)
+        }
         if let text = values["AUDIT_RETENTION_DAYS"] {
             auditRetentionDays = try GatewayConfiguration.integer("AUDIT_RETENTION_DAYS", text, in: 1...3650)
         }
+    }
+
+    /// `scheme://host[:port]` with an http(s) scheme and nothing after the authority.
+    static func isOrigin(_ text: String) -> Bool {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
+        else { return false }
+        return components.path.isEmpty && components.query == nil && components.fragment == nil && components.user == nil
     }
 
     static func networks(_ name: String, _ values: [String: String]) throws(ConfigurationError) -> [IPNetwork] {

@@ -188,12 +188,15 @@ def start_upstream(
     namespace: str | None = None,
     port: int | None = None,
     host: str | None = None,
+    hostile: bool = False,
 ) -> Upstream:
     """Start upstream_server.py on `port` (a free one by default) and wait until it listens."""
     port = port or free_port()
     argv = [sys.executable, str(UPSTREAM_SCRIPT), "--port", str(port), "--transport", transport]
     if host is not None:
         argv += ["--host", host]
+    if hostile:
+        argv.append("--hostile")
     if page_size is not None:
         argv += ["--page-size", str(page_size)]
     if namespace is not None:

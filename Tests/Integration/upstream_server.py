@@ -41,9 +41,11 @@ from mcp.types import (
     ListToolsResult,
     PaginatedRequestParams,
     PromptReference,
+    Resource,
     SamplingMessage,
     SubscribeRequestParams,
     TextContent,
+    Tool,
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
@@ -114,6 +116,27 @@ def _page(items: list[Any], params: PaginatedRequestParams | None, page_size: in
     return chunk, (_encode_cursor(end) if end < len(items) else None)
 
 
+_SCHEMA = {"type": "object", "properties": {}}
+# Listed with --hostile: items a gateway must keep out of its catalog (names, markup, MIME types),
+# next to one harmless item of each kind that must stay.
+HOSTILE_TOOLS = [
+    Tool(name="bad name!", description="spaces and punctuation", input_schema=_SCHEMA),
+    Tool(name="-leading-dash", description="starts with a dash", input_schema=_SCHEMA),
+    Tool(name="x" * 129, description="too long a name", input_schema=_SCHEMA),
+    Tool(name="scripted", description="Helpful <script>alert(1)</script> tool", input_schema=_SCHEMA),
+    Tool(name="handler", description='<img src=x onerror="alert(1)">', input_schema=_SCHEMA),
+    Tool(name="linked", title="<a href='javascript:alert(1)'>click</a>", description="ok", input_schema=_SCHEMA),
+    Tool(name="verbose", description="d" * 8193, input_schema=_SCHEMA),
+    Tool(name="generic_ok", description="Returns List<String> when a < b; harmless text", input_schema=_SCHEMA),
+]
+HOSTILE_RESOURCES = [
+    Resource(uri="hostile://page", name="page", mime_type="text/html"),
+    Resource(uri="hostile://blob", name="blob", mime_type="application/x-evil"),
+    Resource(uri="hostile://named", name="<svg/onload=alert(1)>", mime_type="text/plain"),
+    Resource(uri="hostile://fine", name="fine", mime_type="text/plain; charset=utf-8"),
+]
+
+
 class PagingMCPServer(MCPServer):
     """MCPServer whose list handlers return pages of `page_size` items when a size is set.
 
@@ -121,19 +144,20 @@ class PagingMCPServer(MCPServer):
     `__init__`, so overriding them here replaces what tools/list & co. answer.
     """
 
-    def __init__(self, *args: Any, page_size: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, page_size: int | None = None, hostile: bool = False, **kwargs: Any) -> None:
         self.page_size = page_size
+        self.hostile = hostile
         super().__init__(*args, **kwargs)
 
     async def _handle_list_tools(self, ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
-        tools = await self.list_tools()
+        tools = await self.list_tools() + (HOSTILE_TOOLS if self.hostile else [])
         if not self.page_size:
             return ListToolsResult(tools=tools)
         chunk, cursor = _page(tools, params, self.page_size)
         return ListToolsResult(tools=chunk, next_cursor=cursor)
 
     async def _handle_list_resources(self, ctx: Any, params: PaginatedRequestParams | None) -> ListResourcesResult:
-        resources = await self.list_resources()
+        resources = await self.list_resources() + (HOSTILE_RESOURCES if self.hostile else [])
         if not self.page_size:
             return ListResourcesResult(resources=resources)
         chunk, cursor = _page(resources, params, self.page_size)
@@ -156,7 +180,7 @@ class PagingMCPServer(MCPServer):
         return ListPromptsResult(prompts=chunk, next_cursor=cursor)
 
 
-def build_server(page_size: int | None = None, namespace: str | None = None) -> PagingMCPServer:
+def build_server(page_size: int | None = None, namespace: str | None = None, hostile: bool = False) -> PagingMCPServer:
     uris = resource_uris(namespace)
     server = PagingMCPServer(
         SERVER_NAME,
@@ -164,6 +188,7 @@ def build_server(page_size: int | None = None, namespace: str | None = None) -> 
         version="1.0.0",
         log_level="WARNING",
         page_size=page_size,
+        hostile=hostile,
     )
 
     @server.tool(
@@ -324,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-if-exists", default=None, help="exit with status 1 at start when this file exists")
     parser.add_argument("--page-size", type=int, default=None)
     parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP transports")
+    parser.add_argument("--hostile", action="store_true", help="also list tools and resources a gateway must refuse")
     parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
     args = parser.parse_args(argv)
     if args.page_size is not None and args.page_size < 1:
@@ -337,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.transport != "stdio" and args.port is None:
         parser.error("--port is required for the HTTP transports")
-    server = build_server(args.page_size, args.namespace)
+    server = build_server(args.page_size, args.namespace, args.hostile)
     if args.transport == "stdio":
         print(f"{SERVER_NAME}: serving on stdio", file=sys.stderr, flush=True)
         anyio.run(server.run_stdio_async)

@@ -10,11 +10,14 @@ public struct MCPDispatcher: Sendable {
     /// Deadline of one forwarded call (TOOL_TIMEOUT).
     public let upstreamTimeout: Duration
     public let identity: ServerIdentity
+    /// Size limits on requests (params, `_meta`) and the JSON depth transports parse with.
+    public let rules: ValidationRules
 
     public init(
         catalog: CatalogHolder, upstream: any UpstreamClient, pagination: Pagination, upstreamTimeout: Duration,
-        identity: ServerIdentity
+        identity: ServerIdentity, rules: ValidationRules = ValidationRules()
     ) {
+        self.rules = rules
         self.catalog = catalog
         self.upstream = upstream
         self.pagination = pagination
@@ -33,6 +36,7 @@ public struct MCPDispatcher: Sendable {
     public func handle(_ request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async -> Reply {
         let id = request.id ?? .null
         do {
+            try rules.checkLimits(of: request)
             let result = try await result(for: request, context: context, logger: logger)
             switch result {
             case .local(let bytes), .forwarded(.result(let bytes)):

@@ -12,11 +12,14 @@ public struct Registry: Sendable {
     /// Deadline for discovery at registration.
     public let discoveryTimeout: Duration
     public let logger: Logger
+    /// What discovered items must satisfy to enter the catalog.
+    public let rules: ValidationRules
 
     public init(
         store: any Store, upstream: any UpstreamClient, coordinator: any Coordinator, catalog: CatalogHolder,
-        naming: Naming, discoveryTimeout: Duration, logger: Logger
+        naming: Naming, discoveryTimeout: Duration, logger: Logger, rules: ValidationRules = ValidationRules()
     ) {
+        self.rules = rules
         self.store = store
         self.upstream = upstream
         self.coordinator = coordinator
@@ -222,6 +225,10 @@ public struct Registry: Sendable {
         var resources: [ResourceRecord] = []
         for definition in discovered.resources {
             guard let uri = definition["uri"]?.stringValue, !uri.isEmpty, seen.insert(uri).inserted else { continue }
+            if let problem = resourceProblem(definition) {
+                refuse("resource", uri, problem, gateway: gateway)
+                continue
+            }
             let old = oldResources[uri]
             resources.append(
                 ResourceRecord(
@@ -255,6 +262,10 @@ public struct Registry: Sendable {
         for definition in definitions {
             guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
             else { continue }
+            if let problem = rules.toolNameProblem(original).map({ "name \($0)" }) ?? textProblem(definition) {
+                refuse(kind.lowercased(), original, problem, gateway: gateway)
+                continue
+            }
             let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
             if takenNames.contains(name) {
                 throw RegistryError(.conflict, "\(kind) name '\(name)' is already used by another gateway", field: "name")
@@ -266,6 +277,35 @@ public struct Registry: Sendable {
                     definition: definition, enabled: existing?.enabled ?? true, createdAt: existing?.createdAt ?? now))
         }
         return items
+    }
+
+    /// Why a discovered item's title or description keeps it out of the catalog, or `nil`.
+    func textProblem(_ definition: JSONObject) -> String? {
+        for field in ["title", "description"] {
+            guard let text = definition[field]?.stringValue, let problem = rules.descriptionProblem(text) else { continue }
+            return "\(field) \(problem)"
+        }
+        return nil
+    }
+
+    func resourceProblem(_ definition: JSONObject) -> String? {
+        if let name = definition["name"]?.stringValue, let markup = ValidationRules.dangerousMarkup(in: name) {
+            return "name must not contain markup that runs script (\(markup))"
+        }
+        if let mimeType = definition["mimeType"]?.stringValue, !rules.allows(mimeType: mimeType) {
+            return "MIME type \(mimeType) is not allowed (VALIDATION_ALLOWED_MIME_TYPES)"
+        }
+        return textProblem(definition)
+    }
+
+    /// Logs a discovered item left out of the catalog; the rest of the upstream is still served.
+    func refuse(_ kind: String, _ name: String, _ problem: String, gateway: GatewayRecord) {
+        logger.warning(
+            "discovered item refused",
+            metadata: [
+                "gateway.id": .string(gateway.id), "item.kind": .string(kind), "item.name": .string(String(name.prefix(200))),
+                "reason": .string(problem),
+            ])
     }
 
     // MARK: - Virtual servers

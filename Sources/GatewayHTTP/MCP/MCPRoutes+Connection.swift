@@ -19,7 +19,7 @@ extension MCPRoutes {
             return error
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes) } catch {
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch {
             respond(error.responseBytes)
             return error
         }

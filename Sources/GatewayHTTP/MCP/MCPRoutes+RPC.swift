@@ -11,7 +11,7 @@ extension MCPRoutes {
             return MCPReply.error(JSONRPCError.invalidRequest("/rpc takes one request per call"), status: .badRequest)
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes) } catch { return MCPReply.error(error, status: .badRequest) }
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
         guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
         let version = ProtocolVersions.latestStateful
         if method == "initialize" {

@@ -13,6 +13,8 @@ import NIOCore
 ///   later request must carry; DELETE ends it.
 public struct MCPRoutes: Sendable {
     public let dispatcher: MCPDispatcher
+    /// Deepest JSON nesting accepted in a client message (VALIDATION_MAX_JSON_DEPTH).
+    var jsonDepth: Int { dispatcher.rules.maximumJSONDepth }
     public let sealer: SessionSealer
     public let coordinator: any Coordinator
     /// Largest MCP request body accepted.
@@ -109,7 +111,7 @@ public struct MCPRoutes: Sendable {
             return fail(JSONRPCError.invalidRequest("batches are not allowed in protocol version 2026-07-28"))
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes) } catch { return fail(error) }
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return fail(error) }
         guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
         if let headerMethod = request.headers[Self.methodHeader], headerMethod != method {
             return fail(JSONRPCError(code: .headerMismatch, message: "Mcp-Method header does not match the body", id: message.id))
@@ -174,7 +176,7 @@ public struct MCPRoutes: Sendable {
             return await batch(request, bytes: bytes, serverID: serverID, principal: principal, logger: logger)
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes) } catch { return MCPReply.error(error, status: .badRequest) }
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
         if message.method == "initialize", message.kind == .request {
             return initialize(request, message: message, serverID: serverID, principal: principal)
         }
@@ -218,12 +220,12 @@ public struct MCPRoutes: Sendable {
                 status: .badRequest)
         }
         let elements: [[UInt8]]
-        do { elements = try JSONRPCMessage.splitBatch(bytes) } catch { return MCPReply.error(error, status: .badRequest) }
+        do { elements = try JSONRPCMessage.splitBatch(bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
         let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
         var responses: [[UInt8]] = []
         for element in elements {
             do {
-                let message = try JSONRPCMessage(bytes: element)
+                let message = try JSONRPCMessage(bytes: element, maximumDepth: jsonDepth)
                 if message.method == "initialize" {
                     responses.append(JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes)
                 } else if message.kind == .request {

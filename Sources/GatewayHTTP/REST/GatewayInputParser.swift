@@ -3,12 +3,10 @@ import GatewayCore
 
 /// Turns REST bodies into validated registry inputs; every refusal names the field and the rule.
 enum InputParser {
-    static let maximumNameLength = 255
     static let maximumURLLength = 2048
-    static let maximumDescriptionLength = 8192
 
     static func name(_ fields: Fields, required: Bool) throws -> String? {
-        guard let name = try fields.string("name", maxLength: maximumNameLength) else {
+        guard let name = try fields.string("name", maxLength: fields.rules.maximumNameLength) else {
             if required { throw ProblemError.invalid("name", "is required") }
             return nil
         }
@@ -17,7 +15,18 @@ enum InputParser {
         guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ProblemError.invalid("name", "must not contain control characters")
         }
+        if let problem = fields.rules.nameProblem(trimmed) { throw ProblemError.invalid("name", problem) }
         return trimmed
+    }
+
+    /// An optional description: at most VALIDATION_MAX_DESCRIPTION_LENGTH characters, without
+    /// markup that runs script.
+    static func description(_ fields: Fields) throws -> String? {
+        guard let text = try fields.string("description", maxLength: fields.rules.maximumDescriptionLength) else { return nil }
+        if let markup = ValidationRules.dangerousMarkup(in: text) {
+            throw ProblemError.invalid("description", "must not contain markup that runs script (\(markup))")
+        }
+        return text
     }
 
     static func url(_ fields: Fields, required: Bool) throws -> String? {
@@ -136,43 +145,43 @@ enum InputParser {
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0)) }
     }
 
-    static func gatewayInput(_ object: JSONObject) throws -> GatewayInput {
-        let fields = Fields(object: object)
+    static func gatewayInput(_ object: JSONObject, rules: ValidationRules) throws -> GatewayInput {
+        let fields = Fields(object: object, rules: rules)
         if let text = try fields.string("transport"), UpstreamTransport(parsing: text) == .stdio {
             guard let name = try name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
             let command = try command(fields)
             return GatewayInput(
-                name: name, url: command.displayURL, transport: .stdio, description: try fields.string("description"),
+                name: name, url: command.displayURL, transport: .stdio, description: try description(fields),
                 auth: .none, command: command)
         }
         guard let name = try name(fields, required: true), let url = try url(fields, required: true),
             let transport = try transport(fields, url: url)
         else { throw ProblemError.invalid("name", "is required") }
         return GatewayInput(
-            name: name, url: url, transport: transport, description: try fields.string("description"),
+            name: name, url: url, transport: transport, description: try description(fields),
             auth: try auth(fields) ?? .none)
     }
 
-    static func gatewayUpdate(_ object: JSONObject) throws -> GatewayUpdate {
-        let fields = Fields(object: object)
+    static func gatewayUpdate(_ object: JSONObject, rules: ValidationRules) throws -> GatewayUpdate {
+        let fields = Fields(object: object, rules: rules)
         var update = GatewayUpdate()
         update.name = try name(fields, required: false)
         update.url = try url(fields, required: false)
         if fields.has("transport") { update.transport = try transport(fields, url: nil) }
-        if fields.has("description") { update.description = .some(try fields.string("description")) }
+        if fields.has("description") { update.description = .some(try description(fields)) }
         update.auth = try auth(fields)
         if fields.has("command", "args", "arguments", "env", "environment") { update.command = try command(fields) }
         return update
     }
 
-    static func serverInput(_ body: JSONObject, creating: Bool) throws -> ServerInput {
+    static func serverInput(_ body: JSONObject, creating: Bool, rules: ValidationRules) throws -> ServerInput {
         var object = body
         if case .object(let inner)? = body["server"] { object = inner }
-        let fields = Fields(object: object)
+        let fields = Fields(object: object, rules: rules)
         let name = try name(fields, required: creating)
         return ServerInput(
             name: name,
-            description: fields.has("description") ? .some(try fields.string("description")) : nil,
+            description: fields.has("description") ? .some(try description(fields)) : nil,
             icon: fields.has("icon") ? .some(try fields.string("icon", maxLength: 2048)) : nil,
             toolIDs: try fields.stringArray("associated_tools", "associatedTools"),
             resourceIDs: try fields.stringArray("associated_resources", "associatedResources"),

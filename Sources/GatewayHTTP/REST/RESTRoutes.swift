@@ -37,6 +37,12 @@ public struct RESTRoutes: Sendable {
     }
 
     var catalog: CatalogHolder { registry.catalog }
+    var rules: ValidationRules { registry.rules }
+
+    /// The request body as a JSON object, within the body limit and VALIDATION_MAX_JSON_DEPTH.
+    func body(_ request: Request) async throws -> JSONObject {
+        try await RequestJSON.object(request, limit: maximumBodyBytes, depth: rules.maximumJSONDepth)
+    }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
@@ -98,7 +104,7 @@ public struct RESTRoutes: Sendable {
             return try Self.list(snapshot.contents.gateways.filter { all || $0.enabled }, request, RecordJSON.gateway)
         }
         group.post { request, context in
-            let input = try InputParser.gatewayInput(try await RequestJSON.object(request, limit: maximumBodyBytes))
+            let input = try InputParser.gatewayInput(try await body(request), rules: rules)
             let gateway = try await registry.registerGateway(input)
             audited(context, "gateway.create", "gateway", gateway.id, name: gateway.name)
             return Self.json(RecordJSON.gateway(gateway))
@@ -111,7 +117,7 @@ public struct RESTRoutes: Sendable {
         group.put(":id") { request, context in
             let id = try context.parameters.require("id")
             guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
-            let update = try InputParser.gatewayUpdate(try await RequestJSON.object(request, limit: maximumBodyBytes))
+            let update = try InputParser.gatewayUpdate(try await body(request), rules: rules)
             let gateway = try await registry.updateGateway(id: id, update)
             audited(context, "gateway.update", "gateway", id, name: gateway.name)
             return Self.json(RecordJSON.gateway(gateway))
@@ -216,7 +222,7 @@ public struct RESTRoutes: Sendable {
             return try Self.list(catalog.snapshot.contents.servers.filter { all || $0.enabled }, request, RecordJSON.server)
         }
         group.post { request, context in
-            let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: true)
+            let input = try InputParser.serverInput(try await body(request), creating: true, rules: rules)
             let server = try await registry.createServer(input)
             audited(context, "server.create", "server", server.id, name: server.name)
             return Self.json(RecordJSON.server(server), status: .created)
@@ -229,7 +235,7 @@ public struct RESTRoutes: Sendable {
         group.put(":id") { request, context in
             let id = try context.parameters.require("id")
             guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
-            let input = try InputParser.serverInput(try await RequestJSON.object(request, limit: maximumBodyBytes), creating: false)
+            let input = try InputParser.serverInput(try await body(request), creating: false, rules: rules)
             let server = try await registry.updateServer(id: id, input)
             audited(context, "server.update", "server", id, name: server.name)
             return Self.json(RecordJSON.server(server))

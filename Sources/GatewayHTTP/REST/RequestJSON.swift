@@ -5,7 +5,7 @@ import Hummingbird
 /// Reading and validating JSON request bodies for the REST API.
 enum RequestJSON {
     /// The body parsed as a JSON object; 400 for malformed JSON, 413 beyond `limit`.
-    static func object(_ request: Request, limit: Int) async throws -> JSONObject {
+    static func object(_ request: Request, limit: Int, depth: Int = 30) async throws -> JSONObject {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
@@ -14,7 +14,7 @@ enum RequestJSON {
         }
         let value: JSONValue
         do {
-            value = try JSONScanner.parse(Array(buffer.readableBytesView), maximumDepth: 30)
+            value = try JSONScanner.parse(Array(buffer.readableBytesView), maximumDepth: depth)
         } catch {
             throw ProblemError.badRequest("Malformed JSON: \(error.description)")
         }
@@ -26,6 +26,8 @@ enum RequestJSON {
 /// Field access that accepts ContextForge's snake_case and camelCase spellings.
 struct Fields {
     let object: JSONObject
+    /// The content rules names and descriptions are checked against.
+    var rules = ValidationRules()
 
     func raw(_ names: String...) -> (name: String, value: JSONValue)? {
         for name in names { if let value = object[name] { return (name, value) } }

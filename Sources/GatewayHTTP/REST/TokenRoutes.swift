@@ -13,11 +13,13 @@ public struct TokenRoutes: Sendable {
     /// Longest lifetime a created token may have (TOKEN_MAX_EXPIRY_DAYS).
     public let maximumDays: Int
     public let maximumBodyBytes: Int
+    public let rules: ValidationRules
 
     public init(
         authority: TokenAuthority, store: any TokenStore, catalog: CatalogHolder, audit: AuditTrail?, maximumDays: Int,
-        maximumBodyBytes: Int
+        maximumBodyBytes: Int, rules: ValidationRules
     ) {
+        self.rules = rules
         self.authority = authority
         self.store = store
         self.catalog = catalog
@@ -57,7 +59,9 @@ public struct TokenRoutes: Sendable {
         guard authority.canIssue else {
             throw ProblemError(.notImplemented, "This gateway holds only a public key; it cannot sign tokens")
         }
-        let input = try TokenInput(try await RequestJSON.object(request, limit: maximumBodyBytes), maximumDays: maximumDays)
+        let input = try TokenInput(
+            try await RequestJSON.object(request, limit: maximumBodyBytes, depth: rules.maximumJSONDepth), maximumDays: maximumDays,
+            rules: rules)
         if let server = input.serverID, catalog.snapshot.serversByID[server] == nil {
             throw ProblemError.invalid("scope.server_id", "names no virtual server (\(server))")
         }
@@ -97,15 +101,15 @@ struct TokenInput {
     var days: Int
     var serverID: String?
 
-    init(_ object: JSONObject, maximumDays: Int) throws {
-        let fields = Fields(object: object)
+    init(_ object: JSONObject, maximumDays: Int, rules: ValidationRules) throws {
+        let fields = Fields(object: object, rules: rules)
         let known: Set<String> = ["name", "description", "expires_in_days", "scope", "server_id", "tags"]
         if let unknown = object.members.map(\.0).first(where: { !known.contains($0) }) {
             throw ProblemError.invalid(unknown, "is not a token field (name, description, expires_in_days, scope)")
         }
         guard let name = try InputParser.name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
         self.name = name
-        description = try fields.string("description", maxLength: InputParser.maximumDescriptionLength)
+        description = try InputParser.description(fields)
         days = 30
         if let value = object["expires_in_days"], !value.isNull {
             guard let days = value.intValue, (1...maximumDays).contains(Int(days)) else {
