@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 4444
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build run test unit-test integration-test bench deps apt-bench clean token
+.PHONY: all build run test unit-test integration-test fuzz bench deps apt-bench clean token lint sbom
 
 all: build
 
@@ -19,6 +19,14 @@ $(VENV_STAMP): Tests/Integration/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements.txt
 	touch $(VENV_STAMP)
+
+## A separate venv for the lint tools (semgrep is large; the tests do not need it).
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed
+$(LINT_STAMP): Tools/lint/requirements.txt
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r Tools/lint/requirements.txt
+	touch $(LINT_STAMP)
 
 deps: $(VENV_STAMP)
 	@command -v $(SWIFT) >/dev/null || { echo "swift is required (6.2 or later)" >&2; exit 1; }
@@ -38,7 +46,7 @@ run: build
 token: build
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 
-test: unit-test integration-test
+test: unit-test integration-test fuzz
 
 unit-test:
 	$(SWIFT) build --build-tests
@@ -46,6 +54,30 @@ unit-test:
 
 integration-test: deps build
 	$(VENV)/bin/pytest Tests/Integration -q -p no:cacheprovider
+
+## Style and security checks, run by CI before the tests: swift-format (the NIO family's
+## .swift-format), secret scanning against the reviewed .secrets.baseline, semgrep rules (tested
+## against Tools/lint/semgrep.swift first), and the SBOM. Warnings are errors in every build
+## (Package.swift).
+lint: $(LINT_STAMP)
+	$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks/FastUpstream Fuzz/Sources Package.swift Fuzz/Package.swift
+	$(LINT_VENV)/bin/detect-secrets-hook --baseline .secrets.baseline $$(git ls-files)
+	$(LINT_VENV)/bin/semgrep scan --test --metrics=off --disable-version-check Tools/lint
+	$(LINT_VENV)/bin/semgrep scan --config Tools/lint/semgrep.yml --metrics=off --disable-version-check --error --quiet Sources
+	$(MAKE) --no-print-directory sbom
+
+## CycloneDX 1.6 SBOM of the resolved Swift dependency graph, schema-validated: sbom.cdx.json.
+sbom: $(LINT_STAMP)
+	$(LINT_VENV)/bin/python Tools/lint/sbom.py sbom.cdx.json
+
+## libFuzzer with AddressSanitizer on the JSON and JSON-RPC parsers (Fuzz/), for FUZZ_SECONDS,
+## starting from Fuzz/corpus; a crash leaves its input in crash-* and fails the target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(SWIFT) build --package-path Fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address
+	mkdir -p .build-fuzz/corpus
+	.build-fuzz/debug/JSONFuzz -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=.build-fuzz/ .build-fuzz/corpus Fuzz/corpus
 
 ## Benchmarks (release builds, wrk): see Benchmarks/README.md.
 apt-bench:

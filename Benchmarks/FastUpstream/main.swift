@@ -37,9 +37,11 @@ final class MCPResponder: ChannelInboundHandler, @unchecked Sendable {
             switch message.method {
             case "initialize":
                 headers.add(name: "mcp-session-id", value: "bench-session")
-                result = #"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"fast","version":"1"}}"#
+                result =
+                    #"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"fast","version":"1"}}"#
             case "tools/list":
-                result = #"{"tools":[{"name":"echo","description":"Echo","inputSchema":{"type":"object","properties":{"text":{"type":"string"}}}}]}"#
+                result =
+                    #"{"tools":[{"name":"echo","description":"Echo","inputSchema":{"type":"object","properties":{"text":{"type":"string"}}}}]}"#
             case "tools/call":
                 result = #"{"content":[{"type":"text","text":"ok"}],"isError":false}"#
             default:
@@ -51,7 +53,10 @@ final class MCPResponder: ChannelInboundHandler, @unchecked Sendable {
             status = .accepted
         }
         headers.add(name: "content-length", value: String(payload.count))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         if !payload.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: payload)))), promise: nil)
         }

@@ -17,7 +17,8 @@ public let gatewayVersion = "0.1.0"
 
 /// The gateway's application, ready to run: see ``buildGateway(configuration:logger:)``.
 public func buildApplication(
-    configuration: GatewayConfiguration, logger: Logger
+    configuration: GatewayConfiguration,
+    logger: Logger
 ) async throws -> some ApplicationProtocol {
     try await buildGateway(configuration: configuration, logger: logger).application()
 }
@@ -34,9 +35,12 @@ public struct BuiltGateway {
     /// The application serving the router on HOST:PORT with the services.
     public func application() -> some ApplicationProtocol {
         var app = Application(
-            router: router, server: server,
+            router: router,
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: services, logger: logger)
+            services: services,
+            logger: logger
+        )
         app.logger.logLevel = configuration.logLevel
         return app
     }
@@ -61,9 +65,15 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
     let catalog = CatalogHolder()
     let registry = Registry(
-        store: store, upstream: upstream, coordinator: coordinator, catalog: catalog,
-        naming: Naming(separator: configuration.toolNameSeparator), discoveryTimeout: .seconds(30), logger: logger,
-        rules: configuration.security.validation)
+        store: store,
+        upstream: upstream,
+        coordinator: coordinator,
+        catalog: catalog,
+        naming: Naming(separator: configuration.toolNameSeparator),
+        discoveryTimeout: .seconds(30),
+        logger: logger,
+        rules: configuration.security.validation
+    )
     do {
         try await registry.reload()
     } catch {
@@ -73,9 +83,13 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         throw error
     }
     let dispatcher = MCPDispatcher(
-        catalog: catalog, upstream: upstream, pagination: Pagination(pageSize: configuration.mcpListPageSize),
+        catalog: catalog,
+        upstream: upstream,
+        pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
-        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion), rules: configuration.security.validation)
+        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion),
+        rules: configuration.security.validation
+    )
     let authority: TokenAuthority
     do {
         authority = try await tokenAuthority(configuration)
@@ -86,45 +100,75 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         throw error
     }
     let audit = AuditTrail(
-        store: store, retention: .seconds(configuration.security.auditRetentionDays * 86400), logger: logger)
+        store: store,
+        retention: .seconds(configuration.security.auditRetentionDays * 86400),
+        logger: logger
+    )
 
     let router = Router(context: GatewayRequestContext.self)
     if !configuration.security.corsOrigins.isEmpty {
-        router.add(middleware: CORSAllowListMiddleware<GatewayRequestContext>(origins: configuration.security.corsOrigins))
+        router.add(
+            middleware: CORSAllowListMiddleware<GatewayRequestContext>(origins: configuration.security.corsOrigins)
+        )
     }
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = InProcessRateCounter()
     addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
+    let bodyReader = RequestBodyReader(timeout: .seconds(configuration.security.bodyReadTimeoutSeconds))
     let rest = RESTRoutes(
-        registry: registry, store: store, maximumBodyBytes: configuration.maxRequestBodyBytes, version: gatewayVersion,
-        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds), audit: audit)
+        registry: registry,
+        store: store,
+        maximumBodyBytes: configuration.maxRequestBodyBytes,
+        version: gatewayVersion,
+        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
+        audit: audit,
+        bodyReader: bodyReader
+    )
     rest.register(on: router.group())
     rest.register(on: router.group("v1"))
     let tokens = TokenRoutes(
-        authority: authority, store: store, catalog: catalog, audit: audit,
-        maximumDays: configuration.security.tokenMaximumDays, maximumBodyBytes: configuration.maxRequestBodyBytes,
-        rules: configuration.security.validation)
+        authority: authority,
+        store: store,
+        catalog: catalog,
+        audit: audit,
+        maximumDays: configuration.security.tokenMaximumDays,
+        maximumBodyBytes: configuration.maxRequestBodyBytes,
+        rules: configuration.security.validation,
+        bodyReader: bodyReader
+    )
     tokens.register(on: router.group("tokens"))
     tokens.register(on: router.group("v1/tokens"))
     let runtime = SessionRuntime(
-        nodeID: nodeID, streamCapacity: configuration.streamQueueSize,
+        nodeID: nodeID,
+        streamCapacity: configuration.streamQueueSize,
         keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
         eventLog: InMemorySessionEventLog(
-            capacity: configuration.replayBufferEvents, retention: .seconds(configuration.replayRetentionSeconds)),
-        replayRetention: .seconds(configuration.replayRetentionSeconds))
+            capacity: configuration.replayBufferEvents,
+            retention: .seconds(configuration.replayRetentionSeconds)
+        ),
+        replayRetention: .seconds(configuration.replayRetentionSeconds)
+    )
     let mcp = MCPRoutes(
-        dispatcher: dispatcher, sealer: SessionSealer(secret: secret), coordinator: coordinator,
-        maximumBodyBytes: configuration.mcpMaxBodyBytes, sessionTTL: .seconds(configuration.sessionTTLSeconds),
-        runtime: runtime)
+        dispatcher: dispatcher,
+        sealer: SessionSealer(secret: secret),
+        coordinator: coordinator,
+        maximumBodyBytes: configuration.mcpMaxBodyBytes,
+        sessionTTL: .seconds(configuration.sessionTTLSeconds),
+        runtime: runtime,
+        bodyReader: bodyReader
+    )
     mcp.register(on: router)
     // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.
+    let http1 = http1Configuration(configuration.security)
     var server: HTTPServerBuilder =
         configuration.webSocketEnabled
         ? .http1WebSocketUpgrade(
             webSocketRouter: mcp.webSocketRouter { router in
                 addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
-            })
-        : .http1()
+            },
+            configuration: .init(http1: http1)
+        )
+        : .http1(configuration: http1)
     if let files = configuration.security.tls {
         do {
             server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
@@ -140,15 +184,39 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
     ]
     if configuration.security.adminAPIEnabled {
-        services.append(adminApplication(configuration, authority: authority, audit: audit, store: store, logger: logger))
+        services.append(
+            adminApplication(configuration, authority: authority, audit: audit, store: store, logger: logger)
+        )
     }
-    return BuiltGateway(router: router, server: server, services: services, configuration: configuration, logger: logger)
+    return BuiltGateway(
+        router: router,
+        server: server,
+        services: services,
+        configuration: configuration,
+        logger: logger
+    )
+}
+
+/// HTTP/1 limits: header size and count (431 beyond, by ``HeaderLimitResponder``), and the idle
+/// timeout, which also bounds how long a client may take to send a request head (slow headers).
+func http1Configuration(_ security: SecuritySettings) -> HTTP1Channel.Configuration {
+    HTTP1Channel.Configuration(
+        additionalChannelHandlers: [HeaderLimitResponder()],
+        idleTimeout: .seconds(Int64(security.idleTimeoutSeconds)),
+        httpDecoderConfiguration: .init(
+            maxHeaderFieldSize: security.maximumHeaderBytes,
+            maxHeaderListSize: security.maximumHeaderBytes,
+            maxHeaderFieldCount: security.maximumHeaderCount
+        )
+    )
 }
 
 /// The server's TLS set-up from PEM files; unreadable or mismatched files stop start-up.
 func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throws -> TLSConfiguration {
     do {
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let chain = try NIOSSLCertificate.fromPEMFile(files.certificateFile).map {
+            NIOSSLCertificateSource.certificate($0)
+        }
         let key = try NIOSSLPrivateKey(file: files.keyFile, format: .pem)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
@@ -161,7 +229,10 @@ func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throw
 /// Rate limits per client address, then bearer authentication, then rate limits per token
 /// subject (the counter is in process; the cluster backs it with Redis).
 func addAuthentication<Context: AuthenticatedRequestContext>(
-    to router: Router<Context>, _ configuration: GatewayConfiguration, authority: TokenAuthority, audit: AuditTrail,
+    to router: Router<Context>,
+    _ configuration: GatewayConfiguration,
+    authority: TokenAuthority,
+    audit: AuditTrail,
     counter: any RateCounter
 ) {
     let security = configuration.security
@@ -169,20 +240,40 @@ func addAuthentication<Context: AuthenticatedRequestContext>(
     if security.rateLimitEnabled {
         router.add(
             middleware: RateLimitMiddleware<Context>(
-                scope: .address, limits: security.rateLimits, counter: counter, resolver: resolver))
+                scope: .address,
+                limits: security.rateLimits,
+                counter: counter,
+                resolver: resolver
+            )
+        )
     }
-    router.add(middleware: BearerAuthMiddleware<Context>(authority: authority, required: configuration.authRequired, audit: audit))
+    router.add(
+        middleware: BearerAuthMiddleware<Context>(
+            authority: authority,
+            required: configuration.authRequired,
+            audit: audit
+        )
+    )
     if security.rateLimitEnabled {
         router.add(
             middleware: RateLimitMiddleware<Context>(
-                scope: .client, limits: security.rateLimits, counter: counter, resolver: resolver))
+                scope: .client,
+                limits: security.rateLimits,
+                counter: counter,
+                resolver: resolver
+            )
+        )
     }
 }
 
 /// The admin API on its own listener (ADMIN_HOST:ADMIN_PORT, loopback by default), so exposing
 /// the gateway's port never exposes it.
 func adminApplication(
-    _ configuration: GatewayConfiguration, authority: TokenAuthority, audit: AuditTrail, store: any Store, logger: Logger
+    _ configuration: GatewayConfiguration,
+    authority: TokenAuthority,
+    audit: AuditTrail,
+    store: any Store,
+    logger: Logger
 ) -> some Service {
     let security = configuration.security
     if !["127.0.0.1", "::1", "localhost"].contains(security.adminHost) {
@@ -192,12 +283,17 @@ func adminApplication(
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>())
     router.add(
         middleware: BearerAuthMiddleware<GatewayRequestContext>(
-            authority: authority, required: configuration.authRequired, audit: audit))
+            authority: authority,
+            required: configuration.authRequired,
+            audit: audit
+        )
+    )
     AdminRoutes(audit: audit, store: store).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(security.adminHost, port: security.adminPort), serverName: nil),
-        logger: logger)
+        logger: logger
+    )
     app.logger.logLevel = configuration.logLevel
     return app
 }
@@ -221,7 +317,10 @@ public func credentialCipher(_ configuration: GatewayConfiguration) throws -> Cr
     let secret =
         try configuration.encryptionSecret
         ?? SecretFile.loadOrCreate(
-            directory: configuration.dataDirectory, name: "encryption-secret", variable: "AUTH_ENCRYPTION_SECRET")
+            directory: configuration.dataDirectory,
+            name: "encryption-secret",
+            variable: "AUTH_ENCRYPTION_SECRET"
+        )
     return CredentialCipher(secret: secret, previousSecrets: configuration.previousEncryptionSecret.map { [$0] } ?? [])
 }
 

@@ -80,11 +80,16 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let secret = values["JWT_SECRET_KEY"], !secret.isEmpty {
             guard secret.utf8.count >= 32 else {
-                throw ConfigurationError("JWT_SECRET_KEY must be at least 32 bytes (generate one with: openssl rand -hex 32)")
+                throw ConfigurationError(
+                    "JWT_SECRET_KEY must be at least 32 bytes (generate one with: openssl rand -hex 32)"
+                )
             }
             jwtSecretKey = secret
         }
-        for (name, target) in [("AUTH_ENCRYPTION_SECRET", \Self.encryptionSecret), ("AUTH_ENCRYPTION_SECRET_PREVIOUS", \Self.previousEncryptionSecret)] {
+        for (name, target) in [
+            ("AUTH_ENCRYPTION_SECRET", \Self.encryptionSecret),
+            ("AUTH_ENCRYPTION_SECRET_PREVIOUS", \Self.previousEncryptionSecret),
+        ] {
             guard let secret = values[name], !secret.isEmpty else { continue }
             guard secret.utf8.count >= 32 else {
                 throw ConfigurationError("\(name) must be at least 32 bytes (generate one with: openssl rand -hex 32)")
@@ -99,14 +104,21 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
             toolNameSeparator = separator
         }
         if let text = values["LOG_LEVEL"] {
-            guard let level = Logger.Level(rawValue: text.lowercased()) ?? (text.lowercased() == "warn" ? .warning : nil)
+            guard
+                let level = Logger.Level(rawValue: text.lowercased()) ?? (text.lowercased() == "warn" ? .warning : nil)
             else {
-                throw ConfigurationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+                throw ConfigurationError(
+                    "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical"
+                )
             }
             logLevel = level
         }
-        if let text = values["TOOL_TIMEOUT"] { toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400) }
-        if let text = values["SESSION_TTL"] { sessionTTLSeconds = try Self.integer("SESSION_TTL", text, in: 60...2_592_000) }
+        if let text = values["TOOL_TIMEOUT"] {
+            toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400)
+        }
+        if let text = values["SESSION_TTL"] {
+            sessionTTLSeconds = try Self.integer("SESSION_TTL", text, in: 60...2_592_000)
+        }
         if let text = values["MCP_MAX_BODY_BYTES"] {
             mcpMaxBodyBytes = try Self.integer("MCP_MAX_BODY_BYTES", text, in: 1024...(256 << 20))
         }

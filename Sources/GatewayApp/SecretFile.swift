@@ -9,7 +9,9 @@ import Glibc
 /// a built-in default).
 enum SecretFile {
     static func loadOrCreate(
-        directory: String, name: String = "jwt-secret", variable: String = "JWT_SECRET_KEY"
+        directory: String,
+        name: String = "jwt-secret",
+        variable: String = "JWT_SECRET_KEY"
     ) throws(ConfigurationError) -> String {
         let path = directory + "/" + name
         let manager = FileManager.default

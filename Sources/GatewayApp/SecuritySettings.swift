@@ -32,11 +32,19 @@ import GatewayHTTP
 /// | `CORS_ALLOWED_ORIGINS` | none | comma-separated origins (`https://app.example.com`) browsers may call from |
 /// | `SSL` | `false` | terminate TLS in the gateway (then HSTS is sent) |
 /// | `CERT_FILE` / `KEY_FILE` | none | PEM certificate chain and private key, required with `SSL=true` |
+/// | `MAX_HEADER_BYTES` | `32768` | largest request header section (and header field); 431 beyond |
+/// | `MAX_HEADER_COUNT` | `100` | most request header fields; 431 beyond |
+/// | `HTTP_IDLE_TIMEOUT` | `60` | seconds a connection may sit without a complete request head (slow headers, idle keep-alive) |
+/// | `BODY_READ_TIMEOUT` | `30` | seconds a request body may take to arrive; 408 beyond |
 /// | `SSRF_ALLOW_LOCALHOST` | `false` | let upstreams be on loopback |
 /// | `SSRF_ALLOW_PRIVATE_NETWORKS` | `false` | let upstreams be in private ranges (RFC 1918, CGNAT, ULA) |
 /// | `SSRF_ALLOWED_NETWORKS` | none | comma-separated CIDRs allowed whatever their class (never metadata) |
 public struct SecuritySettings: Sendable {
-    public enum Algorithm: String, Sendable { case hs256 = "HS256", rs256 = "RS256", es256 = "ES256" }
+    public enum Algorithm: String, Sendable {
+        case hs256 = "HS256"
+        case rs256 = "RS256"
+        case es256 = "ES256"
+    }
 
     public var algorithm: Algorithm = .hs256
     public var publicKeyPath: String?
@@ -54,6 +62,10 @@ public struct SecuritySettings: Sendable {
     public var trustedProxies: [IPNetwork] = []
     public var validation = ValidationRules()
     public var corsOrigins: Set<String> = []
+    public var maximumHeaderBytes = 32768
+    public var maximumHeaderCount = 100
+    public var idleTimeoutSeconds = 60
+    public var bodyReadTimeoutSeconds = 30
     /// The certificate chain and key files when the gateway terminates TLS.
     public var tls: (certificateFile: String, keyFile: String)?
 
@@ -73,7 +85,9 @@ public struct SecuritySettings: Sendable {
         }
         for (name, keyPath) in [("JWT_ISSUER", \TokenPolicy.issuer), ("JWT_AUDIENCE", \TokenPolicy.audience)] {
             guard let text = values[name] else { continue }
-            guard !text.isEmpty, text.utf8.count <= 255 else { throw ConfigurationError("\(name) must be 1 to 255 characters") }
+            guard !text.isEmpty, text.utf8.count <= 255 else {
+                throw ConfigurationError("\(name) must be 1 to 255 characters")
+            }
             policy[keyPath: keyPath] = text
         }
         if let text = values["JWT_ISSUER_VERIFICATION"] {
@@ -92,7 +106,9 @@ public struct SecuritySettings: Sendable {
             guard !host.isEmpty else { throw ConfigurationError("ADMIN_HOST must not be empty") }
             adminHost = host
         }
-        if let text = values["ADMIN_PORT"] { adminPort = try GatewayConfiguration.integer("ADMIN_PORT", text, in: 1...65535) }
+        if let text = values["ADMIN_PORT"] {
+            adminPort = try GatewayConfiguration.integer("ADMIN_PORT", text, in: 1...65535)
+        }
         if let text = values["SSRF_ALLOW_LOCALHOST"] {
             networkPolicy.allowLocalhost = try GatewayConfiguration.boolean("SSRF_ALLOW_LOCALHOST", text)
         }
@@ -105,10 +121,14 @@ public struct SecuritySettings: Sendable {
             rateLimitEnabled = try GatewayConfiguration.boolean("RATE_LIMIT_ENABLED", text)
         }
         for (name, keyPath) in [
-            ("RATE_LIMIT_MCP_PER_MINUTE", \RateLimits.mcpPerMinute), ("RATE_LIMIT_READ_PER_MINUTE", \RateLimits.readPerMinute),
-            ("RATE_LIMIT_WRITE_PER_MINUTE", \RateLimits.writePerMinute), ("RATE_LIMIT_IP_PER_MINUTE", \RateLimits.perAddressPerMinute),
+            ("RATE_LIMIT_MCP_PER_MINUTE", \RateLimits.mcpPerMinute),
+            ("RATE_LIMIT_READ_PER_MINUTE", \RateLimits.readPerMinute),
+            ("RATE_LIMIT_WRITE_PER_MINUTE", \RateLimits.writePerMinute),
+            ("RATE_LIMIT_IP_PER_MINUTE", \RateLimits.perAddressPerMinute),
         ] {
-            if let text = values[name] { rateLimits[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: 1...10_000_000) }
+            if let text = values[name] {
+                rateLimits[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: 1...10_000_000)
+            }
         }
         for (name, keyPath, range) in [
             ("VALIDATION_MAX_NAME_LENGTH", \ValidationRules.maximumNameLength, 16...4096),
@@ -116,26 +136,48 @@ public struct SecuritySettings: Sendable {
             ("VALIDATION_MAX_JSON_DEPTH", \ValidationRules.maximumJSONDepth, 8...256),
             ("VALIDATION_MAX_RPC_PARAM_SIZE", \ValidationRules.maximumParamsBytes, 1024...(64 << 20)),
         ] {
-            if let text = values[name] { validation[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: range) }
+            if let text = values[name] {
+                validation[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: range)
+            }
         }
         if let text = values["VALIDATION_ALLOWED_MIME_TYPES"] {
-            let types = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            let types = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter {
+                !$0.isEmpty
+            }
             guard !types.isEmpty, types.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
-                throw ConfigurationError("VALIDATION_ALLOWED_MIME_TYPES must be comma-separated types such as text/plain")
+                throw ConfigurationError(
+                    "VALIDATION_ALLOWED_MIME_TYPES must be comma-separated types such as text/plain"
+                )
             }
             validation.allowedMIMETypes = Set(types)
         }
+        if let text = values["MAX_HEADER_BYTES"] {
+            maximumHeaderBytes = try GatewayConfiguration.integer("MAX_HEADER_BYTES", text, in: 1024...(1 << 20))
+        }
+        if let text = values["MAX_HEADER_COUNT"] {
+            maximumHeaderCount = try GatewayConfiguration.integer("MAX_HEADER_COUNT", text, in: 8...10000)
+        }
+        if let text = values["HTTP_IDLE_TIMEOUT"] {
+            idleTimeoutSeconds = try GatewayConfiguration.integer("HTTP_IDLE_TIMEOUT", text, in: 1...3600)
+        }
+        if let text = values["BODY_READ_TIMEOUT"] {
+            bodyReadTimeoutSeconds = try GatewayConfiguration.integer("BODY_READ_TIMEOUT", text, in: 1...3600)
+        }
         if let text = values["CORS_ALLOWED_ORIGINS"] {
-            for origin in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !origin.isEmpty {
+            for origin in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+            where !origin.isEmpty {
                 guard Self.isOrigin(origin) else {
                     throw ConfigurationError(
-                        "CORS_ALLOWED_ORIGINS must list origins such as https://app.example.com (no *, paths or trailing /): \(origin)")
+                        "CORS_ALLOWED_ORIGINS must list origins such as https://app.example.com (no *, paths or trailing /): \(origin)"
+                    )
                 }
                 corsOrigins.insert(origin)
             }
         }
         if let text = values["SSL"], try GatewayConfiguration.boolean("SSL", text) {
-            guard let certificate = values["CERT_FILE"], !certificate.isEmpty, let key = values["KEY_FILE"], !key.isEmpty else {
+            guard let certificate = values["CERT_FILE"], !certificate.isEmpty, let key = values["KEY_FILE"],
+                !key.isEmpty
+            else {
                 throw ConfigurationError("SSL=true needs CERT_FILE and KEY_FILE (PEM files)")
             }
             tls = (certificate, key)
@@ -150,7 +192,8 @@ public struct SecuritySettings: Sendable {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return false }
-        return components.path.isEmpty && components.query == nil && components.fragment == nil && components.user == nil
+        return components.path.isEmpty && components.query == nil && components.fragment == nil
+            && components.user == nil
     }
 
     static func networks(_ name: String, _ values: [String: String]) throws(ConfigurationError) -> [IPNetwork] {
@@ -158,7 +201,9 @@ public struct SecuritySettings: Sendable {
         var networks: [IPNetwork] = []
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             guard let network = IPNetwork(item) else {
-                throw ConfigurationError("\(name) must be comma-separated addresses or CIDRs such as 10.1.0.0/16 (not: \(item))")
+                throw ConfigurationError(
+                    "\(name) must be comma-separated addresses or CIDRs such as 10.1.0.0/16 (not: \(item))"
+                )
             }
             networks.append(network)
         }
@@ -178,21 +223,36 @@ public struct SecuritySettings: Sendable {
         case .hs256:
             return .hs256(secret: hmacSecret)
         case .rs256:
-            return .rs256(publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "", privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH"))
+            return .rs256(
+                publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "",
+                privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH")
+            )
         case .es256:
-            return .es256(publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "", privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH"))
+            return .es256(
+                publicKeyPEM: try read(publicKeyPath, "JWT_PUBLIC_KEY_PATH") ?? "",
+                privateKeyPEM: try read(privateKeyPath, "JWT_PRIVATE_KEY_PATH")
+            )
         }
     }
 }
 
 /// Builds the token authority the configuration describes; a key that cannot be read stops start-up.
-public func tokenAuthority(_ configuration: GatewayConfiguration, revocations: TokenRevocations = TokenRevocations())
+public func tokenAuthority(
+    _ configuration: GatewayConfiguration,
+    revocations: TokenRevocations = TokenRevocations()
+)
     async throws -> TokenAuthority
 {
     let signing = try configuration.security.signing(hmacSecret: try jwtSecret(configuration))
     do {
-        return try await TokenAuthority(signing: signing, policy: configuration.security.policy, revocations: revocations)
+        return try await TokenAuthority(
+            signing: signing,
+            policy: configuration.security.policy,
+            revocations: revocations
+        )
     } catch {
-        throw ConfigurationError("the \(configuration.security.algorithm.rawValue) key in JWT_PUBLIC_KEY_PATH/JWT_PRIVATE_KEY_PATH is not a valid PEM key")
+        throw ConfigurationError(
+            "the \(configuration.security.algorithm.rawValue) key in JWT_PUBLIC_KEY_PATH/JWT_PRIVATE_KEY_PATH is not a valid PEM key"
+        )
     }
 }

@@ -53,8 +53,10 @@ final class UpstreamNotificationRouter: Service, Sendable {
         do {
             try await registry.setGatewayReachable(id: gatewayID, reachable: reachable)
             logger.log(
-                level: reachable ? .info : .warning, reachable ? "upstream reachable again" : "upstream unreachable",
-                metadata: ["upstream.id": .string(gatewayID), "reason": .string(reason)])
+                level: reachable ? .info : .warning,
+                reachable ? "upstream reachable again" : "upstream unreachable",
+                metadata: ["upstream.id": .string(gatewayID), "reason": .string(reason)]
+            )
         } catch {
             logger.warning("upstream health could not be stored", metadata: ["upstream.id": .string(gatewayID)])
         }
@@ -81,7 +83,8 @@ final class UpstreamNotificationRouter: Service, Sendable {
             } catch {
                 logger.warning(
                     "upstream lists could not be refreshed",
-                    metadata: ["upstream.id": .string(gatewayID), "error": "\(error)"])
+                    metadata: ["upstream.id": .string(gatewayID), "error": "\(error)"]
+                )
             }
         } while refreshing.withLock { state in
             let again = state[gatewayID] == true

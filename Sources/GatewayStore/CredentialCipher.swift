@@ -21,8 +21,10 @@ public struct CredentialCipher: Sendable {
 
     static func key(_ secret: String) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), info: Data("mcp-gateway credentials v1".utf8),
-            outputByteCount: 32)
+            inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)),
+            info: Data("mcp-gateway credentials v1".utf8),
+            outputByteCount: 32
+        )
     }
 
     /// The stored form of `plaintext`, under the current key.
@@ -44,6 +46,7 @@ public struct CredentialCipher: Sendable {
         throw StoreError(
             .corrupt,
             "stored upstream credentials do not open with AUTH_ENCRYPTION_SECRET (set the secret they were written with, "
-                + "or the old one in AUTH_ENCRYPTION_SECRET_PREVIOUS and run mcpgateway rotate-key)")
+                + "or the old one in AUTH_ENCRYPTION_SECRET_PREVIOUS and run mcpgateway rotate-key)"
+        )
     }
 }

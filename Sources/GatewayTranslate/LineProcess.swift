@@ -24,7 +24,10 @@ public final class LineProcess: Sendable {
         self.logger = logger
         self.maximumLineBytes = maximumLineBytes
         (lines, linesContinuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(queue))
-        (outbound, outboundContinuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(queue))
+        (outbound, outboundContinuation) = AsyncStream.makeStream(
+            of: [UInt8].self,
+            bufferingPolicy: .bufferingOldest(queue)
+        )
     }
 
     /// Queues one line for the process; `false` when it has ended or too much is waiting.
@@ -47,12 +50,18 @@ public final class LineProcess: Sendable {
         let maximumLine = maximumLineBytes
         do {
             let result = try await Subprocess.run(
-                .name("sh"), arguments: ["-c", "exec " + commandLine], platformOptions: platform,
-                input: .inputWriter, output: .sequence, error: .sequence
+                .name("sh"),
+                arguments: ["-c", "exec " + commandLine],
+                platformOptions: platform,
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
             ) { execution in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for try await line in execution.standardError.strings(bufferingPolicy: .maxLineLength(64 * 1024)) {
+                        for try await line in execution.standardError.strings(
+                            bufferingPolicy: .maxLineLength(64 * 1024)
+                        ) {
                             self.logger.info("stdio server: \(line)")
                         }
                     }
@@ -60,9 +69,12 @@ public final class LineProcess: Sendable {
                         for await line in outbound { _ = try await execution.standardInputWriter.write(line) }
                         try await execution.standardInputWriter.finish()
                     }
-                    for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(maximumLine)) {
+                    for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(maximumLine))
+                    {
                         let bytes = Array(line.utf8)
-                        if !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { self.linesContinuation.yield(bytes) }
+                        if !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                            self.linesContinuation.yield(bytes)
+                        }
                     }
                     group.cancelAll()
                 }

@@ -52,8 +52,12 @@ public struct RemoteStdioBridge: Sendable {
                     for await line in toStdout { try await outbound.write(ByteBuffer(bytes: line + [0x0A])) }
                 }
                 let connection = RemoteConnection(
-                    http: http, remote: remote, bearerToken: bearerToken, logger: logger,
-                    emit: { _ = stdoutLines.yield($0) })
+                    http: http,
+                    remote: remote,
+                    bearerToken: bearerToken,
+                    logger: logger,
+                    emit: { _ = stdoutLines.yield($0) }
+                )
                 try await connection.start()
                 var pending: [UInt8] = []
                 for try await chunk in inbound {
@@ -94,7 +98,10 @@ final class RemoteConnection: Sendable {
     let endpointReady = Mutex<[CheckedContinuation<String, any Error>]>([])
 
     init(
-        http: HTTPClient, remote: RemoteStdioBridge.Remote, bearerToken: String?, logger: Logger,
+        http: HTTPClient,
+        remote: RemoteStdioBridge.Remote,
+        bearerToken: String?,
+        logger: Logger,
         emit: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.http = http
@@ -180,15 +187,23 @@ final class RemoteConnection: Sendable {
         emit(JSONRPCError(code: .internalError, message: reason, id: message.id).responseBytes)
     }
 
-    func forwardEvents(of body: HTTPClientResponse.Body, announcesEndpoint: Bool = false, base: String? = nil) async throws {
+    func forwardEvents(
+        of body: HTTPClientResponse.Body,
+        announcesEndpoint: Bool = false,
+        base: String? = nil
+    ) async throws {
         var parser = SSEParser(maximumEventSize: 64 << 20)
         for try await chunk in body {
             for event in try parser.feed(chunk.readableBytesView) {
                 if event.event == "endpoint", announcesEndpoint, let base {
                     let path = String(decoding: event.data, as: UTF8.self)
-                    if let resolved = URL(string: path, relativeTo: URL(string: base))?.absoluteString { announce(resolved) }
+                    if let resolved = URL(string: path, relativeTo: URL(string: base))?.absoluteString {
+                        announce(resolved)
+                    }
                 } else if event.event == "message", !event.data.isEmpty {
-                    if (try? JSONScanner.parse(event.data))?["result"]?["protocolVersion"] != nil { noteVersion(event.data) }
+                    if (try? JSONScanner.parse(event.data))?["result"]?["protocolVersion"] != nil {
+                        noteVersion(event.data)
+                    }
                     emit(event.data)
                 }
             }
@@ -241,7 +256,11 @@ final class RemoteConnection: Sendable {
     func endpoint() async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             if let endpoint = state.withLock({ $0.endpoint }) {
-                if endpoint.isEmpty { continuation.resume(throwing: CancellationError()) } else { continuation.resume(returning: endpoint) }
+                if endpoint.isEmpty {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    continuation.resume(returning: endpoint)
+                }
                 return
             }
             endpointReady.withLock { $0.append(continuation) }

@@ -57,7 +57,9 @@ public struct StdioBridgeServer: Sendable {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
-            services: [keepAlive], logger: logger)
+            services: [keepAlive],
+            logger: logger
+        )
         defer { sessions.endAll() }
         try await app.runService()
     }
@@ -92,7 +94,10 @@ public struct StdioBridgeServer: Sendable {
 
     func post(_ request: Request, logger: Logger) async -> Response {
         guard let bytes = await body(of: request) else {
-            return MCPReply.error(JSONRPCError.invalidRequest("the body exceeds \(options.maximumBodyBytes) bytes"), status: .contentTooLarge)
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("the body exceeds \(options.maximumBodyBytes) bytes"),
+                status: .contentTooLarge
+            )
         }
         let message: JSONRPCMessage
         do { message = try JSONRPCMessage(bytes: bytes) } catch { return MCPReply.error(error, status: .badRequest) }
@@ -108,10 +113,16 @@ public struct StdioBridgeServer: Sendable {
             session = started
         } else {
             guard let key = request.headers[Self.sessionHeader] else {
-                return MCPReply.error(JSONRPCError.invalidRequest("missing Mcp-Session-Id; send initialize first"), status: .badRequest)
+                return MCPReply.error(
+                    JSONRPCError.invalidRequest("missing Mcp-Session-Id; send initialize first"),
+                    status: .badRequest
+                )
             }
             guard let found = sessions[key], !found.isEnded else {
-                return MCPReply.error(JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound)
+                return MCPReply.error(
+                    JSONRPCError(code: .invalidRequest, message: "Session not found"),
+                    status: .notFound
+                )
             }
             session = found
         }
@@ -121,7 +132,10 @@ public struct StdioBridgeServer: Sendable {
         }
         let queue = OutboundQueue(capacity: 1024)
         guard session.expect(id, on: queue), session.process.send(bytes) else {
-            return MCPReply.error(JSONRPCError.internalError("the stdio server is not running", id: id), status: .badGateway)
+            return MCPReply.error(
+                JSONRPCError.internalError("the stdio server is not running", id: id),
+                status: .badGateway
+            )
         }
         var headers = HTTPFields()
         headers[Self.sessionHeader] = session.key
@@ -133,11 +147,19 @@ public struct StdioBridgeServer: Sendable {
         }
         if first.isFinal {
             headers[.contentType] = "application/json"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: first.data)))
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: first.data))
+            )
         }
         for field in MCPReply.eventStreamHeaders() { headers[field.name] = field.value }
         return EventStreamResponse.make(
-            headers: headers, opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive, endsOnShutdown: false
+            headers: headers,
+            opening: [SSEEncoding.buffer(first)],
+            queue: queue,
+            keepAlive: keepAlive,
+            endsOnShutdown: false
         ) { clientLeft in
             if clientLeft { session.forget(id) }
         }
@@ -170,15 +192,23 @@ public struct StdioBridgeServer: Sendable {
         guard let session = startSession() else {
             return MCPReply.error(JSONRPCError.invalidRequest("too many sessions"), status: .serviceUnavailable)
         }
-        return stream(for: session, opening: "event: endpoint\ndata: /message?session_id=\(session.key)\n\n", endsSession: true)
+        return stream(
+            for: session,
+            opening: "event: endpoint\ndata: /message?session_id=\(session.key)\n\n",
+            endsSession: true
+        )
     }
 
     func postSSEMessage(_ request: Request) async -> Response {
-        guard let key = request.uri.queryParameters.get("session_id"), let session = sessions[key], !session.isEnded else {
+        guard let key = request.uri.queryParameters.get("session_id"), let session = sessions[key], !session.isEnded
+        else {
             return MCPReply.error(JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound)
         }
         guard let bytes = await body(of: request) else {
-            return MCPReply.error(JSONRPCError.invalidRequest("the body exceeds \(options.maximumBodyBytes) bytes"), status: .contentTooLarge)
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("the body exceeds \(options.maximumBodyBytes) bytes"),
+                status: .contentTooLarge
+            )
         }
         do { _ = try JSONRPCMessage(bytes: bytes) } catch { return MCPReply.error(error, status: .badRequest) }
         session.process.send(bytes)
@@ -192,7 +222,9 @@ public struct StdioBridgeServer: Sendable {
         session.attach(queue)
         let sessions = sessions
         return EventStreamResponse.make(
-            opening: opening.map { [ByteBuffer(string: $0)] } ?? [], queue: queue, keepAlive: keepAlive
+            opening: opening.map { [ByteBuffer(string: $0)] } ?? [],
+            queue: queue,
+            keepAlive: keepAlive
         ) { _ in
             session.detach(queue)
             if endsSession { sessions.end(session.key) }
@@ -237,7 +269,10 @@ final class SessionTable: Sendable {
         let waiter = entries.withLock { entries -> CheckedContinuation<Void, Never>? in
             guard var entry = entries[key] else { return nil }
             entry.ended = true
-            defer { entry.endWaiter = nil; entries[key] = entry }
+            defer {
+                entry.endWaiter = nil
+                entries[key] = entry
+            }
             return entry.endWaiter
         }
         waiter?.resume()
@@ -256,7 +291,11 @@ final class SessionTable: Sendable {
 struct BearerTokenCheck<Context: RequestContext>: RouterMiddleware {
     let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if request.uri.path == "/healthz" { return try await next(request, context) }
         let presented = request.headers[.authorization].flatMap { value -> String? in
             guard value.lowercased().hasPrefix("bearer ") else { return nil }

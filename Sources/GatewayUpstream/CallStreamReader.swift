@@ -16,7 +16,8 @@ final class CallStreamReader: Sendable {
 
     /// - Parameter answer: posts the client's answer to an upstream request back to the upstream.
     init(
-        expecting expected: JSONRPCID, relay: (any UpstreamCallRelay)?,
+        expecting expected: JSONRPCID,
+        relay: (any UpstreamCallRelay)?,
         answer: @escaping @Sendable (JSONRPCID, UpstreamReply) async -> Void
     ) {
         self.expected = expected
@@ -53,7 +54,9 @@ final class CallStreamReader: Sendable {
                 state.running[id] = Task {
                     let reply =
                         await relay?.ask(method: method, params: params)
-                        ?? .error(JSONRPCError(code: .methodNotFound, message: "No client to ask: \(method)").errorObjectBytes)
+                        ?? .error(
+                            JSONRPCError(code: .methodNotFound, message: "No client to ask: \(method)").errorObjectBytes
+                        )
                     self.tasks.withLock { _ = $0.running.removeValue(forKey: id) }
                     guard !Task.isCancelled else { return }
                     await answer(id, reply)

@@ -4,7 +4,8 @@ import NIOCore
 /// Runs `body`, failing with a timeout when it has not finished by `deadline`. AsyncHTTPClient's
 /// own deadline stops at the response head; this one also bounds reading the body.
 func withDeadline<T: Sendable>(
-    _ deadline: NIODeadline, _ body: @escaping @Sendable () async throws -> T
+    _ deadline: NIODeadline,
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }

@@ -80,7 +80,11 @@ final class HTTP1ConnectionPool: Sendable {
     /// POSTs `body` to `path` and returns the whole response (with an `eventSink`, an SSE
     /// response is read event by event; see ``HTTP1ExchangeHandler``).
     func post(
-        _ endpoint: HTTP1Endpoint, path: String, headers: HTTPHeaders, body: [UInt8], deadline: NIODeadline,
+        _ endpoint: HTTP1Endpoint,
+        path: String,
+        headers: HTTPHeaders,
+        body: [UInt8],
+        deadline: NIODeadline,
         eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
     ) async throws -> UpstreamHTTPResponse {
         let connection = try await acquire(endpoint, deadline: deadline)
@@ -89,8 +93,12 @@ final class HTTP1ConnectionPool: Sendable {
         head.headers.replaceOrAdd(name: "content-length", value: String(body.count))
         do {
             let response = try await connection.handler.exchange(
-                head: head, body: ByteBuffer(bytes: body), on: connection.channel, deadline: deadline,
-                eventSink: eventSink)
+                head: head,
+                body: ByteBuffer(bytes: body),
+                on: connection.channel,
+                deadline: deadline,
+                eventSink: eventSink
+            )
             let keepAlive = response.headers.first(name: "connection")?.lowercased() != "close"
             release(connection, to: endpoint, reusable: keepAlive)
             return response

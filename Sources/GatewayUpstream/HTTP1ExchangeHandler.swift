@@ -10,7 +10,7 @@ import NIOHTTP1
 ///
 /// `@unchecked Sendable`: every stored property is read and written on the channel's event loop
 /// only; ``exchange(head:body:on:deadline:)`` hops there before touching them.
-final class HTTP1ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
+final class HTTP1ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {  // nosemgrep: swift-unchecked-sendable
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
@@ -29,7 +29,10 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Writes the request and waits for the whole response, failing at `deadline` or when the
     /// calling task is cancelled (both close the connection).
     func exchange(
-        head requestHead: HTTPRequestHead, body requestBody: ByteBuffer, on channel: any Channel, deadline: NIODeadline,
+        head requestHead: HTTPRequestHead,
+        body requestBody: ByteBuffer,
+        on channel: any Channel,
+        deadline: NIODeadline,
         eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
     ) async throws -> UpstreamHTTPResponse {
         let eventLoop = channel.eventLoop
@@ -102,7 +105,12 @@ final class HTTP1ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
             if !responseHead.isKeepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
             pending?.succeed(
                 UpstreamHTTPResponse(
-                    status: Int(responseHead.status.code), headers: headers, body: body, streamedEvents: streamed))
+                    status: Int(responseHead.status.code),
+                    headers: headers,
+                    body: body,
+                    streamedEvents: streamed
+                )
+            )
             body = ByteBuffer()
         }
     }

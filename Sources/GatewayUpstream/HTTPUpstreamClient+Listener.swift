@@ -22,7 +22,9 @@ extension HTTPUpstreamClient {
         let streamRequest = request
         readerJobsContinuation.yield { [weak self] in
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self?.readListener(streamRequest, target: target, session: session, handle: handle) }
+                group.addTask {
+                    await self?.readListener(streamRequest, target: target, session: session, handle: handle)
+                }
                 group.addTask { await handle.closed() }
                 await group.next()
                 group.cancelAll()
@@ -32,7 +34,10 @@ extension HTTPUpstreamClient {
     }
 
     func readListener(
-        _ request: HTTPClientRequest, target: UpstreamTarget, session: UpstreamSession, handle: SSEUpstreamConnection
+        _ request: HTTPClientRequest,
+        target: UpstreamTarget,
+        session: UpstreamSession,
+        handle: SSEUpstreamConnection
     ) async {
         var backoff = Duration.seconds(1)
         while !handle.isClosed, !Task.isCancelled {
@@ -47,7 +52,12 @@ extension HTTPUpstreamClient {
                         for event in try parser.feed(chunk.readableBytesView) where event.event == "message" {
                             guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
                             standalone(message, gatewayID: target.gatewayID) { body in
-                                _ = try await self.postMessage(target, session: session, body: body, deadline: .now() + .seconds(10))
+                                _ = try await self.postMessage(
+                                    target,
+                                    session: session,
+                                    body: body,
+                                    deadline: .now() + .seconds(10)
+                                )
                             }
                         }
                     }
@@ -61,7 +71,11 @@ extension HTTPUpstreamClient {
                 default:
                     logger.debug(
                         "upstream offers no standalone stream",
-                        metadata: ["upstream.id": .string(target.gatewayID), "http.status": .stringConvertible(response.status.code)])
+                        metadata: [
+                            "upstream.id": .string(target.gatewayID),
+                            "http.status": .stringConvertible(response.status.code),
+                        ]
+                    )
                     return
                 }
             } catch {
@@ -75,7 +89,9 @@ extension HTTPUpstreamClient {
     /// A message an upstream sent outside any call: notifications go to ``events``;
     /// requests are answered here (`ping`; anything else has no client to ask).
     func standalone(
-        _ message: JSONRPCMessage, gatewayID: String, answer: @escaping @Sendable ([UInt8]) async throws -> Void
+        _ message: JSONRPCMessage,
+        gatewayID: String,
+        answer: @escaping @Sendable ([UInt8]) async throws -> Void
     ) {
         switch message.kind {
         case .notification:
@@ -114,7 +130,11 @@ extension HTTPUpstreamClient {
             for uri in uris {
                 let params: JSONValue = ["uri": .string(uri)]
                 _ = try? await send(
-                    target, method: "resources/subscribe", params: params.serializedBytes, deadline: .now() + .seconds(30))
+                    target,
+                    method: "resources/subscribe",
+                    params: params.serializedBytes,
+                    deadline: .now() + .seconds(30)
+                )
             }
         }
     }
@@ -126,6 +146,8 @@ extension UpstreamReply {
     static func outsideCall(_ method: String?) -> UpstreamReply {
         guard method != "ping" else { return .result(Array("{}".utf8)) }
         return .error(
-            JSONRPCError(code: .methodNotFound, message: "\(method ?? "") has no client to ask outside a call").errorObjectBytes)
+            JSONRPCError(code: .methodNotFound, message: "\(method ?? "") has no client to ask outside a call")
+                .errorObjectBytes
+        )
     }
 }

@@ -7,7 +7,9 @@ import NIOCore
 extension HTTPUpstreamClient {
     /// Reads an SSE response body event by event into `sink`; returns the final message.
     static func readEvents(
-        of body: HTTPClientResponse.Body, limit: Int, sink: @Sendable ([UInt8]) -> Bool
+        of body: HTTPClientResponse.Body,
+        limit: Int,
+        sink: @Sendable ([UInt8]) -> Bool
     ) async throws -> ByteBuffer {
         var parser = SSEParser(maximumEventSize: limit)
         var final = ByteBuffer()
@@ -34,7 +36,9 @@ extension HTTPUpstreamClient {
     /// Tells the upstream to stop working on `requestID` (the client cancelled, or the deadline
     /// passed). Sent from a task of its own with a short deadline; failures are only logged.
     func cancelUpstream(_ target: UpstreamTarget, session: UpstreamSession, requestID: JSONRPCID, reason: String) {
-        let params: JSONValue = ["requestId": (try? JSONScanner.parse(requestID.raw)) ?? .null, "reason": .string(reason)]
+        let params: JSONValue = [
+            "requestId": (try? JSONScanner.parse(requestID.raw)) ?? .null, "reason": .string(reason),
+        ]
         let body = JSONRPCMessage.notificationBytes(method: "notifications/cancelled", params: params.serializedBytes)
         let logger = logger
         Task {
@@ -46,7 +50,10 @@ extension HTTPUpstreamClient {
                     _ = try await postMessage(target, session: session, body: body, deadline: deadline)
                 }
             } catch {
-                logger.debug("could not cancel an upstream request", metadata: ["upstream.id": .string(target.gatewayID)])
+                logger.debug(
+                    "could not cancel an upstream request",
+                    metadata: ["upstream.id": .string(target.gatewayID)]
+                )
             }
         }
     }

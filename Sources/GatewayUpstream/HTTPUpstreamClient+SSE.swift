@@ -37,8 +37,15 @@ extension HTTPUpstreamClient {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await Self.readStream(
-                        http: http, request: streamRequest, deadline: deadline, baseURL: baseURL,
-                        connection: connection, maximumEvent: maximumEvent, logger: logger, standalone: standalone)
+                        http: http,
+                        request: streamRequest,
+                        deadline: deadline,
+                        baseURL: baseURL,
+                        connection: connection,
+                        maximumEvent: maximumEvent,
+                        logger: logger,
+                        standalone: standalone
+                    )
                 }
                 group.addTask { await connection.closed() }
                 // Either the reader stopped (and closed the connection) or someone closed it.
@@ -60,8 +67,13 @@ extension HTTPUpstreamClient {
     /// Reads the upstream's event stream, announcing the endpoint and delivering responses;
     /// always closes the connection when it stops.
     static func readStream(
-        http: HTTPClient, request: HTTPClientRequest, deadline: NIODeadline, baseURL: String,
-        connection: SSEUpstreamConnection, maximumEvent: Int, logger: Logger,
+        http: HTTPClient,
+        request: HTTPClientRequest,
+        deadline: NIODeadline,
+        baseURL: String,
+        connection: SSEUpstreamConnection,
+        maximumEvent: Int,
+        logger: Logger,
         standalone: @Sendable (JSONRPCMessage) -> Void
     ) async {
         do {
@@ -108,7 +120,12 @@ extension HTTPUpstreamClient {
         return resolved.absoluteString
     }
 
-    func ssePost(_ target: UpstreamTarget, connection: SSEUpstreamConnection, body: [UInt8], deadline: NIODeadline)
+    func ssePost(
+        _ target: UpstreamTarget,
+        connection: SSEUpstreamConnection,
+        body: [UInt8],
+        deadline: NIODeadline
+    )
         async throws
     {
         let endpoint = try await connection.endpoint()
@@ -135,7 +152,11 @@ extension HTTPUpstreamClient {
     }
 
     func sseExchange(
-        _ target: UpstreamTarget, connection: SSEUpstreamConnection, id: JSONRPCID, body: [UInt8], deadline: NIODeadline
+        _ target: UpstreamTarget,
+        connection: SSEUpstreamConnection,
+        id: JSONRPCID,
+        body: [UInt8],
+        deadline: NIODeadline
     ) async throws -> JSONRPCMessage {
         try await withDeadline(deadline) {
             try await connection.response(to: id) {

@@ -13,10 +13,14 @@ extension HTTPUpstreamClient {
         let (process, started) = processes.withLock { processes -> (StdioUpstream, Bool) in
             if let existing = processes[target.gatewayID], existing.command == command { return (existing, false) }
             let process = StdioUpstream(
-                target: target, command: command, options: StdioUpstream.Options(),
+                target: target,
+                command: command,
+                options: StdioUpstream.Options(),
                 clientInfo: ["name": .string(options.clientName), "version": .string(options.clientVersion)],
-                logger: logger, makeID: { [weak self] in self?.makeID() ?? JSONRPCID(0) },
-                emit: { [weak self] event in self?.eventsContinuation.yield(event) })
+                logger: logger,
+                makeID: { [weak self] in self?.makeID() ?? JSONRPCID(0) },
+                emit: { [weak self] event in self?.eventsContinuation.yield(event) }
+            )
             let replaced = processes.updateValue(process, forKey: target.gatewayID)
             replaced?.close()
             return (process, true)
@@ -39,10 +43,18 @@ extension HTTPUpstreamClient {
     }
 
     func stdioSend(
-        _ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline, relay: (any UpstreamCallRelay)?
+        _ target: UpstreamTarget,
+        method: String,
+        params: [UInt8]?,
+        deadline: NIODeadline,
+        relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply {
         let message = try await stdioUpstream(for: target).request(
-            method: method, params: params, deadline: deadline, relay: relay)
+            method: method,
+            params: params,
+            deadline: deadline,
+            relay: relay
+        )
         return Self.reply(from: message)
     }
 

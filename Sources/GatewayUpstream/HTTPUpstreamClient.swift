@@ -63,7 +63,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         configuration.timeout.connect = TimeAmount(options.connectTimeout)
         configuration.connectionPool = .init(
             idleTimeout: TimeAmount(options.idleTimeout),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerHost)
+            concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerHost
+        )
         // A refused connection fails the call at once instead of retrying until the deadline:
         // the client sees a clear upstream error and decides itself whether to retry.
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -71,17 +72,24 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.pool = HTTP1ConnectionPool(
             options: .init(
-                maximumConnectionsPerEndpoint: options.connectionsPerHost, idleTimeout: .seconds(4),
+                maximumConnectionsPerEndpoint: options.connectionsPerHost,
+                idleTimeout: .seconds(4),
                 connectTimeout: TimeAmount(options.connectTimeout),
                 maximumResponseBytes: options.maximumResponseBytes,
-                addressGuard: UpstreamAddressGuard(policy: options.networkPolicy)))
+                addressGuard: UpstreamAddressGuard(policy: options.networkPolicy)
+            )
+        )
         self.options = options
         self.logger = logger
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
-            of: (@Sendable () async -> Void).self, bufferingPolicy: .unbounded)
+            of: (@Sendable () async -> Void).self,
+            bufferingPolicy: .unbounded
+        )
         // Bounded: if nobody keeps up, the oldest notifications go (list changes are idempotent).
         (self.events, self.eventsContinuation) = AsyncStream.makeStream(
-            of: UpstreamEvent.self, bufferingPolicy: .bufferingNewest(4096))
+            of: UpstreamEvent.self,
+            bufferingPolicy: .bufferingNewest(4096)
+        )
     }
 
     /// Releases the HTTP clients when the service never ran (start-up failed after creating it).
@@ -101,7 +109,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         for session in sessions.removeAll() {
             session.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
-        for process in processes.withLock({ processes in defer { processes = [:] }; return Array(processes.values) }) {
+        for process in processes.withLock({ processes in
+            defer { processes = [:] }
+            return Array(processes.values)
+        }) {
             process.close()
         }
         pool.shutdown()
@@ -127,7 +138,12 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             for _ in 0..<options.maximumDiscoveryPages {
                 var params = JSONObject()
                 if let cursor { params["cursor"] = .string(cursor) }
-                let reply = try await send(target, method: method, params: JSONValue.object(params).serializedBytes, deadline: deadline)
+                let reply = try await send(
+                    target,
+                    method: method,
+                    params: JSONValue.object(params).serializedBytes,
+                    deadline: deadline
+                )
                 guard case .result(let bytes) = reply else {
                     throw UpstreamError(.protocolViolation, "\(method) returned an error")
                 }
@@ -152,12 +168,22 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let templates = hasResources ? try await listAll("resources/templates/list", "resourceTemplates") : []
         let prompts = capabilities["prompts"] != nil ? try await listAll("prompts/list", "prompts") : []
         return DiscoveredCatalog(
-            tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts,
-            capabilities: capabilities, protocolVersion: handshake.protocolVersion, serverInfo: handshake.serverInfo)
+            tools: tools,
+            resources: resources,
+            resourceTemplates: templates,
+            prompts: prompts,
+            capabilities: capabilities,
+            protocolVersion: handshake.protocolVersion,
+            serverInfo: handshake.serverInfo
+        )
     }
 
     public func forward(
-        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration, relay: (any UpstreamCallRelay)?
+        _ target: UpstreamTarget,
+        method: String,
+        params: [UInt8]?,
+        timeout: Duration,
+        relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
         let reply = try await send(target, method: method, params: params, deadline: deadline, relay: relay)
@@ -189,7 +215,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     /// Sends a request in the gateway's upstream session, re-initializing once when the upstream
     /// has forgotten the session (404) or the SSE stream dropped.
     func send(
-        _ target: UpstreamTarget, method: String, params: [UInt8]?, deadline: NIODeadline,
+        _ target: UpstreamTarget,
+        method: String,
+        params: [UInt8]?,
+        deadline: NIODeadline,
         relay: (any UpstreamCallRelay)? = nil
     ) async throws -> UpstreamReply {
         if target.transport == .stdio {
@@ -199,13 +228,22 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         for attempt in 0..<2 {
             do {
                 let message = try await exchange(
-                    target, session: session, method: method, params: params, deadline: deadline, relay: relay)
+                    target,
+                    session: session,
+                    method: method,
+                    params: params,
+                    deadline: deadline,
+                    relay: relay
+                )
                 return Self.reply(from: message)
             } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
                     stale.close(UpstreamError(.unreachable, "session expired"))
                 }
-                logger.info("upstream session expired; re-initializing", metadata: ["upstream.id": .string(target.gatewayID)])
+                logger.info(
+                    "upstream session expired; re-initializing",
+                    metadata: ["upstream.id": .string(target.gatewayID)]
+                )
                 session = try await self.session(for: target, deadline: deadline)
             }
         }
@@ -226,7 +264,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     /// One request in the upstream session. When the calling task is cancelled or the deadline
     /// passes, the upstream is told to stop (`notifications/cancelled`) so it does not work on.
     func exchange(
-        _ target: UpstreamTarget, session: UpstreamSession, method: String, params: [UInt8]?, deadline: NIODeadline,
+        _ target: UpstreamTarget,
+        session: UpstreamSession,
+        method: String,
+        params: [UInt8]?,
+        deadline: NIODeadline,
         relay: (any UpstreamCallRelay)?
     ) async throws -> JSONRPCMessage {
         let id = makeID()
@@ -248,10 +290,20 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             }
             defer { reader.finish() }
             return try await postForSession(
-                target, session: session, body: body, expecting: id, deadline: deadline, reader: reader
+                target,
+                session: session,
+                body: body,
+                expecting: id,
+                deadline: deadline,
+                reader: reader
             ).0
         } catch let error as UpstreamError where error.code == .timeout || Task.isCancelled {
-            cancelUpstream(target, session: session, requestID: id, reason: Task.isCancelled ? "cancelled by the client" : "timed out")
+            cancelUpstream(
+                target,
+                session: session,
+                requestID: id,
+                reason: Task.isCancelled ? "cancelled by the client" : "timed out"
+            )
             throw error
         } catch is CancellationError {
             cancelUpstream(target, session: session, requestID: id, reason: "cancelled by the client")
@@ -270,8 +322,14 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let id = makeID()
         let body = JSONRPCMessage.requestBytes(id: id, method: "initialize", params: params.serializedBytes)
         var session = UpstreamSession(
-            sessionID: nil, protocolVersion: ProtocolVersions.latestStateful, capabilities: [:], serverInfo: [:],
-            sseConnection: nil, listener: nil, generation: generation)
+            sessionID: nil,
+            protocolVersion: ProtocolVersions.latestStateful,
+            capabilities: [:],
+            serverInfo: [:],
+            sseConnection: nil,
+            listener: nil,
+            generation: generation
+        )
         let message: JSONRPCMessage
         var sessionID: String?
         if target.transport == .sse {
@@ -284,7 +342,13 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 throw error
             }
         } else {
-            (message, sessionID) = try await postForSession(target, session: session, body: body, expecting: id, deadline: deadline)
+            (message, sessionID) = try await postForSession(
+                target,
+                session: session,
+                body: body,
+                expecting: id,
+                deadline: deadline
+            )
         }
         guard let resultBytes = message.resultBytes, let result = try? JSONScanner.parse(Array(resultBytes)) else {
             session.sseConnection?.close(UpstreamError(.protocolViolation, "initialize refused"))
@@ -302,7 +366,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         }
         logger.debug(
             "upstream session initialized",
-            metadata: ["upstream.id": .string(target.gatewayID), "upstream.protocol": .string(session.protocolVersion)])
+            metadata: ["upstream.id": .string(target.gatewayID), "upstream.protocol": .string(session.protocolVersion)]
+        )
         return session
     }
 
@@ -321,13 +386,22 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     /// POSTs one message and returns the whole response: over the pooled plain-HTTP client for
     /// `http://` upstreams, over AsyncHTTPClient (TLS) otherwise.
     func postMessage(
-        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], deadline: NIODeadline,
+        _ target: UpstreamTarget,
+        session: UpstreamSession,
+        body: [UInt8],
+        deadline: NIODeadline,
         eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
     ) async throws -> UpstreamHTTPResponse {
         let headers = headers(target, session: session)
         if let (endpoint, path) = plainEndpoint(target.url) {
             return try await pool.post(
-                endpoint, path: path, headers: headers, body: body, deadline: deadline, eventSink: eventSink)
+                endpoint,
+                path: path,
+                headers: headers,
+                body: body,
+                deadline: deadline,
+                eventSink: eventSink
+            )
         }
         try await checkAddress(of: target.url)
         var request = HTTPClientRequest(url: target.url)
@@ -352,7 +426,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 try await Self.readEvents(of: response.body, limit: limit, sink: eventSink)
             }
             return UpstreamHTTPResponse(
-                status: Int(response.status.code), headers: response.headers, body: final, streamedEvents: true)
+                status: Int(response.status.code),
+                headers: response.headers,
+                body: final,
+                streamedEvents: true
+            )
         }
         let collected = try await withDeadline(deadline) {
             do {
@@ -399,11 +477,20 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     }
 
     func postForSession(
-        _ target: UpstreamTarget, session: UpstreamSession, body: [UInt8], expecting id: JSONRPCID, deadline: NIODeadline,
+        _ target: UpstreamTarget,
+        session: UpstreamSession,
+        body: [UInt8],
+        expecting id: JSONRPCID,
+        deadline: NIODeadline,
         reader: CallStreamReader? = nil
     ) async throws -> (JSONRPCMessage, String?) {
         let response = try await postMessage(
-            target, session: session, body: body, deadline: deadline, eventSink: reader.map { reader in reader.accept })
+            target,
+            session: session,
+            body: body,
+            deadline: deadline,
+            eventSink: reader.map { reader in reader.accept }
+        )
         let sessionID = response.headers.first(name: "mcp-session-id")
         let bytes = Array(response.body.readableBytesView)
         switch response.status {

@@ -26,7 +26,9 @@ final class InFlightRelays: Sendable {
         let key = "gwp-\(id)"
         let clientToken = params.flatMap { try? JSONScanner.parse($0) }?["_meta"]?["progressToken"]
         var sent = params
-        if clientToken != nil, let rewritten = Self.replacingProgressToken(in: params, with: .string(key)) { sent = rewritten }
+        if clientToken != nil, let rewritten = Self.replacingProgressToken(in: params, with: .string(key)) {
+            sent = rewritten
+        }
         calls.withLock { $0[key] = Call(relay: relay, clientToken: clientToken) }
         return (sent, key)
     }
@@ -63,7 +65,9 @@ final class InFlightRelays: Sendable {
             else { return true }
             params["progressToken"] = clientToken
             let bytes = JSONRPCMessage.notificationBytes(
-                method: "notifications/progress", params: JSONValue.object(params).serializedBytes)
+                method: "notifications/progress",
+                params: JSONValue.object(params).serializedBytes
+            )
             if let restored = try? JSONRPCMessage(bytes: bytes) { call.relay.notify(restored) }
             return true
         case .notification where message.method == "notifications/cancelled":
@@ -89,7 +93,9 @@ final class InFlightRelays: Sendable {
             case .several:
                 let refusal = JSONRPCError(
                     code: .methodNotFound,
-                    message: "\(message.method ?? "") cannot be put to a client: several calls are in flight on this upstream")
+                    message:
+                        "\(message.method ?? "") cannot be put to a client: several calls are in flight on this upstream"
+                )
                 Task { await answer(UpstreamReply.error(refusal.errorObjectBytes).responseBytes(id: id)) }
                 return true
             case .one(let only, let onlyKey):
@@ -100,12 +106,15 @@ final class InFlightRelays: Sendable {
             let params = message.paramsBytes.map { Array($0) }
             // Registered under the lock it removes itself with, so a quick answer leaves nothing behind.
             asking.withLock { asking in
-                asking[id] = (key, Task {
-                    let reply = await call.relay.ask(method: method, params: params)
-                    self.asking.withLock { _ = $0.removeValue(forKey: id) }
-                    guard !Task.isCancelled else { return }
-                    await answer(reply.responseBytes(id: id))
-                })
+                asking[id] = (
+                    key,
+                    Task {
+                        let reply = await call.relay.ask(method: method, params: params)
+                        self.asking.withLock { _ = $0.removeValue(forKey: id) }
+                        guard !Task.isCancelled else { return }
+                        await answer(reply.responseBytes(id: id))
+                    }
+                )
             }
             return true
         default:

@@ -23,7 +23,8 @@ extension StdioUpstream {
                 metadata: [
                     "upstream.id": .string(target.gatewayID), "outcome": .string(outcome),
                     "failures": .stringConvertible(failures),
-                ])
+                ]
+            )
             if failures >= options.maximumFailures {
                 let reason = "the upstream process failed \(failures) times in a row (last: \(outcome))"
                 giveUp(reason)
@@ -38,26 +39,39 @@ extension StdioUpstream {
 
     /// One life of the process; returns how it ended.
     func runOnce() async -> String {
-        let (outbound, writer) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(options.writeQueue))
+        let (outbound, writer) = AsyncStream.makeStream(
+            of: [UInt8].self,
+            bufferingPolicy: .bufferingOldest(options.writeQueue)
+        )
         state.withLock { $0.writer = writer }
         var platform = PlatformOptions()
         platform.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: options.terminationGrace)]
-        let executable: Executable = command.command.contains("/") ? .path(FilePath(command.command)) : .name(command.command)
+        let executable: Executable =
+            command.command.contains("/") ? .path(FilePath(command.command)) : .name(command.command)
         var updates: [Environment.Key: String?] = [:]
         for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
         let maximumLine = options.maximumLineBytes
         do {
             let result = try await run(
-                executable, arguments: Arguments(command.arguments), environment: .inherit.updating(updates),
-                platformOptions: platform, input: .inputWriter, output: .sequence, error: .sequence
+                executable,
+                arguments: Arguments(command.arguments),
+                environment: .inherit.updating(updates),
+                platformOptions: platform,
+                input: .inputWriter,
+                output: .sequence,
+                error: .sequence
             ) { execution in
                 // Any child that fails ends this life of the process (the body throws, the process
                 // is torn down, supervise counts a failure): a refused or timed-out initialize too.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for try await line in execution.standardError.strings(bufferingPolicy: .maxLineLength(64 * 1024)) {
+                        for try await line in execution.standardError.strings(
+                            bufferingPolicy: .maxLineLength(64 * 1024)
+                        ) {
                             self.logger.info(
-                                "stdio upstream: \(line)", metadata: ["upstream.id": .string(self.target.gatewayID)])
+                                "stdio upstream: \(line)",
+                                metadata: ["upstream.id": .string(self.target.gatewayID)]
+                            )
                         }
                     }
                     group.addTask {
@@ -66,7 +80,9 @@ extension StdioUpstream {
                     }
                     group.addTask { try await self.handshake() }
                     group.addTask {
-                        for try await line in execution.standardOutput.strings(bufferingPolicy: .maxLineLength(maximumLine)) {
+                        for try await line in execution.standardOutput.strings(
+                            bufferingPolicy: .maxLineLength(maximumLine)
+                        ) {
                             self.received(Array(line.utf8))
                         }
                         writer.finish()
@@ -100,7 +116,10 @@ extension StdioUpstream {
         let id = makeID()
         let deadline = NIODeadline.now() + TimeAmount(options.initializeTimeout)
         let message = try await withDeadline(deadline) {
-            try await self.exchange(id: id, body: JSONRPCMessage.requestBytes(id: id, method: "initialize", params: params.serializedBytes))
+            try await self.exchange(
+                id: id,
+                body: JSONRPCMessage.requestBytes(id: id, method: "initialize", params: params.serializedBytes)
+            )
         }
         guard let bytes = message.resultBytes, let result = try? JSONScanner.parse(Array(bytes)) else {
             throw UpstreamError(.protocolViolation, "the upstream process refused initialize")
@@ -108,7 +127,9 @@ extension StdioUpstream {
         write(Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8))
         let handshake = Handshake(
             protocolVersion: result["protocolVersion"]?.stringValue ?? ProtocolVersions.latestStateful,
-            capabilities: result["capabilities"] ?? [:], serverInfo: result["serverInfo"] ?? [:])
+            capabilities: result["capabilities"] ?? [:],
+            serverInfo: result["serverInfo"] ?? [:]
+        )
         let (waiters, recovered) = state.withLock { state -> ([CheckedContinuation<Handshake, any Error>], Bool) in
             guard case .starting = state.phase else { return ([], false) }
             state.phase = .ready(handshake)
@@ -117,7 +138,9 @@ extension StdioUpstream {
             return (Array(state.readyWaiters.values), true)
         }
         for waiter in waiters { waiter.resume(returning: handshake) }
-        if recovered { emit(.health(gatewayID: target.gatewayID, reachable: true, reason: "the upstream process started")) }
+        if recovered {
+            emit(.health(gatewayID: target.gatewayID, reachable: true, reason: "the upstream process started"))
+        }
         logger.info("stdio upstream ready", metadata: ["upstream.id": .string(target.gatewayID)])
     }
 
@@ -135,7 +158,9 @@ extension StdioUpstream {
         }
         for waiter in pending { waiter.resume(throwing: error) }
         relays.cancelAll()
-        for waiter in readyWaiters { waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process exited before initialize")) }
+        for waiter in readyWaiters {
+            waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process exited before initialize"))
+        }
     }
 
     func giveUp(_ reason: String) {
@@ -159,7 +184,9 @@ extension StdioUpstream {
             }
             return (Array(state.readyWaiters.values), state.closeWaiter)
         }
-        for waiter in waiters { waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process was stopped")) }
+        for waiter in waiters {
+            waiter.resume(throwing: UpstreamError(.unreachable, "the upstream process was stopped"))
+        }
         failEverything(UpstreamError(.unreachable, "the upstream process was stopped"))
         closeWaiter?.resume()
     }

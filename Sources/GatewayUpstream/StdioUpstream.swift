@@ -65,8 +65,13 @@ final class StdioUpstream: Sendable {
     let relays = InFlightRelays()
 
     init(
-        target: UpstreamTarget, command: StdioCommand, options: Options, clientInfo: JSONValue, logger: Logger,
-        makeID: @escaping @Sendable () -> JSONRPCID, emit: @escaping @Sendable (UpstreamEvent) -> Void
+        target: UpstreamTarget,
+        command: StdioCommand,
+        options: Options,
+        clientInfo: JSONValue,
+        logger: Logger,
+        makeID: @escaping @Sendable () -> JSONRPCID,
+        emit: @escaping @Sendable (UpstreamEvent) -> Void
     ) {
         self.target = target
         self.command = command
@@ -112,7 +117,10 @@ final class StdioUpstream: Sendable {
     /// call receives what the process sends meanwhile; cancellation or the deadline tells the
     /// process to stop (`notifications/cancelled`).
     func request(
-        method: String, params: [UInt8]?, deadline: NIODeadline, relay: (any UpstreamCallRelay)?
+        method: String,
+        params: [UInt8]?,
+        deadline: NIODeadline,
+        relay: (any UpstreamCallRelay)?
     ) async throws -> JSONRPCMessage {
         _ = try await ready(deadline: deadline)
         let id = makeID()
@@ -177,12 +185,17 @@ final class StdioUpstream: Sendable {
     func received(_ line: [UInt8]) {
         guard !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) else { return }
         guard let message = try? JSONRPCMessage(bytes: line) else {
-            logger.debug("stdio upstream wrote a line that is not JSON-RPC", metadata: ["upstream.id": .string(target.gatewayID)])
+            logger.debug(
+                "stdio upstream wrote a line that is not JSON-RPC",
+                metadata: ["upstream.id": .string(target.gatewayID)]
+            )
             return
         }
         switch message.kind {
         case .response, .errorResponse:
-            guard let id = message.id, let waiter = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return }
+            guard let id = message.id, let waiter = state.withLock({ $0.pending.removeValue(forKey: id) }) else {
+                return
+            }
             waiter.resume(returning: message)
         case .notification, .request:
             let handled = relays.route(message) { [weak self] answer in self?.write(answer) }

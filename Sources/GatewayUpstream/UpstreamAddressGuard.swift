@@ -4,9 +4,9 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// The SSRF guard at connect time: resolves an upstream's host and refuses it when any of its
@@ -28,7 +28,9 @@ public struct UpstreamAddressGuard: Sendable {
         let addresses = try await Self.resolve(name, port: port)
         guard !addresses.isEmpty else { throw UpstreamError(.unreachable, "\(name) does not resolve") }
         for address in addresses {
-            guard let ip = Self.ipAddress(address) else { throw UpstreamError(.blocked, "\(name) resolves to a non-IP address") }
+            guard let ip = Self.ipAddress(address) else {
+                throw UpstreamError(.blocked, "\(name) resolves to a non-IP address")
+            }
             if let reason = policy.refusal(for: ip) { throw UpstreamError(.blocked, "\(name): \(reason)") }
         }
         return addresses

@@ -50,7 +50,8 @@ final class UpstreamSessionTable: Sendable {
 
     /// The session for `gatewayID`, creating it with `create` when there is none.
     func session(
-        for gatewayID: String, create: (Int) async throws -> UpstreamSession
+        for gatewayID: String,
+        create: (Int) async throws -> UpstreamSession
     ) async throws -> UpstreamSession {
         let step: Step = state.withLock { state in
             switch state.entries[gatewayID] {
@@ -108,7 +109,9 @@ final class UpstreamSessionTable: Sendable {
     /// Drops the session if it is still generation `generation` (the upstream forgot it).
     func invalidate(gatewayID: String, generation: Int) -> UpstreamSession? {
         state.withLock { state in
-            guard case .ready(let session) = state.entries[gatewayID], session.generation == generation else { return nil }
+            guard case .ready(let session) = state.entries[gatewayID], session.generation == generation else {
+                return nil
+            }
             state.entries[gatewayID] = nil
             return session
         }

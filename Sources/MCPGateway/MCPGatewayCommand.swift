@@ -12,7 +12,8 @@ struct MCPGatewayCommand: AsyncParsableCommand {
         commandName: "mcpgateway",
         abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
         subcommands: [Serve.self, Token.self, Migrate.self, RotateKey.self, Translate.self, Version.self],
-        defaultSubcommand: Serve.self)
+        defaultSubcommand: Serve.self
+    )
 }
 
 /// Flags that mirror the environment variables; a flag wins over its variable.
@@ -35,9 +36,11 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
     @Option(help: "Items per page of MCP list results (MCP_LIST_PAGE_SIZE).") var mcpListPageSize: String?
     @Option(help: "Messages waiting on one client stream (MCP_STREAM_QUEUE_SIZE).") var mcpStreamQueueSize: String?
-    @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents: String?
+    @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents:
+        String?
     @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
-    @Option(help: "Serve MCP over WebSocket at /ws: true or false (MCPGATEWAY_WS_RELAY_ENABLED).") var wsRelayEnabled: String?
+    @Option(help: "Serve MCP over WebSocket at /ws: true or false (MCPGATEWAY_WS_RELAY_ENABLED).") var wsRelayEnabled:
+        String?
     @Option(help: "Seconds between keep-alive comments on streams (SSE_KEEPALIVE_INTERVAL).")
     var sseKeepaliveInterval: String?
 
@@ -47,7 +50,8 @@ struct ConfigurationOptions: ParsableArguments {
         let flags: [(String, String?)] = [
             ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("JWT_SECRET_KEY", jwtSecretKey),
             ("AUTH_REQUIRED", authRequired), ("AUTH_ENCRYPTION_SECRET", authEncryptionSecret),
-            ("AUTH_ENCRYPTION_SECRET_PREVIOUS", authEncryptionSecretPrevious), ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
+            ("AUTH_ENCRYPTION_SECRET_PREVIOUS", authEncryptionSecretPrevious),
+            ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
             ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout), ("SESSION_TTL", sessionTtl),
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
@@ -109,9 +113,15 @@ struct Token: AsyncParsableCommand {
         guard !username.isEmpty else { fail("--username must not be empty") }
         let authority: TokenAuthority
         do { authority = try await tokenAuthority(configuration) } catch { fail("\(error)") }
-        guard authority.canIssue else { fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens") }
+        guard authority.canIssue else {
+            fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens")
+        }
         let issued = try await authority.issue(
-            subject: username, lifetime: .seconds(expMinutes * 60), admin: admin, serverScope: serverId)
+            subject: username,
+            lifetime: .seconds(expMinutes * 60),
+            admin: admin,
+            serverScope: serverId
+        )
         FileHandle.standardOutput.write(Data((issued.token + "\n").utf8))
     }
 }
@@ -132,7 +142,9 @@ struct Migrate: AsyncParsableCommand {
 /// Opens the configured store, brings its schema up to date, runs `body`, and closes it (also
 /// when something fails).
 func withMigratedStore<T>(
-    _ configuration: GatewayConfiguration, label: String, _ body: (any Store) async throws -> T
+    _ configuration: GatewayConfiguration,
+    label: String,
+    _ body: (any Store) async throws -> T
 ) async throws -> T {
     let store = try await openStore(configuration, logger: Logger(label: label))
     do {
@@ -153,7 +165,8 @@ struct RotateKey: AsyncParsableCommand {
         discussion: """
             Set AUTH_ENCRYPTION_SECRET to the new secret and AUTH_ENCRYPTION_SECRET_PREVIOUS to the old one; \
             afterwards the old secret is no longer needed. Also encrypts values stored before encryption existed.
-            """)
+            """
+    )
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
@@ -178,7 +191,8 @@ struct Translate: AsyncParsableCommand {
             HTTP at /mcp and legacy SSE at /sse + /message (--expose-sse / --expose-streamable-http pick one).
             --connect-streamable-http URL or --connect-sse URL: serves that remote server on this \
             process's standard input and output (for desktop clients), with --oauth2Bearer TOKEN.
-            """)
+            """
+    )
 
     @Option(help: "A stdio MCP server's command line to serve over HTTP.") var stdio: String?
     @Option(help: "Port to serve on (with --stdio).") var port: Int = 9000
@@ -188,7 +202,8 @@ struct Translate: AsyncParsableCommand {
     @Option(help: "Bearer token clients must present (with --stdio; or TRANSLATE_AUTH_TOKEN).") var authToken: String?
     @Option(help: "A remote streamable HTTP MCP endpoint to serve on stdio.") var connectStreamableHttp: String?
     @Option(help: "A remote legacy SSE MCP endpoint to serve on stdio.") var connectSse: String?
-    @Option(name: .customLong("oauth2Bearer"), help: "Bearer token for the remote (or MCP_AUTH_TOKEN).") var oauth2Bearer: String?
+    @Option(name: .customLong("oauth2Bearer"), help: "Bearer token for the remote (or MCP_AUTH_TOKEN).")
+    var oauth2Bearer: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -198,8 +213,10 @@ struct Translate: AsyncParsableCommand {
         bootstrapLogging(level: level)
         let logger = Logger(label: "mcpgateway.translate")
         let environment = ProcessInfo.processInfo.environment
-        let remotes = [connectStreamableHttp.map { RemoteStdioBridge.Remote.streamableHTTP($0) }, connectSse.map { .sse($0) }]
-            .compactMap { $0 }
+        let remotes = [
+            connectStreamableHttp.map { RemoteStdioBridge.Remote.streamableHTTP($0) }, connectSse.map { .sse($0) },
+        ]
+        .compactMap { $0 }
         switch (stdio, remotes.count) {
         case (let command?, 0):
             guard !command.trimmingCharacters(in: .whitespaces).isEmpty else { fail("--stdio needs a command") }
@@ -219,12 +236,16 @@ struct Translate: AsyncParsableCommand {
             try await StdioBridgeServer(options: options, logger: logger).run()
         case (nil, 1):
             for url in [connectStreamableHttp, connectSse].compactMap({ $0 }) {
-                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? "") else {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? "")
+                else {
                     fail("the remote must be an http or https URL")
                 }
             }
             let bridge = RemoteStdioBridge(
-                remote: remotes[0], bearerToken: oauth2Bearer ?? environment["MCP_AUTH_TOKEN"], logger: logger)
+                remote: remotes[0],
+                bearerToken: oauth2Bearer ?? environment["MCP_AUTH_TOKEN"],
+                logger: logger
+            )
             try await bridge.run()
         default:
             fail("give either --stdio CMD, or one of --connect-streamable-http URL and --connect-sse URL")

@@ -7,31 +7,65 @@ import Testing
 
     static func gateway(_ id: String, enabled: Bool = true) -> GatewayRecord {
         GatewayRecord(
-            id: id, name: id, slug: id, url: "http://127.0.0.1:1/mcp", description: nil, transport: .streamableHTTP,
-            enabled: enabled, reachable: true, capabilities: [:], protocolVersion: "2025-11-25", auth: .none,
-            createdAt: now, updatedAt: now, lastSeen: nil)
+            id: id,
+            name: id,
+            slug: id,
+            url: "http://127.0.0.1:1/mcp",
+            description: nil,
+            transport: .streamableHTTP,
+            enabled: enabled,
+            reachable: true,
+            capabilities: [:],
+            protocolVersion: "2025-11-25",
+            auth: .none,
+            createdAt: now,
+            updatedAt: now,
+            lastSeen: nil
+        )
     }
 
     static func tool(_ id: String, gateway: String, name: String) -> ToolRecord {
         ToolRecord(
-            id: id, gatewayID: gateway, originalName: name, name: "\(gateway)-\(name)",
-            definition: JSONObject([("name", .string(name)), ("inputSchema", ["type": "object"])]), enabled: true,
-            createdAt: now)
+            id: id,
+            gatewayID: gateway,
+            originalName: name,
+            name: "\(gateway)-\(name)",
+            definition: JSONObject([("name", .string(name)), ("inputSchema", ["type": "object"])]),
+            enabled: true,
+            createdAt: now
+        )
     }
 
     static let contents = CatalogContents(
         gateways: [gateway("a"), gateway("b", enabled: false)],
-        tools: [tool("t1", gateway: "a", name: "echo"), tool("t2", gateway: "a", name: "add"), tool("t3", gateway: "b", name: "x")],
+        tools: [
+            tool("t1", gateway: "a", name: "echo"), tool("t2", gateway: "a", name: "add"),
+            tool("t3", gateway: "b", name: "x"),
+        ],
         resourceTemplates: [
             ResourceTemplateRecord(
-                id: "rt", gatewayID: "a", uriTemplate: "data://items/{id}", definition: ["uriTemplate": "data://items/{id}"],
-                createdAt: now)
+                id: "rt",
+                gatewayID: "a",
+                uriTemplate: "data://items/{id}",
+                definition: ["uriTemplate": "data://items/{id}"],
+                createdAt: now
+            )
         ],
         servers: [
             VirtualServerRecord(
-                id: "s", name: "s", description: nil, icon: nil, toolIDs: ["t2"], resourceIDs: [], promptIDs: [],
-                enabled: true, createdAt: now, updatedAt: now)
-        ])
+                id: "s",
+                name: "s",
+                description: nil,
+                icon: nil,
+                toolIDs: ["t2"],
+                resourceIDs: [],
+                promptIDs: [],
+                enabled: true,
+                createdAt: now,
+                updatedAt: now
+            )
+        ]
+    )
 
     @Test func fullViewHidesDisabledGatewaysAndQualifiesNames() throws {
         let view = CatalogSnapshot(contents: Self.contents).fullView

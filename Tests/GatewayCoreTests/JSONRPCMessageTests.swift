@@ -76,7 +76,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [#"{"jsonrpc":"2.0","id":"a\q","method":"ping"}"#, #"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"\u12"}}"#])
+    @Test(arguments: [
+        #"{"jsonrpc":"2.0","id":"a\q","method":"ping"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":"\u12"}}"#,
+    ])
     func invalidEscapesAreParseErrors(_ text: String) {
         do {
             _ = try JSONRPCMessage(bytes: Array(text.utf8))

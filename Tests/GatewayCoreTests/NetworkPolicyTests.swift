@@ -29,7 +29,9 @@ import Testing
         #expect(lenient.refusal(for: try #require(IPAddress("10.0.0.1"))) == nil)
         #expect(lenient.refusal(for: try #require(IPAddress("169.254.169.254"))) != nil)
         #expect(lenient.refusal(for: try #require(IPAddress("169.254.1.1"))) != nil)
-        let listed = NetworkPolicy(allowedNetworks: [try #require(IPNetwork("127.0.0.2/32")), try #require(IPNetwork("169.254.0.0/16"))])
+        let listed = NetworkPolicy(allowedNetworks: [
+            try #require(IPNetwork("127.0.0.2/32")), try #require(IPNetwork("169.254.0.0/16")),
+        ])
         #expect(listed.refusal(for: try #require(IPAddress("127.0.0.2"))) == nil)
         #expect(listed.refusal(for: try #require(IPAddress("127.0.0.1"))) != nil)
         #expect(listed.refusal(for: try #require(IPAddress("169.254.1.1"))) == nil)
@@ -43,7 +45,9 @@ import Testing
         #expect(strict.refusal(forHostName: "example.com") == nil)
     }
 
-    @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-1", "::1::", "12345::", "g::1", "1:2:3:4:5:6:7:8:9", " 1.2.3.4"])
+    @Test(arguments: [
+        "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.-1", "::1::", "12345::", "g::1", "1:2:3:4:5:6:7:8:9", " 1.2.3.4",
+    ])
     func malformedAddressesDoNotParse(_ text: String) {
         #expect(IPAddress(text) == nil)
     }

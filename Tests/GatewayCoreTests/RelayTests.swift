@@ -83,7 +83,10 @@ struct RelayTests {
     @Test func replayBufferKeepsTheLastEventsOfEachStream() async {
         let log = InMemorySessionEventLog(capacity: 3, retention: .seconds(60))
         for sequence in 1...4 {
-            log.record(LoggedEvent(stream: "g", sequence: sequence, data: [UInt8(sequence)], isFinal: false), session: "a")
+            log.record(
+                LoggedEvent(stream: "g", sequence: sequence, data: [UInt8(sequence)], isFinal: false),
+                session: "a"
+            )
         }
         log.record(LoggedEvent(stream: "c9", sequence: 5, data: [5], isFinal: true), session: "a")
         // Capacity 3: events 1 and 2 are gone; the call stream is kept apart.

@@ -7,7 +7,8 @@ import Testing
     @Test(arguments: [
         "<script>alert(1)</script>", "</SCRIPT>", "<img src=x onerror=alert(1)>", "<svg/onload=alert(1)>",
         "<a href='javascript:alert(1)'>x</a>", "<div onclick = 'steal()'>", "<iframe src=//evil>", "JaVaScRiPt:void(0)",
-        "data:text/html;base64,PHNjcmlwdD4=", "<b onmouseover=\"x\">hover</b>", "<style>*{}</style>", "<meta http-equiv=refresh>",
+        "data:text/html;base64,PHNjcmlwdD4=", "<b onmouseover=\"x\">hover</b>", "<style>*{}</style>",
+        "<meta http-equiv=refresh>",
     ])
     func markupThatRunsScriptIsFound(_ text: String) {
         #expect(ValidationRules.dangerousMarkup(in: text) != nil, "\(text)")
@@ -33,7 +34,9 @@ import Testing
         for good in ["echo", "_private", "a.b/c-d", "9lives", String(repeating: "t", count: 128)] {
             #expect(rules.toolNameProblem(good) == nil, "\(good)")
         }
-        for bad in ["", "-dash", ".dot", "/slash", "bad name", "semi;colon", "ünicode", String(repeating: "t", count: 129)] {
+        for bad in [
+            "", "-dash", ".dot", "/slash", "bad name", "semi;colon", "ünicode", String(repeating: "t", count: 129),
+        ] {
             #expect(rules.toolNameProblem(bad) != nil, "\(bad)")
         }
     }
@@ -53,11 +56,16 @@ import Testing
     @Test func requestLimitsHoldParamsAndForwardedMeta() throws {
         var small = ValidationRules()
         small.maximumParamsBytes = 64
-        #expect(throws: JSONRPCError.self) { try small.checkLimits(of: try message(#"{"name":"\#(String(repeating: "x", count: 80))"}"#)) }
+        #expect(throws: JSONRPCError.self) {
+            try small.checkLimits(of: try message(#"{"name":"\#(String(repeating: "x", count: 80))"}"#))
+        }
         try rules.checkLimits(of: try message(#"{"name":"t","_meta":{"progressToken":1,"a":{"b":2}}}"#))
         // The protocol's own envelope keys may nest deeper; they are not forwarded.
         try rules.checkLimits(
-            of: try message(#"{"name":"t","_meta":{"io.modelcontextprotocol/clientCapabilities":{"elicitation":{"form":{}}}}}"#))
+            of: try message(
+                #"{"name":"t","_meta":{"io.modelcontextprotocol/clientCapabilities":{"elicitation":{"form":{}}}}}"#
+            )
+        )
         #expect(throws: JSONRPCError.self) { try rules.checkLimits(of: try message(#"{"_meta":{"a":{"b":{"c":1}}}}"#)) }
         #expect(throws: JSONRPCError.self) { try rules.checkLimits(of: try message(#"{"_meta":[1]}"#)) }
         let seventeen = (0..<17).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")

@@ -22,7 +22,8 @@ import Testing
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let app = try await buildApplication(configuration: configuration, logger: logger)
-        let token = try await TokenAuthority(secret: Self.secret).issue(subject: "tester", lifetime: .seconds(300)).token
+        let token = try await TokenAuthority(secret: Self.secret).issue(subject: "tester", lifetime: .seconds(300))
+            .token
         try await app.test(.router) { client in try await body(client, token) }
     }
 
@@ -70,13 +71,19 @@ import Testing
                 (#"{"name":"x","url":"http://127.0.0.1:1/mcp","transport":"FOO"}"#, .unprocessableContent, "transport"),
                 (#"{"name":"","url":"http://127.0.0.1:1/mcp"}"#, .unprocessableContent, "name"),
                 (#"{"name":7,"url":"http://127.0.0.1:1/mcp"}"#, .unprocessableContent, "name"),
-                (#"{"name":"x","url":"http://127.0.0.1:1/mcp","auth_type":"bearer"}"#, .unprocessableContent, "auth_token"),
+                (
+                    #"{"name":"x","url":"http://127.0.0.1:1/mcp","auth_type":"bearer"}"#, .unprocessableContent,
+                    "auth_token"
+                ),
                 // Loopback is refused by the SSRF guard unless SSRF_ALLOW_LOCALHOST is set.
                 (#"{"name":"x","url":"http://127.0.0.1:1/mcp"}"#, .unprocessableContent, "url"),
             ]
             for (body, status, field) in cases {
                 try await client.execute(
-                    uri: "/gateways", method: .post, headers: Self.auth(token), body: ByteBuffer(string: body)
+                    uri: "/gateways",
+                    method: .post,
+                    headers: Self.auth(token),
+                    body: ByteBuffer(string: body)
                 ) { response in
                     #expect(response.status == status, "\(body)")
                     let problem = try Self.json(response.body)
@@ -100,11 +107,15 @@ import Testing
 
     @Test func statefulSessionsAreIssuedEnforcedAndEnded() async throws {
         try await withApp { client, token in
-            let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+            let initialize =
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
             let accept: HTTPFields = [.accept: "application/json, text/event-stream", .contentType: "application/json"]
             var sessionID = ""
             try await client.execute(
-                uri: "/mcp", method: .post, headers: Self.auth(token, accept), body: ByteBuffer(string: initialize)
+                uri: "/mcp",
+                method: .post,
+                headers: Self.auth(token, accept),
+                body: ByteBuffer(string: initialize)
             ) { response in
                 #expect(response.status == .ok)
                 sessionID = try #require(response.headers[HTTPField.Name("Mcp-Session-Id")!])
@@ -118,7 +129,12 @@ import Testing
                 let body = try Self.json($0.body)
                 #expect(body["result"]?["tools"] == [])
             }
-            try await client.execute(uri: "/mcp", method: .post, headers: Self.auth(token, accept), body: ByteBuffer(string: list)) {
+            try await client.execute(
+                uri: "/mcp",
+                method: .post,
+                headers: Self.auth(token, accept),
+                body: ByteBuffer(string: list)
+            ) {
                 #expect($0.status == .badRequest)
             }
             var bogus = withSession
@@ -128,19 +144,26 @@ import Testing
             }
             var wrongVersion = withSession
             wrongVersion[HTTPField.Name("MCP-Protocol-Version")!] = "2024-11-05"
-            try await client.execute(uri: "/mcp", method: .post, headers: wrongVersion, body: ByteBuffer(string: list)) {
+            try await client.execute(uri: "/mcp", method: .post, headers: wrongVersion, body: ByteBuffer(string: list))
+            {
                 #expect($0.status == .badRequest)
             }
             // A session older than SESSION_TTL is refused even though its seal is valid.
             let old = SessionFacts(
-                key: SessionSealer.newKey(), protocolVersion: "2025-11-25", subject: "tester", serverID: nil,
-                createdAt: Timestamp.now().millisecondsSince1970 - 2 * 86_400_000)
+                key: SessionSealer.newKey(),
+                protocolVersion: "2025-11-25",
+                subject: "tester",
+                serverID: nil,
+                createdAt: Timestamp.now().millisecondsSince1970 - 2 * 86_400_000
+            )
             var expired = withSession
             expired[HTTPField.Name("Mcp-Session-Id")!] = try SessionSealer(secret: Self.secret).seal(old)
             try await client.execute(uri: "/mcp", method: .post, headers: expired, body: ByteBuffer(string: list)) {
                 #expect($0.status == .notFound)
             }
-            try await client.execute(uri: "/mcp", method: .delete, headers: withSession) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/mcp", method: .delete, headers: withSession) {
+                #expect($0.status == .noContent)
+            }
             try await client.execute(uri: "/mcp", method: .post, headers: withSession, body: ByteBuffer(string: list)) {
                 #expect($0.status == .notFound)
             }
@@ -151,10 +174,15 @@ import Testing
         try await withApp { client, token in
             var headers = Self.auth(token, [.accept: "application/json, text/event-stream"])
             headers[HTTPField.Name("MCP-Protocol-Version")!] = "2026-07-28"
-            let meta = #""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#
+            let meta =
+                #""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#
             try await client.execute(
-                uri: "/mcp", method: .post, headers: headers,
-                body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"# + meta + "}}")
+                uri: "/mcp",
+                method: .post,
+                headers: headers,
+                body: ByteBuffer(
+                    string: #"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"# + meta + "}}"
+                )
             ) { response in
                 #expect(response.status == .ok)
                 let result = try Self.json(response.body)["result"]
@@ -162,14 +190,18 @@ import Testing
                 #expect(result?["supportedVersions"]?.arrayValue?.contains("2026-07-28") == true)
             }
             try await client.execute(
-                uri: "/mcp", method: .post, headers: headers,
+                uri: "/mcp",
+                method: .post,
+                headers: headers,
                 body: ByteBuffer(string: #"{"jsonrpc":"2.0","id":2,"method":"ping","params":{"# + meta + "}}")
             ) { response in
                 #expect(response.status == .notFound)
                 let body = try Self.json(response.body)
                 #expect(body["error"]?["code"] == -32601)
             }
-            try await client.execute(uri: "/mcp", method: .get, headers: headers) { #expect($0.status == .methodNotAllowed) }
+            try await client.execute(uri: "/mcp", method: .get, headers: headers) {
+                #expect($0.status == .methodNotAllowed)
+            }
         }
     }
 }

@@ -96,20 +96,30 @@ import Testing
     @Test func es256TokensVerifyAndAlgorithmConfusionIsRefused() async throws {
         let key = ES256PrivateKey()
         let publicPEM = key.publicKey.pemRepresentation
-        let issuer = try await TokenAuthority(signing: .es256(publicKeyPEM: publicPEM, privateKeyPEM: key.pemRepresentation))
+        let issuer = try await TokenAuthority(
+            signing: .es256(publicKeyPEM: publicPEM, privateKeyPEM: key.pemRepresentation)
+        )
         let verifier = try await TokenAuthority(signing: .es256(publicKeyPEM: publicPEM, privateKeyPEM: nil))
         #expect(!verifier.canIssue)
         let token = try await issuer.issue(subject: "es", lifetime: .seconds(60)).token
         #expect(try await verifier.authenticate(token).subject == "es")
         // The classic confusion attack: an HS256 token whose HMAC secret is the public key.
-        let forged = try await TokenAuthority(signing: .hs256(secret: publicPEM)).issue(subject: "mallory", lifetime: .seconds(60))
+        let forged = try await TokenAuthority(signing: .hs256(secret: publicPEM)).issue(
+            subject: "mallory",
+            lifetime: .seconds(60)
+        )
         await #expect(throws: AuthenticationError.self) { try await verifier.authenticate(forged.token) }
     }
 }
 
 @Suite struct SessionSealerTests {
     let facts = SessionFacts(
-        key: SessionSealer.newKey(), protocolVersion: "2025-11-25", subject: "alice", serverID: "srv", createdAt: 42)
+        key: SessionSealer.newKey(),
+        protocolVersion: "2025-11-25",
+        subject: "alice",
+        serverID: "srv",
+        createdAt: 42
+    )
 
     @Test func sealedSessionsOpenToTheSameFacts() throws {
         let sealer = SessionSealer(secret: String(repeating: "k", count: 32))

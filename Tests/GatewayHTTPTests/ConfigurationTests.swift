@@ -55,7 +55,9 @@ import Testing
 
     @Test func secretsNeverAppearInTheDescription() throws {
         let secret = String(repeating: "s", count: 40)
-        let configuration = try GatewayConfiguration(values: ["JWT_SECRET_KEY": secret, "AUTH_ENCRYPTION_SECRET": secret])
+        let configuration = try GatewayConfiguration(values: [
+            "JWT_SECRET_KEY": secret, "AUTH_ENCRYPTION_SECRET": secret,
+        ])
         #expect(!configuration.description.contains(secret))
     }
 

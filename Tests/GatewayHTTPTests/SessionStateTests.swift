@@ -23,7 +23,9 @@ import Testing
 
     @Test func streamsRecordEventsAndReplayAfterAnID() async {
         let streams = SessionStreams(
-            log: InMemorySessionEventLog(capacity: 16, retention: .seconds(60)), retention: .seconds(60))
+            log: InMemorySessionEventLog(capacity: 16, retention: .seconds(60)),
+            retention: .seconds(60)
+        )
         let queue = OutboundQueue(capacity: 8)
         streams.attach(queue, session: "s", stream: "g", serverID: nil)
         streams.deliver(Array("1".utf8), session: "s", stream: "g")

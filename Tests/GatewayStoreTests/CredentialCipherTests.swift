@@ -18,10 +18,14 @@ import Testing
 
     @Test func anotherSecretOrATamperedValueDoesNotOpen() throws {
         let sealed = try CredentialCipher(secret: secret).seal("value")
-        #expect(throws: StoreError.self) { try CredentialCipher(secret: String(repeating: "t", count: 40)).open(sealed) }
+        #expect(throws: StoreError.self) {
+            try CredentialCipher(secret: String(repeating: "t", count: 40)).open(sealed)
+        }
         var bytes = Array(sealed.utf8)
         bytes[bytes.count - 3] = bytes[bytes.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        #expect(throws: StoreError.self) { try CredentialCipher(secret: secret).open(String(decoding: bytes, as: UTF8.self)) }
+        #expect(throws: StoreError.self) {
+            try CredentialCipher(secret: secret).open(String(decoding: bytes, as: UTF8.self))
+        }
         #expect(throws: StoreError.self) { try CredentialCipher(secret: secret).open("enc:v1:not base64!") }
     }
 

@@ -22,13 +22,21 @@ final class ScriptedUpstream: UpstreamClient {
         let names = tools.withLock { $0 }
         return DiscoveredCatalog(
             tools: names.map { JSONObject([("name", .string($0)), ("inputSchema", ["type": "object"])]) },
-            resources: [JSONObject([("uri", "data://r"), ("name", "r")])], resourceTemplates: [],
-            prompts: [JSONObject([("name", "p")])], capabilities: ["tools": [:]], protocolVersion: "2025-11-25",
-            serverInfo: [:])
+            resources: [JSONObject([("uri", "data://r"), ("name", "r")])],
+            resourceTemplates: [],
+            prompts: [JSONObject([("name", "p")])],
+            capabilities: ["tools": [:]],
+            protocolVersion: "2025-11-25",
+            serverInfo: [:]
+        )
     }
 
     func forward(
-        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration, relay: (any UpstreamCallRelay)?
+        _ target: UpstreamTarget,
+        method: String,
+        params: [UInt8]?,
+        timeout: Duration,
+        relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply { .result(Array("{}".utf8)) }
 
     func release(gatewayID: String) async {}
@@ -39,18 +47,28 @@ final class ScriptedUpstream: UpstreamClient {
 @Suite struct RegistryOnSQLiteTests {
     /// Runs `body` with a registry on a fresh (or the given) SQLite file, closing the store after.
     func withRegistry(
-        _ upstream: any UpstreamClient, path: String? = nil, _ body: (Registry, any Store) async throws -> Void
+        _ upstream: any UpstreamClient,
+        path: String? = nil,
+        _ body: (Registry, any Store) async throws -> Void
     ) async throws {
         let file = path ?? NSTemporaryDirectory() + "registry-\(UUID().uuidString).db"
         let store = try await SQLiteStore.open(
-            path: file, cipher: CredentialCipher(secret: "test-secret-of-at-least-32-bytes!!"), logger: Logger(label: "test"))
+            path: file,
+            cipher: CredentialCipher(secret: "test-secret-of-at-least-32-bytes!!"),
+            logger: Logger(label: "test")
+        )
         do {
             try await store.migrate()
             try await store.migrate()  // idempotent
             let registry = Registry(
-                store: store, upstream: upstream, coordinator: InProcessCoordinator(nodeID: "n"),
-                catalog: CatalogHolder(), naming: Naming(separator: "-"), discoveryTimeout: .seconds(5),
-                logger: Logger(label: "test"))
+                store: store,
+                upstream: upstream,
+                coordinator: InProcessCoordinator(nodeID: "n"),
+                catalog: CatalogHolder(),
+                naming: Naming(separator: "-"),
+                discoveryTimeout: .seconds(5),
+                logger: Logger(label: "test")
+            )
             try await registry.reload()
             try await body(registry, store)
         } catch {
@@ -61,7 +79,13 @@ final class ScriptedUpstream: UpstreamClient {
     }
 
     func input(_ name: String) -> GatewayInput {
-        GatewayInput(name: name, url: "http://127.0.0.1:1/mcp", transport: .streamableHTTP, description: nil, auth: .none)
+        GatewayInput(
+            name: name,
+            url: "http://127.0.0.1:1/mcp",
+            transport: .streamableHTTP,
+            description: nil,
+            auth: .none
+        )
     }
 
     @Test func registersPersistsAndReloadsACatalog() async throws {
@@ -100,8 +124,14 @@ final class ScriptedUpstream: UpstreamClient {
             // "a" + "-" + "b-c" and "a-b" + "-" + "c" are the same qualified name.
             let upstream = ScriptedUpstream(tools: ["c"])
             let other = Registry(
-                store: store, upstream: upstream, coordinator: registry.coordinator, catalog: registry.catalog,
-                naming: registry.naming, discoveryTimeout: .seconds(5), logger: registry.logger)
+                store: store,
+                upstream: upstream,
+                coordinator: registry.coordinator,
+                catalog: registry.catalog,
+                naming: registry.naming,
+                discoveryTimeout: .seconds(5),
+                logger: registry.logger
+            )
             do {
                 _ = try await other.registerGateway(input("a-b"))
                 Issue.record("a colliding tool name was accepted")
@@ -119,7 +149,15 @@ final class ScriptedUpstream: UpstreamClient {
             let gateway = try await registry.registerGateway(input("gw"))
             let echo = try #require(registry.catalog.snapshot.contents.tools.first { $0.originalName == "echo" })
             let server = try await registry.createServer(
-                ServerInput(name: "s", description: nil, icon: nil, toolIDs: [echo.id], resourceIDs: nil, promptIDs: nil))
+                ServerInput(
+                    name: "s",
+                    description: nil,
+                    icon: nil,
+                    toolIDs: [echo.id],
+                    resourceIDs: nil,
+                    promptIDs: nil
+                )
+            )
             upstream.tools.withLock { $0 = ["echo", "new"] }
             _ = try await registry.updateGateway(id: gateway.id, GatewayUpdate(url: "http://127.0.0.1:2/mcp"))
             let snapshot = registry.catalog.snapshot
@@ -135,7 +173,15 @@ final class ScriptedUpstream: UpstreamClient {
             let gateway = try await registry.registerGateway(input("gw"))
             let tool = try #require(registry.catalog.snapshot.contents.tools.first)
             let server = try await registry.createServer(
-                ServerInput(name: "s", description: nil, icon: nil, toolIDs: [tool.id], resourceIDs: nil, promptIDs: nil))
+                ServerInput(
+                    name: "s",
+                    description: nil,
+                    icon: nil,
+                    toolIDs: [tool.id],
+                    resourceIDs: nil,
+                    promptIDs: nil
+                )
+            )
             try await registry.deleteGateway(id: gateway.id)
             let contents = try await store.loadCatalog()
             #expect(contents.tools.isEmpty && contents.gateways.isEmpty)
@@ -148,7 +194,15 @@ final class ScriptedUpstream: UpstreamClient {
         try await withRegistry(ScriptedUpstream(tools: [])) { registry, _ in
             do {
                 _ = try await registry.createServer(
-                    ServerInput(name: "s", description: nil, icon: nil, toolIDs: ["nope"], resourceIDs: nil, promptIDs: nil))
+                    ServerInput(
+                        name: "s",
+                        description: nil,
+                        icon: nil,
+                        toolIDs: ["nope"],
+                        resourceIDs: nil,
+                        promptIDs: nil
+                    )
+                )
                 Issue.record("unknown tool id accepted")
             } catch let error as RegistryError {
                 #expect(error.field == "associated_tools")

@@ -22,7 +22,10 @@ final class CountingServer: Sendable {
             guard case .end = unwrapInboundIn(data), behaviour != .neverAnswer else { return }
             var headers = HTTPHeaders([("content-type", "application/json"), ("content-length", "2")])
             if behaviour == .answerAndClose { headers.add(name: "connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                promise: nil
+            )
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "{}")))), promise: nil)
             let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
             if behaviour == .answerAndClose {
@@ -64,11 +67,20 @@ final class CountingServer: Sendable {
     func pool(maximum: Int = 8) -> HTTP1ConnectionPool {
         HTTP1ConnectionPool(
             options: .init(
-                maximumConnectionsPerEndpoint: maximum, idleTimeout: .seconds(4), connectTimeout: .seconds(2),
-                maximumResponseBytes: 1 << 20, addressGuard: UpstreamAddressGuard(policy: NetworkPolicy(allowLocalhost: true))))
+                maximumConnectionsPerEndpoint: maximum,
+                idleTimeout: .seconds(4),
+                connectTimeout: .seconds(2),
+                maximumResponseBytes: 1 << 20,
+                addressGuard: UpstreamAddressGuard(policy: NetworkPolicy(allowLocalhost: true))
+            )
+        )
     }
 
-    func post(_ pool: HTTP1ConnectionPool, _ server: CountingServer, deadline: NIODeadline = .now() + .seconds(5))
+    func post(
+        _ pool: HTTP1ConnectionPool,
+        _ server: CountingServer,
+        deadline: NIODeadline = .now() + .seconds(5)
+    )
         async throws -> UpstreamHTTPResponse
     {
         try await pool.post(server.endpoint, path: "/mcp", headers: [:], body: Array("{}".utf8), deadline: deadline)

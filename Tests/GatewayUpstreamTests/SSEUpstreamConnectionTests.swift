@@ -58,7 +58,8 @@ import Testing
     @Test func endpointsMustStayOnTheStreamsOrigin() {
         #expect(
             HTTPUpstreamClient.resolve("/messages/?session_id=1", against: "http://127.0.0.1:9/sse")
-                == "http://127.0.0.1:9/messages/?session_id=1")
+                == "http://127.0.0.1:9/messages/?session_id=1"
+        )
         #expect(HTTPUpstreamClient.resolve("http://169.254.169.254/x", against: "http://127.0.0.1:9/sse") == nil)
         #expect(HTTPUpstreamClient.resolve("http://127.0.0.1:10/x", against: "http://127.0.0.1:9/sse") == nil)
     }

@@ -68,7 +68,10 @@ public final class CatalogSnapshot: Sendable {
         let livePrompts = contents.prompts.filter { $0.enabled && live($0.gatewayID) != nil }
 
         self.fullView = Self.makeView(
-            tools: liveTools, resources: liveResources, templates: liveTemplates, prompts: livePrompts,
+            tools: liveTools,
+            resources: liveResources,
+            templates: liveTemplates,
+            prompts: livePrompts,
             gateways: gateways
         )
         var serverViews: [String: CatalogView] = [:]
@@ -94,7 +97,10 @@ public final class CatalogSnapshot: Sendable {
     }
 
     static func makeView(
-        tools: [ToolRecord], resources: [ResourceRecord], templates: [ResourceTemplateRecord], prompts: [PromptRecord],
+        tools: [ToolRecord],
+        resources: [ResourceRecord],
+        templates: [ResourceTemplateRecord],
+        prompts: [PromptRecord],
         gateways: [String: GatewayRecord]
     ) -> CatalogView {
         var toolRoutes: [String: ItemRoute] = [:]
@@ -132,8 +138,13 @@ public final class CatalogSnapshot: Sendable {
             promptJSON.append(JSONValue.object(definition).serializedBytes)
         }
         return CatalogView(
-            tools: toolJSON, toolRoutes: toolRoutes, resources: resourceJSON, resourceRoutes: resourceRoutes,
-            resourceTemplates: templateJSON, templateRoutes: templateRoutes, prompts: promptJSON,
+            tools: toolJSON,
+            toolRoutes: toolRoutes,
+            resources: resourceJSON,
+            resourceRoutes: resourceRoutes,
+            resourceTemplates: templateJSON,
+            templateRoutes: templateRoutes,
+            prompts: promptJSON,
             promptRoutes: promptRoutes
         )
     }

@@ -46,10 +46,15 @@ public struct StdioCommand: Sendable, Hashable {
 
     /// As stored: `{"command", "args", "env"}`.
     public var json: JSONValue {
-        .object(JSONObject([
-            ("command", .string(command)), ("args", .array(arguments.map { .string($0) })),
-            ("env", .object(JSONObject(environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))),
-        ]))
+        .object(
+            JSONObject([
+                ("command", .string(command)), ("args", .array(arguments.map { .string($0) })),
+                (
+                    "env",
+                    .object(JSONObject(environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+                ),
+            ])
+        )
     }
 
     /// Reads the stored form; `nil` if it is not one.
@@ -84,7 +89,8 @@ public struct UpstreamAuth: Sendable, Hashable {
     public static let none = UpstreamAuth(type: "none", headers: [])
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.type == rhs.type && lhs.headers.map { "\($0.name):\($0.value)" } == rhs.headers.map { "\($0.name):\($0.value)" }
+        lhs.type == rhs.type
+            && lhs.headers.map { "\($0.name):\($0.value)" } == rhs.headers.map { "\($0.name):\($0.value)" }
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -119,9 +125,21 @@ public struct GatewayRecord: Sendable, Hashable {
     public var command: StdioCommand?
 
     public init(
-        id: String, name: String, slug: String, url: String, description: String?, transport: UpstreamTransport,
-        enabled: Bool, reachable: Bool, capabilities: JSONValue, protocolVersion: String?, auth: UpstreamAuth,
-        createdAt: Timestamp, updatedAt: Timestamp, lastSeen: Timestamp?, command: StdioCommand? = nil
+        id: String,
+        name: String,
+        slug: String,
+        url: String,
+        description: String?,
+        transport: UpstreamTransport,
+        enabled: Bool,
+        reachable: Bool,
+        capabilities: JSONValue,
+        protocolVersion: String?,
+        auth: UpstreamAuth,
+        createdAt: Timestamp,
+        updatedAt: Timestamp,
+        lastSeen: Timestamp?,
+        command: StdioCommand? = nil
     ) {
         self.id = id
         self.name = name
@@ -157,7 +175,12 @@ public protocol NamedItemRecord: Sendable {
     var createdAt: Timestamp { get }
 
     init(
-        id: String, gatewayID: String, originalName: String, name: String, definition: JSONObject, enabled: Bool,
+        id: String,
+        gatewayID: String,
+        originalName: String,
+        name: String,
+        definition: JSONObject,
+        enabled: Bool,
         createdAt: Timestamp
     )
 }
@@ -177,7 +200,12 @@ public struct ToolRecord: NamedItemRecord, Hashable {
     public var createdAt: Timestamp
 
     public init(
-        id: String, gatewayID: String, originalName: String, name: String, definition: JSONObject, enabled: Bool,
+        id: String,
+        gatewayID: String,
+        originalName: String,
+        name: String,
+        definition: JSONObject,
+        enabled: Bool,
         createdAt: Timestamp
     ) {
         self.id = id
@@ -200,7 +228,8 @@ public struct ResourceRecord: Sendable, Hashable {
     public var enabled: Bool
     public var createdAt: Timestamp
 
-    public init(id: String, gatewayID: String, uri: String, definition: JSONObject, enabled: Bool, createdAt: Timestamp) {
+    public init(id: String, gatewayID: String, uri: String, definition: JSONObject, enabled: Bool, createdAt: Timestamp)
+    {
         self.id = id
         self.gatewayID = gatewayID
         self.uri = uri
@@ -238,7 +267,12 @@ public struct PromptRecord: NamedItemRecord, Hashable {
     public var createdAt: Timestamp
 
     public init(
-        id: String, gatewayID: String, originalName: String, name: String, definition: JSONObject, enabled: Bool,
+        id: String,
+        gatewayID: String,
+        originalName: String,
+        name: String,
+        definition: JSONObject,
+        enabled: Bool,
         createdAt: Timestamp
     ) {
         self.id = id
@@ -265,8 +299,16 @@ public struct VirtualServerRecord: Sendable, Hashable {
     public var updatedAt: Timestamp
 
     public init(
-        id: String, name: String, description: String?, icon: String?, toolIDs: [String], resourceIDs: [String],
-        promptIDs: [String], enabled: Bool, createdAt: Timestamp, updatedAt: Timestamp
+        id: String,
+        name: String,
+        description: String?,
+        icon: String?,
+        toolIDs: [String],
+        resourceIDs: [String],
+        promptIDs: [String],
+        enabled: Bool,
+        createdAt: Timestamp,
+        updatedAt: Timestamp
     ) {
         self.id = id
         self.name = name
@@ -292,8 +334,13 @@ public struct DiscoveredCatalog: Sendable, Hashable {
     public var serverInfo: JSONValue
 
     public init(
-        tools: [JSONObject], resources: [JSONObject], resourceTemplates: [JSONObject], prompts: [JSONObject],
-        capabilities: JSONValue, protocolVersion: String, serverInfo: JSONValue
+        tools: [JSONObject],
+        resources: [JSONObject],
+        resourceTemplates: [JSONObject],
+        prompts: [JSONObject],
+        capabilities: JSONValue,
+        protocolVersion: String,
+        serverInfo: JSONValue
     ) {
         self.tools = tools
         self.resources = resources
@@ -315,8 +362,11 @@ public struct CatalogContents: Sendable {
     public var servers: [VirtualServerRecord]
 
     public init(
-        gateways: [GatewayRecord] = [], tools: [ToolRecord] = [], resources: [ResourceRecord] = [],
-        resourceTemplates: [ResourceTemplateRecord] = [], prompts: [PromptRecord] = [],
+        gateways: [GatewayRecord] = [],
+        tools: [ToolRecord] = [],
+        resources: [ResourceRecord] = [],
+        resourceTemplates: [ResourceTemplateRecord] = [],
+        prompts: [PromptRecord] = [],
         servers: [VirtualServerRecord] = []
     ) {
         self.gateways = gateways

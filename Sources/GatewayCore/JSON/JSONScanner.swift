@@ -223,6 +223,8 @@ public struct JSONScanner {
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .int(integer) }
         guard let double = Double(text) else { throw fail("invalid number") }
+        // Beyond Double's range the value would silently become infinity (and `null` when written).
+        guard double.isFinite else { throw fail("number out of range") }
         return .double(double)
     }
 

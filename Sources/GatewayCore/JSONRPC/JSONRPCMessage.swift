@@ -102,9 +102,12 @@ public struct JSONRPCMessage: Sendable {
                         // Read the members once, here; every later lookup uses these ranges.
                         let start = scanner.index
                         var seen = Set<String>()
-                        try scanner.forEachMember(depth: 1) { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+                        try scanner.forEachMember(depth: 1) {
+                            (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
                             let range = try scanner.skipValue(depth: 2)
-                            if !seen.insert(key).inserted { shapeProblem = "\"params\" has a duplicate member \"\(key)\"" }
+                            if !seen.insert(key).inserted {
+                                shapeProblem = "\"params\" has a duplicate member \"\(key)\""
+                            }
                             members.append((key, range))
                         }
                         params = start..<scanner.index
@@ -172,7 +175,9 @@ public struct JSONRPCMessage: Sendable {
         do {
             try scanner.forEachMember { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
                 let valueRange = try scanner.skipValue(depth: 1)
-                found.append((key, (valueRange.lowerBound + range.lowerBound)..<(valueRange.upperBound + range.lowerBound)))
+                found.append(
+                    (key, (valueRange.lowerBound + range.lowerBound)..<(valueRange.upperBound + range.lowerBound))
+                )
             }
         } catch {
             return []

@@ -14,8 +14,12 @@ public struct MCPDispatcher: Sendable {
     public let rules: ValidationRules
 
     public init(
-        catalog: CatalogHolder, upstream: any UpstreamClient, pagination: Pagination, upstreamTimeout: Duration,
-        identity: ServerIdentity, rules: ValidationRules = ValidationRules()
+        catalog: CatalogHolder,
+        upstream: any UpstreamClient,
+        pagination: Pagination,
+        upstreamTimeout: Duration,
+        identity: ServerIdentity,
+        rules: ValidationRules = ValidationRules()
     ) {
         self.rules = rules
         self.catalog = catalog
@@ -51,7 +55,10 @@ public struct MCPDispatcher: Sendable {
         } catch let error as JSONRPCError {
             return Reply(bytes: error.answering(id).responseBytes, errorCode: error.code)
         } catch let error as UpstreamError where Task.isCancelled {
-            logger.debug("request cancelled", metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)])
+            logger.debug(
+                "request cancelled",
+                metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)]
+            )
             let failure = JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: id)
             return Reply(bytes: failure.responseBytes, errorCode: failure.code)
         } catch is CancellationError {
@@ -147,7 +154,10 @@ public struct MCPDispatcher: Sendable {
     }
 
     func forwardNamed(
-        _ request: JSONRPCMessage, routes: [String: ItemRoute], kind: String, context: MCPRequestContext
+        _ request: JSONRPCMessage,
+        routes: [String: ItemRoute],
+        kind: String,
+        context: MCPRequestContext
     ) async throws -> Outcome {
         guard let name = ParamsRewriter.stringMember("name", in: request) else {
             throw JSONRPCError.invalidParams("\"name\" is required and must be a string")
@@ -186,13 +196,23 @@ public struct MCPDispatcher: Sendable {
     /// Sends the request upstream with its params rewritten once: `replacement` substituted, and
     /// the 2026-07-28 envelope removed (upstream sessions speak the handshake era).
     func forward(
-        _ target: UpstreamTarget, _ request: JSONRPCMessage, replacing replacement: (key: String, value: [UInt8])? = nil,
+        _ target: UpstreamTarget,
+        _ request: JSONRPCMessage,
+        replacing replacement: (key: String, value: [UInt8])? = nil,
         context: MCPRequestContext
     ) async throws -> UpstreamReply {
         let params = ParamsRewriter.forwardedParams(
-            of: request, replacing: replacement, strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion))
+            of: request,
+            replacing: replacement,
+            strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion)
+        )
         return try await upstream.forward(
-            target, method: request.method ?? "", params: params, timeout: upstreamTimeout, relay: context.relay)
+            target,
+            method: request.method ?? "",
+            params: params,
+            timeout: upstreamTimeout,
+            relay: context.relay
+        )
     }
 
     /// The result of `server/discover` (2026-07-28).
@@ -218,4 +238,3 @@ public struct MCPDispatcher: Sendable {
         return JSONValue.object(result).serializedBytes
     }
 }
-

@@ -39,12 +39,18 @@ public enum ParamsRewriter {
     /// `replacement` substituted for one top-level member and, when `strippingEnvelope`, the
     /// 2026-07-28 envelope keys taken out of `_meta`. Untouched params are forwarded byte for byte.
     public static func forwardedParams(
-        of message: JSONRPCMessage, replacing replacement: (key: String, value: [UInt8])?, strippingEnvelope: Bool
+        of message: JSONRPCMessage,
+        replacing replacement: (key: String, value: [UInt8])?,
+        strippingEnvelope: Bool
     ) -> [UInt8]? {
         guard let params = message.params else { return nil }
         return rewrite(
-            message.bytes, range: params, members: message.paramMembers(), replacing: replacement,
-            strippingEnvelope: strippingEnvelope)
+            message.bytes,
+            range: params,
+            members: message.paramMembers(),
+            replacing: replacement,
+            strippingEnvelope: strippingEnvelope
+        )
     }
     /// A JSON string literal.
     public static func jsonString(_ value: String) -> [UInt8] {
@@ -64,15 +70,22 @@ extension ParamsRewriter {
     public static func removingEnvelopeMeta(_ params: [UInt8]) -> [UInt8] {
         let whole = 0..<params.count
         return rewrite(
-            params, range: whole, members: JSONRPCMessage.members(of: params, in: whole), replacing: nil,
-            strippingEnvelope: true)
+            params,
+            range: whole,
+            members: JSONRPCMessage.members(of: params, in: whole),
+            replacing: nil,
+            strippingEnvelope: true
+        )
     }
 
     /// The object at `range` of `bytes` (whose top-level `members` are known) with the edits of
     /// ``forwardedParams(of:replacing:strippingEnvelope:)``.
     static func rewrite(
-        _ bytes: [UInt8], range: Range<Int>, members: [(key: String, range: Range<Int>)],
-        replacing replacement: (key: String, value: [UInt8])?, strippingEnvelope: Bool
+        _ bytes: [UInt8],
+        range: Range<Int>,
+        members: [(key: String, range: Range<Int>)],
+        replacing replacement: (key: String, value: [UInt8])?,
+        strippingEnvelope: Bool
     ) -> [UInt8] {
         var keptMeta: [(key: String, range: Range<Int>)]?
         if strippingEnvelope, let meta = members.first(where: { $0.key == "_meta" }),

@@ -29,7 +29,8 @@ public struct SSEParser: Sendable {
     public struct Overflow: Error, Sendable {}
 
     /// Adds bytes and returns the events they complete.
-    public mutating func feed<Bytes: Sequence>(_ chunk: Bytes) throws(Overflow) -> [SSEEvent] where Bytes.Element == UInt8 {
+    public mutating func feed<Bytes: Sequence>(_ chunk: Bytes) throws(Overflow) -> [SSEEvent]
+    where Bytes.Element == UInt8 {
         buffer.append(contentsOf: chunk)
         var events: [SSEEvent] = []
         var lineStart = 0

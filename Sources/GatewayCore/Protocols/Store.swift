@@ -37,7 +37,9 @@ public struct GatewayItems: Sendable {
     public var prompts: [PromptRecord]
 
     public init(
-        tools: [ToolRecord], resources: [ResourceRecord], resourceTemplates: [ResourceTemplateRecord],
+        tools: [ToolRecord],
+        resources: [ResourceRecord],
+        resourceTemplates: [ResourceTemplateRecord],
         prompts: [PromptRecord]
     ) {
         self.tools = tools

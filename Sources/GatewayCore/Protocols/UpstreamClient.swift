@@ -8,7 +8,11 @@ public struct UpstreamTarget: Sendable, Hashable {
     public var command: StdioCommand?
 
     public init(
-        gatewayID: String, url: String, transport: UpstreamTransport, auth: UpstreamAuth, command: StdioCommand? = nil
+        gatewayID: String,
+        url: String,
+        transport: UpstreamTransport,
+        auth: UpstreamAuth,
+        command: StdioCommand? = nil
     ) {
         self.gatewayID = gatewayID
         self.url = url
@@ -43,7 +47,10 @@ public protocol UpstreamClient: Sendable {
     /// dropped and requests answered with an error. Cancelling the calling task cancels the
     /// upstream request (`notifications/cancelled`).
     func forward(
-        _ target: UpstreamTarget, method: String, params: [UInt8]?, timeout: Duration,
+        _ target: UpstreamTarget,
+        method: String,
+        params: [UInt8]?,
+        timeout: Duration,
         relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply
     /// Forgets any session held for the gateway (after delete or update).

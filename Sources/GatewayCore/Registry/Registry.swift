@@ -16,8 +16,14 @@ public struct Registry: Sendable {
     public let rules: ValidationRules
 
     public init(
-        store: any Store, upstream: any UpstreamClient, coordinator: any Coordinator, catalog: CatalogHolder,
-        naming: Naming, discoveryTimeout: Duration, logger: Logger, rules: ValidationRules = ValidationRules()
+        store: any Store,
+        upstream: any UpstreamClient,
+        coordinator: any Coordinator,
+        catalog: CatalogHolder,
+        naming: Naming,
+        discoveryTimeout: Duration,
+        logger: Logger,
+        rules: ValidationRules = ValidationRules()
     ) {
         self.rules = rules
         self.store = store
@@ -66,13 +72,29 @@ public struct Registry: Sendable {
         }
         let id = Self.newID()
         let target = UpstreamTarget(
-            gatewayID: id, url: input.url, transport: input.transport, auth: input.auth, command: input.command)
+            gatewayID: id,
+            url: input.url,
+            transport: input.transport,
+            auth: input.auth,
+            command: input.command
+        )
         let discovered = try await discover(target)
         let now = Timestamp.now()
         let gateway = GatewayRecord(
-            id: id, name: input.name, slug: slug, url: input.url, description: input.description,
-            transport: input.transport, enabled: true, reachable: true, capabilities: discovered.capabilities,
-            protocolVersion: discovered.protocolVersion, auth: input.auth, createdAt: now, updatedAt: now, lastSeen: now,
+            id: id,
+            name: input.name,
+            slug: slug,
+            url: input.url,
+            description: input.description,
+            transport: input.transport,
+            enabled: true,
+            reachable: true,
+            capabilities: discovered.capabilities,
+            protocolVersion: discovered.protocolVersion,
+            auth: input.auth,
+            createdAt: now,
+            updatedAt: now,
+            lastSeen: now,
             command: input.command
         )
         do {
@@ -100,7 +122,8 @@ public struct Registry: Sendable {
             gateway.slug = slug
         }
         let needsDiscovery =
-            (update.url.map { $0 != gateway.url } ?? false) || (update.transport.map { $0 != gateway.transport } ?? false)
+            (update.url.map { $0 != gateway.url } ?? false)
+            || (update.transport.map { $0 != gateway.transport } ?? false)
             || (update.auth.map { $0 != gateway.auth } ?? false) || update.name != nil
             || (update.command.map { $0 != gateway.command } ?? false)
         if let url = update.url { gateway.url = url }
@@ -197,7 +220,9 @@ public struct Registry: Sendable {
             return try await upstream.discover(target, timeout: discoveryTimeout)
         } catch let error as UpstreamError {
             await upstream.release(gatewayID: target.gatewayID)
-            if error.code == .blocked { throw RegistryError.invalid("url", "the address is not allowed: \(error.message)") }
+            if error.code == .blocked {
+                throw RegistryError.invalid("url", "the address is not allowed: \(error.message)")
+            }
             throw RegistryError(.upstreamFailed, "Could not register the upstream at \(target.url): \(error.message)")
         } catch {
             await upstream.release(gatewayID: target.gatewayID)
@@ -208,19 +233,32 @@ public struct Registry: Sendable {
     /// Builds item rows, keeping the ids of items that existed before (so virtual server
     /// memberships survive a refresh) and refusing qualified names already used elsewhere.
     func makeItems(
-        for gateway: GatewayRecord, discovered: DiscoveredCatalog, previous: CatalogSnapshot?,
+        for gateway: GatewayRecord,
+        discovered: DiscoveredCatalog,
+        previous: CatalogSnapshot?,
         snapshot: CatalogSnapshot
     ) throws -> GatewayItems {
         let now = Timestamp.now()
         let tools: [ToolRecord] = try namedItems(
-            discovered.tools, kind: "Tool", gateway: gateway, previous: previous?.contents.tools ?? [],
-            taken: snapshot.contents.tools, now: now)
+            discovered.tools,
+            kind: "Tool",
+            gateway: gateway,
+            previous: previous?.contents.tools ?? [],
+            taken: snapshot.contents.tools,
+            now: now
+        )
         let prompts: [PromptRecord] = try namedItems(
-            discovered.prompts, kind: "Prompt", gateway: gateway, previous: previous?.contents.prompts ?? [],
-            taken: snapshot.contents.prompts, now: now)
+            discovered.prompts,
+            kind: "Prompt",
+            gateway: gateway,
+            previous: previous?.contents.prompts ?? [],
+            taken: snapshot.contents.prompts,
+            now: now
+        )
         let oldResources = Dictionary(
             (previous?.contents.resources ?? []).filter { $0.gatewayID == gateway.id }.map { ($0.uri, $0) },
-            uniquingKeysWith: { first, _ in first })
+            uniquingKeysWith: { first, _ in first }
+        )
         var seen = Set<String>()
         var resources: [ResourceRecord] = []
         for definition in discovered.resources {
@@ -232,17 +270,30 @@ public struct Registry: Sendable {
             let old = oldResources[uri]
             resources.append(
                 ResourceRecord(
-                    id: old?.id ?? Self.newID(), gatewayID: gateway.id, uri: uri, definition: definition,
-                    enabled: old?.enabled ?? true, createdAt: old?.createdAt ?? now))
+                    id: old?.id ?? Self.newID(),
+                    gatewayID: gateway.id,
+                    uri: uri,
+                    definition: definition,
+                    enabled: old?.enabled ?? true,
+                    createdAt: old?.createdAt ?? now
+                )
+            )
         }
         var templates: [ResourceTemplateRecord] = []
         seen.removeAll()
         for definition in discovered.resourceTemplates {
-            guard let template = definition["uriTemplate"]?.stringValue, seen.insert(template).inserted else { continue }
+            guard let template = definition["uriTemplate"]?.stringValue, seen.insert(template).inserted else {
+                continue
+            }
             templates.append(
                 ResourceTemplateRecord(
-                    id: Self.newID(), gatewayID: gateway.id, uriTemplate: template, definition: definition,
-                    createdAt: now))
+                    id: Self.newID(),
+                    gatewayID: gateway.id,
+                    uriTemplate: template,
+                    definition: definition,
+                    createdAt: now
+                )
+            )
         }
         return GatewayItems(tools: tools, resources: resources, resourceTemplates: templates, prompts: prompts)
     }
@@ -250,12 +301,17 @@ public struct Registry: Sendable {
     /// Tool or prompt rows for `definitions`: named `<slug><sep><name>`, keeping the ids of rows
     /// that existed before, refusing a qualified name another gateway already uses.
     func namedItems<Item: NamedItemRecord>(
-        _ definitions: [JSONObject], kind: String, gateway: GatewayRecord, previous: [Item], taken: [Item],
+        _ definitions: [JSONObject],
+        kind: String,
+        gateway: GatewayRecord,
+        previous: [Item],
+        taken: [Item],
         now: Timestamp
     ) throws -> [Item] {
         let old = Dictionary(
             previous.filter { $0.gatewayID == gateway.id }.map { ($0.originalName, $0) },
-            uniquingKeysWith: { first, _ in first })
+            uniquingKeysWith: { first, _ in first }
+        )
         let takenNames = Set(taken.filter { $0.gatewayID != gateway.id }.map(\.name))
         var items: [Item] = []
         var seen = Set<String>()
@@ -268,13 +324,24 @@ public struct Registry: Sendable {
             }
             let name = naming.qualifiedName(gatewaySlug: gateway.slug, originalName: original)
             if takenNames.contains(name) {
-                throw RegistryError(.conflict, "\(kind) name '\(name)' is already used by another gateway", field: "name")
+                throw RegistryError(
+                    .conflict,
+                    "\(kind) name '\(name)' is already used by another gateway",
+                    field: "name"
+                )
             }
             let existing = old[original]
             items.append(
                 Item(
-                    id: existing?.id ?? Self.newID(), gatewayID: gateway.id, originalName: original, name: name,
-                    definition: definition, enabled: existing?.enabled ?? true, createdAt: existing?.createdAt ?? now))
+                    id: existing?.id ?? Self.newID(),
+                    gatewayID: gateway.id,
+                    originalName: original,
+                    name: name,
+                    definition: definition,
+                    enabled: existing?.enabled ?? true,
+                    createdAt: existing?.createdAt ?? now
+                )
+            )
         }
         return items
     }
@@ -282,7 +349,9 @@ public struct Registry: Sendable {
     /// Why a discovered item's title or description keeps it out of the catalog, or `nil`.
     func textProblem(_ definition: JSONObject) -> String? {
         for field in ["title", "description"] {
-            guard let text = definition[field]?.stringValue, let problem = rules.descriptionProblem(text) else { continue }
+            guard let text = definition[field]?.stringValue, let problem = rules.descriptionProblem(text) else {
+                continue
+            }
             return "\(field) \(problem)"
         }
         return nil
@@ -303,9 +372,11 @@ public struct Registry: Sendable {
         logger.warning(
             "discovered item refused",
             metadata: [
-                "gateway.id": .string(gateway.id), "item.kind": .string(kind), "item.name": .string(String(name.prefix(200))),
+                "gateway.id": .string(gateway.id), "item.kind": .string(kind),
+                "item.name": .string(String(name.prefix(200))),
                 "reason": .string(problem),
-            ])
+            ]
+        )
     }
 
     // MARK: - Virtual servers
@@ -320,9 +391,17 @@ public struct Registry: Sendable {
         try checkMembers(input, snapshot: snapshot)
         let now = Timestamp.now()
         let server = VirtualServerRecord(
-            id: Self.newID(), name: name, description: input.description ?? nil, icon: input.icon ?? nil,
-            toolIDs: input.toolIDs ?? [], resourceIDs: input.resourceIDs ?? [], promptIDs: input.promptIDs ?? [],
-            enabled: true, createdAt: now, updatedAt: now)
+            id: Self.newID(),
+            name: name,
+            description: input.description ?? nil,
+            icon: input.icon ?? nil,
+            toolIDs: input.toolIDs ?? [],
+            resourceIDs: input.resourceIDs ?? [],
+            promptIDs: input.promptIDs ?? [],
+            enabled: true,
+            createdAt: now,
+            updatedAt: now
+        )
         try await write { try await store.insertServer(server) }
         await committed()
         return server

@@ -9,7 +9,11 @@ public struct GatewayInput: Sendable {
     public var command: StdioCommand?
 
     public init(
-        name: String, url: String, transport: UpstreamTransport, description: String?, auth: UpstreamAuth,
+        name: String,
+        url: String,
+        transport: UpstreamTransport,
+        description: String?,
+        auth: UpstreamAuth,
         command: StdioCommand? = nil
     ) {
         self.name = name
@@ -31,8 +35,12 @@ public struct GatewayUpdate: Sendable {
     public var command: StdioCommand?
 
     public init(
-        name: String? = nil, url: String? = nil, transport: UpstreamTransport? = nil, description: String?? = nil,
-        auth: UpstreamAuth? = nil, command: StdioCommand? = nil
+        name: String? = nil,
+        url: String? = nil,
+        transport: UpstreamTransport? = nil,
+        description: String?? = nil,
+        auth: UpstreamAuth? = nil,
+        command: StdioCommand? = nil
     ) {
         self.name = name
         self.url = url
@@ -53,7 +61,11 @@ public struct ServerInput: Sendable {
     public var promptIDs: [String]?
 
     public init(
-        name: String?, description: String??, icon: String??, toolIDs: [String]?, resourceIDs: [String]?,
+        name: String?,
+        description: String??,
+        icon: String??,
+        toolIDs: [String]?,
+        resourceIDs: [String]?,
         promptIDs: [String]?
     ) {
         self.name = name

@@ -29,7 +29,9 @@ public final class PendingClientRequests: Sendable {
     /// belongs to ended, or the upstream withdrew the request); then `withdrawn` is told the id,
     /// so the client can be told to stop.
     public func ask(
-        owner: String, send: (JSONRPCID) -> Bool, withdrawn: @escaping @Sendable (JSONRPCID) -> Void = { _ in }
+        owner: String,
+        send: (JSONRPCID) -> Bool,
+        withdrawn: @escaping @Sendable (JSONRPCID) -> Void = { _ in }
     ) async -> UpstreamReply {
         let id: JSONRPCID = state.withLock { state in
             state.next += 1

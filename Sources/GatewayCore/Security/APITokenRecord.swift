@@ -13,8 +13,14 @@ public struct APITokenRecord: Sendable, Equatable {
     public var revokedAt: Timestamp?
 
     public init(
-        id: String, subject: String, name: String, description: String?, serverID: String?, createdAt: Timestamp,
-        expiresAt: Timestamp, revokedAt: Timestamp? = nil
+        id: String,
+        subject: String,
+        name: String,
+        description: String?,
+        serverID: String?,
+        createdAt: Timestamp,
+        expiresAt: Timestamp,
+        revokedAt: Timestamp? = nil
     ) {
         self.id = id
         self.subject = subject

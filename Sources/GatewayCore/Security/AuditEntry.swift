@@ -18,8 +18,15 @@ public struct AuditEntry: Sendable, Equatable {
     public var detail: JSONValue?
 
     public init(
-        id: Int64? = nil, at: Timestamp, actor: String, action: String, targetType: String? = nil,
-        targetID: String? = nil, outcome: String = "success", clientIP: String? = nil, detail: JSONValue? = nil
+        id: Int64? = nil,
+        at: Timestamp,
+        actor: String,
+        action: String,
+        targetType: String? = nil,
+        targetID: String? = nil,
+        outcome: String = "success",
+        clientIP: String? = nil,
+        detail: JSONValue? = nil
     ) {
         self.id = id
         self.at = at
@@ -43,7 +50,13 @@ public struct AuditQuery: Sendable, Equatable {
     public var action: String?
     public var since: Timestamp?
 
-    public init(limit: Int, beforeID: Int64? = nil, actor: String? = nil, action: String? = nil, since: Timestamp? = nil) {
+    public init(
+        limit: Int,
+        beforeID: Int64? = nil,
+        actor: String? = nil,
+        action: String? = nil,
+        since: Timestamp? = nil
+    ) {
         self.limit = limit
         self.beforeID = beforeID
         self.actor = actor

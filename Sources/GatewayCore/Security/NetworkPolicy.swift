@@ -44,7 +44,8 @@ public struct NetworkPolicy: Sendable, Equatable {
             return allowLocalhost ? nil : "\(address) is loopback (set SSRF_ALLOW_LOCALHOST=true to allow it)"
         case .privateNetwork:
             return allowPrivateNetworks
-                ? nil : "\(address) is in a private range (set SSRF_ALLOW_PRIVATE_NETWORKS=true or SSRF_ALLOWED_NETWORKS)"
+                ? nil
+                : "\(address) is in a private range (set SSRF_ALLOW_PRIVATE_NETWORKS=true or SSRF_ALLOWED_NETWORKS)"
         case .global: return nil
         }
     }
@@ -75,7 +76,9 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             guard parts.count == 4 else { return nil }
             var bytes: [UInt8] = []
             for part in parts {
-                guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let value = UInt8(part) else { return nil }
+                guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let value = UInt8(part) else {
+                    return nil
+                }
                 bytes.append(value)
             }
             self.init(bytes: bytes)
@@ -90,7 +93,9 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             var bytes: [UInt8] = []
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
             for (index, piece) in pieces.enumerated() {
-                if index == pieces.count - 1, piece.contains("."), let v4 = IPAddress(String(piece)), v4.bytes.count == 4 {
+                if index == pieces.count - 1, piece.contains("."), let v4 = IPAddress(String(piece)),
+                    v4.bytes.count == 4
+                {
                     bytes += v4.bytes
                 } else {
                     guard (1...4).contains(piece.count), let value = UInt16(piece, radix: 16) else { return nil }
@@ -111,7 +116,9 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             .joined(separator: ":")
     }
 
-    public enum Classification: Sendable { case metadata, linkLocal, unspecified, multicast, broadcast, loopback, privateNetwork, global }
+    public enum Classification: Sendable {
+        case metadata, linkLocal, unspecified, multicast, broadcast, loopback, privateNetwork, global
+    }
 
     static let metadataAddresses: Set<[UInt8]> = [
         [169, 254, 169, 254], [100, 100, 100, 200],
@@ -127,7 +134,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             if a == 127 { return .loopback }
             if a == 169 && b == 254 { return .linkLocal }
             if a >= 224 { return .multicast }  // 224/4 multicast and 240/4 reserved
-            if a == 10 || (a == 172 && (16...31).contains(b)) || (a == 192 && b == 168) || (a == 100 && (64...127).contains(b))
+            if a == 10 || (a == 172 && (16...31).contains(b)) || (a == 192 && b == 168)
+                || (a == 100 && (64...127).contains(b))
                 || (a == 198 && (18...19).contains(b))
             {
                 return .privateNetwork

@@ -49,7 +49,9 @@ public struct ValidationRules: Sendable, Equatable {
         if name.count > maximumToolNameLength { return "must be at most \(maximumToolNameLength) characters" }
         let valid =
             first.isASCII && (Self.isAlphanumeric(first) || first == "_")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && (Self.isAlphanumeric($0) || "_./-".unicodeScalars.contains($0)) }
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && (Self.isAlphanumeric($0) || "_./-".unicodeScalars.contains($0))
+            }
         return valid ? nil : "must start with a letter, digit or _ and contain only letters, digits and _ . / -"
     }
 
@@ -110,7 +112,9 @@ public struct ValidationRules: Sendable, Equatable {
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        return (0...(haystack.count - needle.count)).contains {
+            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
+        }
     }
 
     /// ` on<letters>=` (whitespace allowed before `=`) inside a tag's attributes.

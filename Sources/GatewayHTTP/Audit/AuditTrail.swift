@@ -48,7 +48,9 @@ public final class AuditTrail: Service, Sendable {
                 try await store.appendAudit(entries)
             } catch {
                 logger.error(
-                    "audit entries could not be written", metadata: ["audit.count": "\(entries.count)", "error": "\(error)"])
+                    "audit entries could not be written",
+                    metadata: ["audit.count": "\(entries.count)", "error": "\(error)"]
+                )
             }
         }
     }
@@ -61,7 +63,9 @@ public final class AuditTrail: Service, Sendable {
             if ContinuousClock.now - lastPrune >= .seconds(3600) {
                 lastPrune = .now
                 let cutoff = Timestamp(
-                    millisecondsSince1970: Timestamp.now().millisecondsSince1970 - Int64(retention.components.seconds) * 1000)
+                    millisecondsSince1970: Timestamp.now().millisecondsSince1970 - Int64(retention.components.seconds)
+                        * 1000
+                )
                 do {
                     let removed = try await store.pruneAudit(before: cutoff)
                     if removed > 0 { logger.info("audit log pruned", metadata: ["audit.removed": "\(removed)"]) }

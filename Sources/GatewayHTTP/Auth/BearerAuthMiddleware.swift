@@ -18,7 +18,9 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
     }
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         if BearerAuth.openPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
@@ -39,18 +41,38 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
             throw BearerAuth.unauthorized("Invalid token: \(error.message)")
         }
         if let server = principal.serverScope, !BearerAuth.isWithinScope(request.uri.path, server: server) {
-            refused(request, context, reason: "outside the token's server scope", actor: principal.subject, action: "auth.forbidden")
+            refused(
+                request,
+                context,
+                reason: "outside the token's server scope",
+                actor: principal.subject,
+                action: "auth.forbidden"
+            )
             throw ProblemError(.forbidden, "This token may only reach the MCP endpoints of server \(server)")
         }
         context.principal = principal
         return try await next(request, context)
     }
 
-    func refused(_ request: Request, _ context: Context, reason: String, actor: String = "anonymous", action: String = "auth.failure") {
+    func refused(
+        _ request: Request,
+        _ context: Context,
+        reason: String,
+        actor: String = "anonymous",
+        action: String = "auth.failure"
+    ) {
         audit?.record(
             AuditEntry(
-                at: .now(), actor: actor, action: action, targetType: "route", targetID: request.uri.path,
-                outcome: "failure", clientIP: context.peerIP, detail: ["reason": .string(reason)]))
+                at: .now(),
+                actor: actor,
+                action: action,
+                targetType: "route",
+                targetID: request.uri.path,
+                outcome: "failure",
+                clientIP: context.peerIP,
+                detail: ["reason": .string(reason)]
+            )
+        )
     }
 }
 

@@ -16,7 +16,11 @@ public struct SessionFacts: Sendable, Equatable {
     public var capabilities: ClientCapabilities
 
     public init(
-        key: String, protocolVersion: String, subject: String, serverID: String?, createdAt: Int64,
+        key: String,
+        protocolVersion: String,
+        subject: String,
+        serverID: String?,
+        createdAt: Int64,
         capabilities: ClientCapabilities = []
     ) {
         self.key = key
@@ -36,8 +40,10 @@ public struct SessionSealer: Sendable {
     /// - Parameter secret: the cluster secret; the sealing key is derived from it with HKDF once.
     public init(secret: String) {
         self.key = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), info: Data("mcp-gateway session v1".utf8),
-            outputByteCount: 32)
+            inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)),
+            info: Data("mcp-gateway session v1".utf8),
+            outputByteCount: 32
+        )
     }
 
     /// A new session id for `facts`.
@@ -64,8 +70,13 @@ public struct SessionSealer: Sendable {
             let subject = value["s"]?.stringValue, let created = value["t"]?.intValue
         else { return nil }
         let facts = SessionFacts(
-            key: sessionKey, protocolVersion: version, subject: subject, serverID: value["srv"]?.stringValue,
-            createdAt: created, capabilities: ClientCapabilities(rawValue: Int(value["c"]?.intValue ?? 0)))
+            key: sessionKey,
+            protocolVersion: version,
+            subject: subject,
+            serverID: value["srv"]?.stringValue,
+            createdAt: created,
+            capabilities: ClientCapabilities(rawValue: Int(value["c"]?.intValue ?? 0))
+        )
         cache.store(facts, for: sessionID)
         return facts
     }

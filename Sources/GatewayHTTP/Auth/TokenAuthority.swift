@@ -53,7 +53,9 @@ public final class TokenAuthority: Sendable {
 
     /// - Throws: when a PEM key cannot be read.
     public convenience init(
-        signing: TokenSigning, policy: TokenPolicy = TokenPolicy(), revocations: TokenRevocations = TokenRevocations()
+        signing: TokenSigning,
+        policy: TokenPolicy = TokenPolicy(),
+        revocations: TokenRevocations = TokenRevocations()
     ) async throws {
         self.init(keys: try await signing.keys(), signing: signing, policy: policy, revocations: revocations)
     }
@@ -78,18 +80,30 @@ public final class TokenAuthority: Sendable {
 
     /// Signs a token for `subject` valid for `lifetime`.
     public func issue(
-        subject: String, lifetime: Duration, admin: Bool = false, serverScope: String? = nil
+        subject: String,
+        lifetime: Duration,
+        admin: Bool = false,
+        serverScope: String? = nil
     ) async throws -> IssuedToken {
         let now = Date()
         let expiry = now.addingTimeInterval(Double(lifetime.components.seconds))
         let id = UUID().uuidString.lowercased()
         let claims = GatewayClaims(
-            sub: SubjectClaim(value: subject), exp: ExpirationClaim(value: expiry), iat: IssuedAtClaim(value: now),
-            jti: IDClaim(value: id), iss: IssuerClaim(value: policy.issuer), aud: AudienceClaim(value: [policy.audience]),
-            isAdmin: admin ? true : nil, scopes: serverScope.map { GatewayClaims.Scopes(serverID: $0) })
+            sub: SubjectClaim(value: subject),
+            exp: ExpirationClaim(value: expiry),
+            iat: IssuedAtClaim(value: now),
+            jti: IDClaim(value: id),
+            iss: IssuerClaim(value: policy.issuer),
+            aud: AudienceClaim(value: [policy.audience]),
+            isAdmin: admin ? true : nil,
+            scopes: serverScope.map { GatewayClaims.Scopes(serverID: $0) }
+        )
         let token = try await keys.sign(claims)
         return IssuedToken(
-            token: token, id: id, expiresAt: Timestamp(millisecondsSince1970: Int64(expiry.timeIntervalSince1970 * 1000)))
+            token: token,
+            id: id,
+            expiresAt: Timestamp(millisecondsSince1970: Int64(expiry.timeIntervalSince1970 * 1000))
+        )
     }
 
     /// Checks a bearer token and returns its principal.
@@ -121,8 +135,11 @@ public final class TokenAuthority: Sendable {
             throw AuthenticationError(message: "the token's audience is not accepted")
         }
         let principal = Principal(
-            subject: claims.sub.value, isAdmin: claims.isAdmin == true, serverScope: claims.scopes?.serverID,
-            tokenID: claims.jti.value)
+            subject: claims.sub.value,
+            isAdmin: claims.isAdmin == true,
+            serverScope: claims.scopes?.serverID,
+            tokenID: claims.jti.value
+        )
         try checkNotRevoked(principal)
         cache.store((principal, claims.exp.value), for: token)
         return principal
@@ -137,7 +154,10 @@ public final class TokenAuthority: Sendable {
     /// The `alg` of a compact JWT's header, or `nil` when it cannot be read.
     static func headerAlgorithm(of token: String) -> String? {
         guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first,
-            let data = try? Base64.decode(string: String(headerPart), options: [.base64UrlAlphabet, .omitPaddingCharacter]),
+            let data = try? Base64.decode(
+                string: String(headerPart),
+                options: [.base64UrlAlphabet, .omitPaddingCharacter]
+            ),
             let header = try? JSONScanner.parse(data)
         else { return nil }
         return header["alg"]?.stringValue

@@ -53,20 +53,27 @@ struct ClientCallRelay: UpstreamCallRelay {
         if send(message.bytes) == .full, dropped.increment() == 1 {
             logger.warning(
                 "client stream full; dropping notifications of this call",
-                metadata: ["mcp.queue.capacity": .stringConvertible(capacity)])
+                metadata: ["mcp.queue.capacity": .stringConvertible(capacity)]
+            )
         }
     }
 
     func ask(method: String, params: [UInt8]?) async -> UpstreamReply {
         guard let capabilities else {
-            return .error(JSONRPCError(
-                code: .methodNotFound,
-                message: "\(method) cannot be relayed to a client on protocol version \(ProtocolVersions.stateless)"
-            ).errorObjectBytes)
+            return .error(
+                JSONRPCError(
+                    code: .methodNotFound,
+                    message: "\(method) cannot be relayed to a client on protocol version \(ProtocolVersions.stateless)"
+                ).errorObjectBytes
+            )
         }
         guard let needed = ClientCapabilities.required(for: method), capabilities.contains(needed) else {
-            return .error(JSONRPCError(
-                code: .methodNotFound, message: "The client does not support \(method)").errorObjectBytes)
+            return .error(
+                JSONRPCError(
+                    code: .methodNotFound,
+                    message: "The client does not support \(method)"
+                ).errorObjectBytes
+            )
         }
         let send = send
         return await pending.ask(owner: owner) { id in
@@ -75,7 +82,9 @@ struct ClientCallRelay: UpstreamCallRelay {
             let cancelled: JSONValue = [
                 "requestId": (try? JSONScanner.parse(id.raw)) ?? .null, "reason": "withdrawn by the server",
             ]
-            _ = send(JSONRPCMessage.notificationBytes(method: "notifications/cancelled", params: cancelled.serializedBytes))
+            _ = send(
+                JSONRPCMessage.notificationBytes(method: "notifications/cancelled", params: cancelled.serializedBytes)
+            )
         }
     }
 }

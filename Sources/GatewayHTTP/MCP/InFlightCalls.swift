@@ -20,7 +20,8 @@ final class InFlightCalls: Sendable {
     /// only its own entry when it does, so nothing stays behind and a reused id does not unhook
     /// another call.
     func start(
-        _ key: Key, _ operation: @escaping @Sendable () async -> MCPDispatcher.Reply
+        _ key: Key,
+        _ operation: @escaping @Sendable () async -> MCPDispatcher.Reply
     ) -> Task<MCPDispatcher.Reply, Never> {
         calls.withLock { state in
             state.next += 1

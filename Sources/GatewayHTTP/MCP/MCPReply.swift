@@ -7,7 +7,12 @@ import NIOCore
 public enum MCPReply {
     /// A JSON-RPC message as `application/json`, or as one SSE event when the client accepts only
     /// `text/event-stream`.
-    static func message(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, headers: HTTPFields = [:])
+    static func message(
+        _ bytes: [UInt8],
+        status: HTTPResponse.Status = .ok,
+        request: Request,
+        headers: HTTPFields = [:]
+    )
         -> Response
     {
         var fields = headers
@@ -32,10 +37,15 @@ public enum MCPReply {
     }
 
     /// A JSON-RPC error with an HTTP status, always as JSON (the SDK client reads it from any status).
-    public static func error(_ error: JSONRPCError, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+    public static func error(_ error: JSONRPCError, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response
+    {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: error.responseBytes)))
+        return Response(
+            status: status,
+            headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: error.responseBytes))
+        )
     }
 
     /// `202 Accepted` with no body, for notifications and responses.
@@ -44,7 +54,8 @@ public enum MCPReply {
     /// Whether the client takes an SSE stream as the answer to a POST.
     static func acceptsEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
-        return ASCIICaseInsensitive.contains(accept, "text/event-stream") || ASCIICaseInsensitive.contains(accept, "*/*")
+        return ASCIICaseInsensitive.contains(accept, "text/event-stream")
+            || ASCIICaseInsensitive.contains(accept, "*/*")
     }
 
     /// Tells nginx and similar proxies not to buffer a stream.
@@ -62,7 +73,8 @@ public enum MCPReply {
     static func prefersEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
         return ASCIICaseInsensitive.contains(accept, "text/event-stream")
-            && !ASCIICaseInsensitive.contains(accept, "application/json") && !ASCIICaseInsensitive.contains(accept, "*/*")
+            && !ASCIICaseInsensitive.contains(accept, "application/json")
+            && !ASCIICaseInsensitive.contains(accept, "*/*")
     }
 
     /// The HTTP status for a JSON-RPC error code on the stateless path (as the SDK server does).

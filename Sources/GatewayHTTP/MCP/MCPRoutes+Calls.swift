@@ -28,8 +28,12 @@ extension MCPRoutes {
     /// cancellation); without a session (2026-07-28) closing the stream cancels the call and its
     /// upstream request. A broken stream is noticed at the latest by the next keep-alive.
     func call(
-        _ message: JSONRPCMessage, context: MCPRequestContext, channel: CallChannel, request: Request,
-        status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status, logger: Logger
+        _ message: JSONRPCMessage,
+        context: MCPRequestContext,
+        channel: CallChannel,
+        request: Request,
+        status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status,
+        logger: Logger
     ) async -> Response {
         let streams = runtime.streams
         let queue = MCPReply.acceptsEventStream(request) ? OutboundQueue(capacity: runtime.streamCapacity) : nil
@@ -46,9 +50,15 @@ extension MCPRoutes {
                 send = { queue.push(StreamEvent(data: $0)) }
             }
             context.relay = ClientCallRelay(
-                send: send, capacity: runtime.streamCapacity, owner: channel.owner, capabilities: channel.capabilities,
-                logFilter: channel.logFilter, requestScopedOnly: channel.requestScopedOnly, pending: runtime.pending,
-                logger: logger)
+                send: send,
+                capacity: runtime.streamCapacity,
+                owner: channel.owner,
+                capabilities: channel.capabilities,
+                logFilter: channel.logFilter,
+                requestScopedOnly: channel.requestScopedOnly,
+                pending: runtime.pending,
+                logger: logger
+            )
         }
         let dispatcher = dispatcher
         let callContext = context
@@ -83,7 +93,10 @@ extension MCPRoutes {
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
         return EventStreamResponse.make(
-            opening: [SSEEncoding.buffer(first)], queue: queue, keepAlive: keepAlive, endsOnShutdown: false
+            opening: [SSEEncoding.buffer(first)],
+            queue: queue,
+            keepAlive: keepAlive,
+            endsOnShutdown: false
         ) { clientLeft in
             guard clientLeft else { return }
             if let callStream {
@@ -119,7 +132,8 @@ extension MCPRoutes {
 
     static func unexpectedAnswer(_ message: JSONRPCMessage) -> JSONRPCError {
         JSONRPCError.invalidRequest(
-            "no request with id \(message.id?.description ?? "null") is waiting for this session's answer")
+            "no request with id \(message.id?.description ?? "null") is waiting for this session's answer"
+        )
     }
 
     /// `logging/setLevel`: remembered for the session; later log notifications below the level are

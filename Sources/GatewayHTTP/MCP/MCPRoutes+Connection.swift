@@ -9,8 +9,10 @@ extension MCPRoutes {
     /// be read.
     @discardableResult
     func receive(
-        _ bytes: [UInt8], in session: ConnectionSession,
-        send: @escaping @Sendable (_ message: [UInt8], _ essential: Bool) -> OutboundQueue.PushResult, logger: Logger
+        _ bytes: [UInt8],
+        in session: ConnectionSession,
+        send: @escaping @Sendable (_ message: [UInt8], _ essential: Bool) -> OutboundQueue.PushResult,
+        logger: Logger
     ) async -> JSONRPCError? {
         let respond: @Sendable ([UInt8]) -> Void = { _ = send($0, true) }
         if JSONRPCMessage.isBatch(bytes) {
@@ -35,24 +37,38 @@ extension MCPRoutes {
             let version = ProtocolVersions.negotiate(ParamsRewriter.stringMember("protocolVersion", in: message))
             session.initialized(
                 protocolVersion: version,
-                capabilities: ClientCapabilities(declared: ParamsRewriter.member("capabilities", in: message)))
-            respond(JSONRPCMessage.responseBytes(id: message.id ?? .null, result: dispatcher.initializeResult(protocolVersion: version)))
+                capabilities: ClientCapabilities(declared: ParamsRewriter.member("capabilities", in: message))
+            )
+            respond(
+                JSONRPCMessage.responseBytes(
+                    id: message.id ?? .null,
+                    result: dispatcher.initializeResult(protocolVersion: version)
+                )
+            )
         case "logging/setLevel":
             respond(setLogLevel(message, session: session.key))
         case "resources/subscribe", "resources/unsubscribe":
             respond(await subscription(message, session: session.key, serverID: session.serverID))
         default:
             var context = MCPRequestContext(
-                protocolVersion: negotiated.protocolVersion, serverID: session.serverID, principal: session.subject)
+                protocolVersion: negotiated.protocolVersion,
+                serverID: session.serverID,
+                principal: session.subject
+            )
             guard MCPDispatcher.isForwarded(method) else {
                 respond(await dispatcher.handle(message, context: context, logger: logger).bytes)
                 return nil
             }
             context.relay = ClientCallRelay(
-                send: { send($0, false) }, capacity: runtime.streamCapacity, owner: session.key,
+                send: { send($0, false) },
+                capacity: runtime.streamCapacity,
+                owner: session.key,
                 capabilities: negotiated.capabilities,
                 logFilter: runtime.logLevels.level(for: session.key).map { .atLeast($0) } ?? .all,
-                requestScopedOnly: false, pending: runtime.pending, logger: logger)
+                requestScopedOnly: false,
+                pending: runtime.pending,
+                logger: logger
+            )
             let key = InFlightCalls.Key(owner: session.key, id: message.id ?? .null)
             let inFlight = runtime.inFlight
             let callContext = context

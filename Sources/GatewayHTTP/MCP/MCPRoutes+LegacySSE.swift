@@ -21,15 +21,22 @@ extension MCPRoutes {
 
     func openLegacyStream(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
         if let serverID, dispatcher.catalog.snapshot.view(serverID: serverID) == nil {
-            return MCPReply.error(JSONRPCError.invalidRequest("virtual server not found: \(serverID)"), status: .notFound)
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("virtual server not found: \(serverID)"),
+                status: .notFound
+            )
         }
         let session = ConnectionSession(
-            key: SessionSealer.newKey(), subject: context.principal?.subject ?? "anonymous", serverID: serverID,
-            protocolVersion: ProtocolVersions.legacySSE)
+            key: SessionSealer.newKey(),
+            subject: context.principal?.subject ?? "anonymous",
+            serverID: serverID,
+            protocolVersion: ProtocolVersions.legacySSE
+        )
         guard runtime.connections.insert(session) else {
             return MCPReply.error(
                 JSONRPCError.invalidRequest("too many open SSE sessions on this node; retry later"),
-                status: .serviceUnavailable)
+                status: .serviceUnavailable
+            )
         }
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
         runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
@@ -37,7 +44,8 @@ extension MCPRoutes {
         let routes = self
         // The session ends with its stream.
         return EventStreamResponse.make(
-            opening: [ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n")], queue: queue,
+            opening: [ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n")],
+            queue: queue,
             keepAlive: runtime.keepAlive
         ) { _ in routes.endConnectionSession(session) }
     }
@@ -51,9 +59,14 @@ extension MCPRoutes {
         let bytes: [UInt8]
         do { bytes = try await body(of: request) } catch { return error.response }
         let streams = runtime.streams
-        let failure = await receive(bytes, in: session, send: { message, essential in
-            streams.deliver(message, session: key, stream: "g", essential: essential)
-        }, logger: context.logger)
+        let failure = await receive(
+            bytes,
+            in: session,
+            send: { message, essential in
+                streams.deliver(message, session: key, stream: "g", essential: essential)
+            },
+            logger: context.logger
+        )
         if let failure { return MCPReply.error(failure, status: .badRequest) }
         return MCPReply.accepted()
     }

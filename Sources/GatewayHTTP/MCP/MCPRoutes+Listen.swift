@@ -68,7 +68,9 @@ extension MCPRoutes {
         }
         guard MCPReply.acceptsEventStream(request) else {
             return MCPReply.error(
-                JSONRPCError.invalidRequest("subscriptions/listen answers as text/event-stream", id: id), status: .notAcceptable)
+                JSONRPCError.invalidRequest("subscriptions/listen answers as text/event-stream", id: id),
+                status: .notAcceptable
+            )
         }
         // The stream is a session of its own in the gateway's bookkeeping: list changes reach it
         // like a GET stream, resource updates like a subscriber.
@@ -82,11 +84,14 @@ extension MCPRoutes {
         let meta = JSONValue.object(JSONObject([(Self.subscriptionIDKey, (try? JSONScanner.parse(id.raw)) ?? .null)]))
         let acknowledged = JSONValue.object(JSONObject([("notifications", filter.honored), ("_meta", meta)]))
         let opening = JSONRPCMessage.notificationBytes(
-            method: "notifications/subscriptions/acknowledged", params: acknowledged.serializedBytes)
+            method: "notifications/subscriptions/acknowledged",
+            params: acknowledged.serializedBytes
+        )
         let keepAlive = runtime.keepAlive
         let routes = self
         return Response(
-            status: .ok, headers: MCPReply.eventStreamHeaders(),
+            status: .ok,
+            headers: MCPReply.eventStreamHeaders(),
             body: ResponseBody { writer in
                 let pinged = keepAlive.register(queue)
                 defer {
@@ -107,7 +112,8 @@ extension MCPRoutes {
                 } catch {
                     // The client closed the stream: the subscription ends.
                 }
-            })
+            }
+        )
     }
 
     /// The notification with the subscription id in its `_meta`, or `nil` when the stream did not

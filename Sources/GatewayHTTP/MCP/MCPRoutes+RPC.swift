@@ -11,7 +11,9 @@ extension MCPRoutes {
             return MCPReply.error(JSONRPCError.invalidRequest("/rpc takes one request per call"), status: .badRequest)
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch {
+            return MCPReply.error(error, status: .badRequest)
+        }
         guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
         let version = ProtocolVersions.latestStateful
         if method == "initialize" {
@@ -20,7 +22,10 @@ extension MCPRoutes {
             return MCPReply.json(JSONRPCMessage.responseBytes(id: message.id ?? .null, result: result))
         }
         let mcpContext = MCPRequestContext(
-            protocolVersion: version, serverID: nil, principal: context.principal?.subject ?? "anonymous")
+            protocolVersion: version,
+            serverID: nil,
+            principal: context.principal?.subject ?? "anonymous"
+        )
         let reply = await dispatcher.handle(message, context: mcpContext, logger: context.logger)
         return MCPReply.json(reply.bytes)
     }

@@ -27,7 +27,8 @@ extension MCPRoutes {
         else {
             return MCPReply.error(
                 JSONRPCError.invalidRequest("the GET stream is text/event-stream; send Accept: text/event-stream"),
-                status: .notAcceptable)
+                status: .notAcceptable
+            )
         }
         let streams = runtime.streams
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
@@ -39,7 +40,8 @@ extension MCPRoutes {
             guard let (named, _) = LoggedEvent.parse(eventID: lastEventID) else {
                 return MCPReply.error(
                     JSONRPCError.invalidRequest("Last-Event-ID \(lastEventID) was not sent by this gateway"),
-                    status: .badRequest)
+                    status: .badRequest
+                )
             }
             stream = named
             // Attach before reading the buffer, so nothing sent in between is lost (what arrives
@@ -51,14 +53,18 @@ extension MCPRoutes {
         } else {
             streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
             // A priming event: an id to resume from even before the first message.
-            opening = StreamEvent(id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID, data: [])
+            opening = StreamEvent(
+                id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID,
+                data: []
+            )
         }
         let lastReplayed = replayed.compactMap { $0.id.flatMap(LoggedEvent.parse(eventID:))?.sequence }.max() ?? -1
         let keepAlive = runtime.keepAlive
         let session = facts.key
         let resumed = stream
         return Response(
-            status: .ok, headers: MCPReply.eventStreamHeaders(),
+            status: .ok,
+            headers: MCPReply.eventStreamHeaders(),
             body: ResponseBody { [replayed, opening, ended] writer in
                 let pinged = keepAlive.register(queue)
                 defer {
@@ -82,7 +88,8 @@ extension MCPRoutes {
                 } catch {
                     // The client went away; it resumes with Last-Event-ID.
                 }
-            })
+            }
+        )
     }
 
     /// Announces catalog changes (REST writes here or on other nodes, upstream list changes) on

@@ -33,14 +33,19 @@ extension MCPRoutes {
             let params: JSONValue = ["uri": .string(uri)]
             do {
                 let reply = try await dispatcher.upstream.forward(
-                    target, method: "resources/subscribe", params: params.serializedBytes,
-                    timeout: dispatcher.upstreamTimeout, relay: nil)
+                    target,
+                    method: "resources/subscribe",
+                    params: params.serializedBytes,
+                    timeout: dispatcher.upstreamTimeout,
+                    relay: nil
+                )
                 guard case .error(let bytes) = reply else { return nil }
                 _ = runtime.subscriptions.remove(key, session: session)
                 let upstream = try? JSONScanner.parse(bytes)
                 return JSONRPCError(
                     code: JSONRPCError.Code(Int(upstream?["code"]?.intValue ?? -32603)),
-                    message: upstream?["message"]?.stringValue ?? "The upstream refused the subscription")
+                    message: upstream?["message"]?.stringValue ?? "The upstream refused the subscription"
+                )
             } catch {
                 _ = runtime.subscriptions.remove(key, session: session)
                 let detail = (error as? UpstreamError)?.message ?? "no answer"
@@ -50,7 +55,9 @@ extension MCPRoutes {
     }
 
     func unsubscribe(uri: String, session: String, serverID: String?) {
-        guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else { return }
+        guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else {
+            return
+        }
         let key = ResourceSubscriptions.Key(gatewayID: target.gatewayID, uri: uri)
         if runtime.subscriptions.remove(key, session: session) { releaseUpstream(key) }
     }
@@ -69,7 +76,12 @@ extension MCPRoutes {
         let upstream = dispatcher.upstream
         Task {
             _ = try? await upstream.forward(
-                target, method: "resources/unsubscribe", params: params.serializedBytes, timeout: .seconds(10), relay: nil)
+                target,
+                method: "resources/unsubscribe",
+                params: params.serializedBytes,
+                timeout: .seconds(10),
+                relay: nil
+            )
         }
     }
 }

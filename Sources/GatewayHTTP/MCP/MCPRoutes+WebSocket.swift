@@ -10,11 +10,19 @@ import Logging
 extension MCPRoutes {
     /// The router that decides WebSocket upgrades; `authenticate` adds the same authentication
     /// (and rate limits) as the HTTP router's.
-    public func webSocketRouter(authenticate: (Router<GatewayWebSocketContext>) -> Void) -> Router<GatewayWebSocketContext> {
+    public func webSocketRouter(
+        authenticate: (Router<GatewayWebSocketContext>) -> Void
+    ) -> Router<GatewayWebSocketContext> {
         let router = Router(context: GatewayWebSocketContext.self)
         authenticate(router)
         router.ws("ws") { inbound, outbound, context in
-            await serveWebSocket(inbound, outbound, principal: context.requestContext.principal, serverID: nil, logger: context.logger)
+            await serveWebSocket(
+                inbound,
+                outbound,
+                principal: context.requestContext.principal,
+                serverID: nil,
+                logger: context.logger
+            )
         }
         router.ws("servers/:id/ws") { _, context in
             guard let id = context.parameters.get("id"), dispatcher.catalog.snapshot.view(serverID: id) != nil else {
@@ -23,8 +31,12 @@ extension MCPRoutes {
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             await serveWebSocket(
-                inbound, outbound, principal: context.requestContext.principal,
-                serverID: context.requestContext.parameters.get("id"), logger: context.logger)
+                inbound,
+                outbound,
+                principal: context.requestContext.principal,
+                serverID: context.requestContext.parameters.get("id"),
+                logger: context.logger
+            )
         }
         return router
     }
@@ -33,14 +45,24 @@ extension MCPRoutes {
     var maximumWebSocketMessage: Int { maximumBodyBytes }
 
     func serveWebSocket(
-        _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, principal: Principal?, serverID: String?,
+        _ inbound: WebSocketInboundStream,
+        _ outbound: WebSocketOutboundWriter,
+        principal: Principal?,
+        serverID: String?,
         logger: Logger
     ) async {
         let session = ConnectionSession(
-            key: SessionSealer.newKey(), subject: principal?.subject ?? "anonymous", serverID: serverID,
-            protocolVersion: ProtocolVersions.latestStateful)
+            key: SessionSealer.newKey(),
+            subject: principal?.subject ?? "anonymous",
+            serverID: serverID,
+            protocolVersion: ProtocolVersions.latestStateful
+        )
         guard runtime.connections.insert(session) else {
-            try? await outbound.write(.text(String(decoding: JSONRPCError.invalidRequest("too many open sessions").responseBytes, as: UTF8.self)))
+            try? await outbound.write(
+                .text(
+                    String(decoding: JSONRPCError.invalidRequest("too many open sessions").responseBytes, as: UTF8.self)
+                )
+            )
             return
         }
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
@@ -57,12 +79,22 @@ extension MCPRoutes {
             do {
                 for try await message in inbound.messages(maxSize: maximumWebSocketMessage) {
                     guard case .text(let text) = message else {
-                        queue.push(StreamEvent(data: JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes, isEssential: true))
+                        queue.push(
+                            StreamEvent(
+                                data: JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes,
+                                isEssential: true
+                            )
+                        )
                         continue
                     }
-                    await receive(Array(text.utf8), in: session, send: { bytes, essential in
-                        streams.deliver(bytes, session: session.key, stream: "g", essential: essential)
-                    }, logger: logger)
+                    await receive(
+                        Array(text.utf8),
+                        in: session,
+                        send: { bytes, essential in
+                            streams.deliver(bytes, session: session.key, stream: "g", essential: essential)
+                        },
+                        logger: logger
+                    )
                 }
             } catch {
                 logger.debug("websocket closed", metadata: ["error": "\(error)"])

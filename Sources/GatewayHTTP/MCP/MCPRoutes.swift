@@ -23,11 +23,19 @@ public struct MCPRoutes: Sendable {
     public let sessionTTL: Duration
     /// Calls in flight, requests waiting for clients, log levels.
     public let runtime: SessionRuntime
+    /// Reads request bodies within BODY_READ_TIMEOUT.
+    public let bodyReader: RequestBodyReader
 
     public init(
-        dispatcher: MCPDispatcher, sealer: SessionSealer, coordinator: any Coordinator, maximumBodyBytes: Int,
-        sessionTTL: Duration, runtime: SessionRuntime
+        dispatcher: MCPDispatcher,
+        sealer: SessionSealer,
+        coordinator: any Coordinator,
+        maximumBodyBytes: Int,
+        sessionTTL: Duration,
+        runtime: SessionRuntime,
+        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30))
     ) {
+        self.bodyReader = bodyReader
         self.dispatcher = dispatcher
         self.sealer = sealer
         self.coordinator = coordinator
@@ -62,27 +70,18 @@ public struct MCPRoutes: Sendable {
 
     // MARK: - POST
 
-    /// A body over `maximumBodyBytes`.
-    struct BodyTooLarge: Error {
-        let limit: Int
-        var response: Response {
-            MCPReply.error(JSONRPCError.invalidRequest("the request body exceeds \(limit) bytes"), status: .contentTooLarge)
-        }
-    }
-
-    /// The whole request body, up to `maximumBodyBytes`.
-    func body(of request: Request) async throws(BodyTooLarge) -> [UInt8] {
-        do {
-            var buffer = try await request.body.collect(upTo: maximumBodyBytes)
-            return buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
-            throw BodyTooLarge(limit: maximumBodyBytes)
-        }
+    /// The whole request body, up to `maximumBodyBytes`, within the body read timeout.
+    func body(of request: Request) async throws(RequestBodyError) -> [UInt8] {
+        var buffer = try await bodyReader.collect(request, limit: maximumBodyBytes)
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
     }
 
     func post(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
         if let serverID, dispatcher.catalog.snapshot.view(serverID: serverID) == nil {
-            return MCPReply.error(JSONRPCError.invalidRequest("virtual server not found: \(serverID)"), status: .notFound)
+            return MCPReply.error(
+                JSONRPCError.invalidRequest("virtual server not found: \(serverID)"),
+                status: .notFound
+            )
         }
         let bytes: [UInt8]
         do { bytes = try await body(of: request) } catch { return error.response }
@@ -90,18 +89,34 @@ public struct MCPRoutes: Sendable {
         let headerVersion = request.headers[Self.versionHeader]
         if let headerVersion, !ProtocolVersions.all.contains(headerVersion) {
             let error = JSONRPCError(
-                code: .unsupportedVersion, message: "Unsupported protocol version",
-                data: ["supported": .array(ProtocolVersions.all.map { .string($0) }), "requested": .string(headerVersion)])
+                code: .unsupportedVersion,
+                message: "Unsupported protocol version",
+                data: [
+                    "supported": .array(ProtocolVersions.all.map { .string($0) }), "requested": .string(headerVersion),
+                ]
+            )
             return MCPReply.error(error, status: .badRequest)
         }
         if headerVersion == ProtocolVersions.stateless {
-            return await stateless(request, bytes: bytes, serverID: serverID, principal: principal, logger: context.logger)
+            return await stateless(
+                request,
+                bytes: bytes,
+                serverID: serverID,
+                principal: principal,
+                logger: context.logger
+            )
         }
         return await stateful(request, bytes: bytes, serverID: serverID, principal: principal, logger: context.logger)
     }
 
     /// 2026-07-28: one self-contained request per POST.
-    func stateless(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async
+    func stateless(
+        _ request: Request,
+        bytes: [UInt8],
+        serverID: String?,
+        principal: String,
+        logger: Logger
+    ) async
         -> Response
     {
         func fail(_ error: JSONRPCError) -> Response {
@@ -114,7 +129,13 @@ public struct MCPRoutes: Sendable {
         do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return fail(error) }
         guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
         if let headerMethod = request.headers[Self.methodHeader], headerMethod != method {
-            return fail(JSONRPCError(code: .headerMismatch, message: "Mcp-Method header does not match the body", id: message.id))
+            return fail(
+                JSONRPCError(
+                    code: .headerMismatch,
+                    message: "Mcp-Method header does not match the body",
+                    id: message.id
+                )
+            )
         }
         if let mismatch = nameHeaderMismatch(request, message: message) { return fail(mismatch) }
         let meta = ParamsRewriter.metaMembers(in: message) ?? []
@@ -123,13 +144,27 @@ public struct MCPRoutes: Sendable {
             let capabilities = meta.first(where: { $0.key == "io.modelcontextprotocol/clientCapabilities" })?.range,
             message.bytes[capabilities.lowerBound] == UInt8(ascii: "{")
         else {
-            return fail(JSONRPCError.invalidParams(
-                "params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities", id: message.id))
+            return fail(
+                JSONRPCError.invalidParams(
+                    "params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities",
+                    id: message.id
+                )
+            )
         }
         if version != ProtocolVersions.stateless {
-            return fail(JSONRPCError(code: .headerMismatch, message: "MCP-Protocol-Version header does not match _meta", id: message.id))
+            return fail(
+                JSONRPCError(
+                    code: .headerMismatch,
+                    message: "MCP-Protocol-Version header does not match _meta",
+                    id: message.id
+                )
+            )
         }
-        let context = MCPRequestContext(protocolVersion: ProtocolVersions.stateless, serverID: serverID, principal: principal)
+        let context = MCPRequestContext(
+            protocolVersion: ProtocolVersions.stateless,
+            serverID: serverID,
+            principal: principal
+        )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         if MCPDispatcher.isForwarded(method) {
             // Progress always rides the call's stream; logs only when the request asked for them.
@@ -137,11 +172,21 @@ public struct MCPRoutes: Sendable {
                 .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
                 .flatMap(LoggingLevel.init(name:))
             let channel = CallChannel(
-                owner: "request", session: nil, serverID: serverID, capabilities: nil,
-                logFilter: logLevel.map { .atLeast($0) } ?? .none, requestScopedOnly: true)
+                owner: "request",
+                session: nil,
+                serverID: serverID,
+                capabilities: nil,
+                logFilter: logLevel.map { .atLeast($0) } ?? .none,
+                requestScopedOnly: true
+            )
             return await call(
-                message, context: context, channel: channel, request: request,
-                status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok }, logger: logger)
+                message,
+                context: context,
+                channel: channel,
+                request: request,
+                status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },
+                logger: logger
+            )
         }
         let reply = await dispatcher.handle(message, context: context, logger: logger)
         let status = reply.errorCode.map(MCPReply.statelessStatus) ?? .ok
@@ -163,20 +208,32 @@ public struct MCPRoutes: Sendable {
             expected = String(decoding: data, as: UTF8.self)
         }
         guard ParamsRewriter.stringMember(key, in: message) == expected else {
-            return JSONRPCError(code: .headerMismatch, message: "Mcp-Name header does not match the body", id: message.id)
+            return JSONRPCError(
+                code: .headerMismatch,
+                message: "Mcp-Name header does not match the body",
+                id: message.id
+            )
         }
         return nil
     }
 
     /// 2025-11-25 and earlier: `initialize` opens a session; everything else must carry it.
-    func stateful(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async
+    func stateful(
+        _ request: Request,
+        bytes: [UInt8],
+        serverID: String?,
+        principal: String,
+        logger: Logger
+    ) async
         -> Response
     {
         if JSONRPCMessage.isBatch(bytes) {
             return await batch(request, bytes: bytes, serverID: serverID, principal: principal, logger: logger)
         }
         let message: JSONRPCMessage
-        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
+        do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch {
+            return MCPReply.error(error, status: .badRequest)
+        }
         if message.method == "initialize", message.kind == .request {
             return initialize(request, message: message, serverID: serverID, principal: principal)
         }
@@ -189,7 +246,11 @@ public struct MCPRoutes: Sendable {
             if clientMessage(message, owner: facts.key) { return MCPReply.accepted() }
             return MCPReply.error(Self.unexpectedAnswer(message), status: .notFound)
         }
-        let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
+        let context = MCPRequestContext(
+            protocolVersion: facts.protocolVersion,
+            serverID: serverID,
+            principal: principal
+        )
         if method == "logging/setLevel" {
             return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
         }
@@ -199,16 +260,33 @@ public struct MCPRoutes: Sendable {
         }
         if MCPDispatcher.isForwarded(method) {
             let channel = CallChannel(
-                owner: facts.key, session: facts.key, serverID: serverID, capabilities: facts.capabilities,
+                owner: facts.key,
+                session: facts.key,
+                serverID: serverID,
+                capabilities: facts.capabilities,
                 logFilter: runtime.logLevels.level(for: facts.key).map { .atLeast($0) } ?? .all,
-                requestScopedOnly: false)
-            return await call(message, context: context, channel: channel, request: request, status: { _ in .ok }, logger: logger)
+                requestScopedOnly: false
+            )
+            return await call(
+                message,
+                context: context,
+                channel: channel,
+                request: request,
+                status: { _ in .ok },
+                logger: logger
+            )
         }
         let reply = await dispatcher.handle(message, context: context, logger: logger)
         return MCPReply.message(reply.bytes, request: request)
     }
 
-    func batch(_ request: Request, bytes: [UInt8], serverID: String?, principal: String, logger: Logger) async -> Response {
+    func batch(
+        _ request: Request,
+        bytes: [UInt8],
+        serverID: String?,
+        principal: String,
+        logger: Logger
+    ) async -> Response {
         let facts: SessionFacts
         switch await session(request, serverID: serverID, principal: principal) {
         case .success(let opened): facts = opened
@@ -217,17 +295,26 @@ public struct MCPRoutes: Sendable {
         guard ProtocolVersions.allowsBatch(facts.protocolVersion) else {
             return MCPReply.error(
                 JSONRPCError.invalidRequest("batches are not allowed in protocol version \(facts.protocolVersion)"),
-                status: .badRequest)
+                status: .badRequest
+            )
         }
         let elements: [[UInt8]]
-        do { elements = try JSONRPCMessage.splitBatch(bytes, maximumDepth: jsonDepth) } catch { return MCPReply.error(error, status: .badRequest) }
-        let context = MCPRequestContext(protocolVersion: facts.protocolVersion, serverID: serverID, principal: principal)
+        do { elements = try JSONRPCMessage.splitBatch(bytes, maximumDepth: jsonDepth) } catch {
+            return MCPReply.error(error, status: .badRequest)
+        }
+        let context = MCPRequestContext(
+            protocolVersion: facts.protocolVersion,
+            serverID: serverID,
+            principal: principal
+        )
         var responses: [[UInt8]] = []
         for element in elements {
             do {
                 let message = try JSONRPCMessage(bytes: element, maximumDepth: jsonDepth)
                 if message.method == "initialize" {
-                    responses.append(JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes)
+                    responses.append(
+                        JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes
+                    )
                 } else if message.kind == .request {
                     responses.append(await dispatcher.handle(message, context: context, logger: logger).bytes)
                 }
@@ -250,18 +337,28 @@ public struct MCPRoutes: Sendable {
         let requested = ParamsRewriter.stringMember("protocolVersion", in: message)
         let version = ProtocolVersions.negotiate(requested)
         let facts = SessionFacts(
-            key: SessionSealer.newKey(), protocolVersion: version, subject: principal, serverID: serverID,
+            key: SessionSealer.newKey(),
+            protocolVersion: version,
+            subject: principal,
+            serverID: serverID,
             createdAt: Timestamp.now().millisecondsSince1970,
-            capabilities: ClientCapabilities(declared: ParamsRewriter.member("capabilities", in: message)))
+            capabilities: ClientCapabilities(declared: ParamsRewriter.member("capabilities", in: message))
+        )
         let sessionID: String
         do { sessionID = try sealer.seal(facts) } catch {
-            return MCPReply.error(JSONRPCError.internalError("cannot create a session", id: message.id), status: .internalServerError)
+            return MCPReply.error(
+                JSONRPCError.internalError("cannot create a session", id: message.id),
+                status: .internalServerError
+            )
         }
         let result = dispatcher.initializeResult(protocolVersion: version)
         var headers = HTTPFields()
         headers[Self.sessionHeader] = sessionID
         return MCPReply.message(
-            JSONRPCMessage.responseBytes(id: message.id ?? .null, result: result), request: request, headers: headers)
+            JSONRPCMessage.responseBytes(id: message.id ?? .null, result: result),
+            request: request,
+            headers: headers
+        )
     }
 
     struct SessionFailure: Error {
@@ -271,14 +368,27 @@ public struct MCPRoutes: Sendable {
     /// Opens the request's session: 400 when missing or when `MCP-Protocol-Version` is not the
     /// session's, 404 when unknown, ended, or opened on another endpoint or by another principal.
     func session(
-        _ request: Request, serverID: String?, principal: String, answering id: JSONRPCID? = nil
+        _ request: Request,
+        serverID: String?,
+        principal: String,
+        answering id: JSONRPCID? = nil
     ) async -> Result<SessionFacts, SessionFailure> {
         guard let sessionID = request.headers[Self.sessionHeader] else {
-            return .failure(SessionFailure(response: MCPReply.error(
-                JSONRPCError.invalidRequest("missing Mcp-Session-Id header; send initialize first"), status: .badRequest)))
+            return .failure(
+                SessionFailure(
+                    response: MCPReply.error(
+                        JSONRPCError.invalidRequest("missing Mcp-Session-Id header; send initialize first"),
+                        status: .badRequest
+                    )
+                )
+            )
         }
-        let notFound = SessionFailure(response: MCPReply.error(
-            JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound))
+        let notFound = SessionFailure(
+            response: MCPReply.error(
+                JSONRPCError(code: .invalidRequest, message: "Session not found"),
+                status: .notFound
+            )
+        )
         guard let facts = sealer.open(sessionID), facts.serverID == serverID, facts.subject == principal else {
             return .failure(notFound)
         }
@@ -288,10 +398,17 @@ public struct MCPRoutes: Sendable {
         let ended = (try? await coordinator.isSessionTerminated(facts.key)) ?? false
         if ended { return .failure(notFound) }
         if let headerVersion = request.headers[Self.versionHeader], headerVersion != facts.protocolVersion {
-            return .failure(SessionFailure(response: MCPReply.error(
-                JSONRPCError.invalidRequest(
-                    "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)", id: id),
-                status: .badRequest)))
+            return .failure(
+                SessionFailure(
+                    response: MCPReply.error(
+                        JSONRPCError.invalidRequest(
+                            "MCP-Protocol-Version \(headerVersion) does not match the session's \(facts.protocolVersion)",
+                            id: id
+                        ),
+                        status: .badRequest
+                    )
+                )
+            )
         }
         return .success(facts)
     }

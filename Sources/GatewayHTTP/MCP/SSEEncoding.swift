@@ -53,13 +53,17 @@ public enum EventStreamResponse {
     /// Standing streams end when the server shuts down (`endsOnShutdown`); a call's stream runs
     /// until its response, which the shutdown waits for.
     public static func make(
-        headers: HTTPFields = MCPReply.eventStreamHeaders(), opening: [ByteBuffer], queue: OutboundQueue,
-        keepAlive: StreamKeepAlive, endsOnShutdown: Bool = true,
+        headers: HTTPFields = MCPReply.eventStreamHeaders(),
+        opening: [ByteBuffer],
+        queue: OutboundQueue,
+        keepAlive: StreamKeepAlive,
+        endsOnShutdown: Bool = true,
         onEnd: @escaping @Sendable (_ clientLeft: Bool) -> Void = { _ in }
     ) -> Response {
         let pinged = keepAlive.register(queue)
         return Response(
-            status: .ok, headers: headers,
+            status: .ok,
+            headers: headers,
             body: ResponseBody { writer in
                 var clientLeft = false
                 do {
@@ -75,7 +79,8 @@ public enum EventStreamResponse {
                 }
                 keepAlive.unregister(pinged)
                 onEnd(clientLeft)
-            })
+            }
+        )
     }
 }
 

@@ -23,8 +23,11 @@ public final class SessionRuntime: Sendable {
     ///   - eventLog: the replay buffer; `replayRetention` is also how long a session whose GET
     ///     stream dropped keeps collecting events for it.
     public init(
-        nodeID: String, streamCapacity: Int = 1024, keepAliveInterval: Duration = .seconds(15),
-        eventLog: any SessionEventLog, replayRetention: Duration
+        nodeID: String,
+        streamCapacity: Int = 1024,
+        keepAliveInterval: Duration = .seconds(15),
+        eventLog: any SessionEventLog,
+        replayRetention: Duration
     ) {
         self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
         self.streamCapacity = streamCapacity

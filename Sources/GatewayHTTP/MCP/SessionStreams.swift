@@ -65,7 +65,11 @@ final class SessionStreams: Sendable {
     /// A final response also ends the stream; responses (`essential`) are never refused.
     @discardableResult
     func deliver(
-        _ data: [UInt8], session: String, stream: String, isFinal: Bool = false, essential: Bool = false
+        _ data: [UInt8],
+        session: String,
+        stream: String,
+        isFinal: Bool = false,
+        essential: Bool = false
     ) -> OutboundQueue.PushResult {
         // Numbering, recording and pushing happen under one lock (none of them waits), so a
         // stream's events are recorded and sent in the order of their numbers.
@@ -81,7 +85,9 @@ final class SessionStreams: Sendable {
                 entries[session] = idle ? nil : entry
             }
             guard let queue else { return .enqueued }
-            let result = queue.push(StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential))
+            let result = queue.push(
+                StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential)
+            )
             if isFinal { queue.finish() }
             return result
         }
@@ -98,7 +104,9 @@ final class SessionStreams: Sendable {
                     entries[session] = nil
                     continue
                 }
-                if entry.attached["g"] != nil || entry.getDetachedAt != nil { targets.append((session, entry.serverID)) }
+                if entry.attached["g"] != nil || entry.getDetachedAt != nil {
+                    targets.append((session, entry.serverID))
+                }
             }
             return targets
         }
@@ -111,7 +119,10 @@ final class SessionStreams: Sendable {
     }
 
     /// The events of the stream named by `eventID` after it, and whether that stream is over.
-    func replay(session: String, after eventID: String) async -> (stream: String, events: [StreamEvent], completed: Bool)? {
+    func replay(
+        session: String,
+        after eventID: String
+    ) async -> (stream: String, events: [StreamEvent], completed: Bool)? {
         guard let (stream, sequence) = LoggedEvent.parse(eventID: eventID) else { return nil }
         let events = await log.events(session: session, stream: stream, after: sequence)
         let completed = events.contains(where: \.isFinal)

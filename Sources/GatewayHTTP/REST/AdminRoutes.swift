@@ -36,7 +36,9 @@ public struct AdminRoutes: Sendable {
             query.limit = limit
         }
         if let text = parameters.get("before") {
-            guard let before = Int64(text), before > 0 else { throw ProblemError.invalid("before", "must be a positive entry id") }
+            guard let before = Int64(text), before > 0 else {
+                throw ProblemError.invalid("before", "must be a positive entry id")
+            }
             query.beforeID = before
         }
         if let text = parameters.get("since") {
@@ -58,10 +60,12 @@ public struct AdminRoutes: Sendable {
             JSONObject([
                 ("id", entry.id.map { .int($0) } ?? .null), ("timestamp", .string(entry.at.iso8601)),
                 ("actor", .string(entry.actor)), ("action", .string(entry.action)),
-                ("target_type", RecordJSON.optional(entry.targetType)), ("target_id", RecordJSON.optional(entry.targetID)),
+                ("target_type", RecordJSON.optional(entry.targetType)),
+                ("target_id", RecordJSON.optional(entry.targetID)),
                 ("outcome", .string(entry.outcome)), ("client_ip", RecordJSON.optional(entry.clientIP)),
                 ("detail", entry.detail ?? .null),
-            ]))
+            ])
+        )
     }
 }
 
@@ -69,7 +73,11 @@ public struct AdminRoutes: Sendable {
 struct AdminOnlyMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         guard try context.requirePrincipal().isAdmin else {
             throw ProblemError(.forbidden, "The admin API needs an admin token (mcpgateway token --admin)")
         }

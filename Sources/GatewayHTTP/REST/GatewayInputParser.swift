@@ -22,7 +22,9 @@ enum InputParser {
     /// An optional description: at most VALIDATION_MAX_DESCRIPTION_LENGTH characters, without
     /// markup that runs script.
     static func description(_ fields: Fields) throws -> String? {
-        guard let text = try fields.string("description", maxLength: fields.rules.maximumDescriptionLength) else { return nil }
+        guard let text = try fields.string("description", maxLength: fields.rules.maximumDescriptionLength) else {
+            return nil
+        }
         if let markup = ValidationRules.dangerousMarkup(in: text) {
             throw ProblemError.invalid("description", "must not contain markup that runs script (\(markup))")
         }
@@ -67,7 +69,9 @@ enum InputParser {
         var arguments: [String] = []
         if let (name, value) = fields.raw("args", "arguments"), !value.isNull {
             let rule = "must be an array of at most \(maximumArguments) strings of at most 4096 bytes, without NUL"
-            guard let array = value.arrayValue, array.count <= maximumArguments else { throw ProblemError.invalid(name, rule) }
+            guard let array = value.arrayValue, array.count <= maximumArguments else {
+                throw ProblemError.invalid(name, rule)
+            }
             for element in array {
                 guard let text = element.stringValue, !text.contains("\0"), text.utf8.count <= 4096 else {
                     throw ProblemError.invalid(name, rule)
@@ -95,7 +99,9 @@ enum InputParser {
             return false
         }
         return name.utf8.count <= 256
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_")
+            }
     }
 
     static func auth(_ fields: Fields) throws -> UpstreamAuth? {
@@ -107,7 +113,9 @@ enum InputParser {
             guard let token = try fields.string("auth_token", "authToken"), !token.isEmpty else {
                 throw ProblemError.invalid("auth_token", "is required when auth_type is bearer")
             }
-            guard Self.isHeaderSafe(token) else { throw ProblemError.invalid("auth_token", "must be a single line of printable text") }
+            guard Self.isHeaderSafe(token) else {
+                throw ProblemError.invalid("auth_token", "must be a single line of printable text")
+            }
             return UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \(token)")])
         case "basic":
             guard let user = try fields.string("auth_username", "authUsername"), !user.isEmpty else {
@@ -142,7 +150,10 @@ enum InputParser {
 
     static func isToken(_ name: String) -> Bool {
         !name.isEmpty
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0)) }
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0))
+            }
     }
 
     static func gatewayInput(_ object: JSONObject, rules: ValidationRules) throws -> GatewayInput {
@@ -151,15 +162,24 @@ enum InputParser {
             guard let name = try name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
             let command = try command(fields)
             return GatewayInput(
-                name: name, url: command.displayURL, transport: .stdio, description: try description(fields),
-                auth: .none, command: command)
+                name: name,
+                url: command.displayURL,
+                transport: .stdio,
+                description: try description(fields),
+                auth: .none,
+                command: command
+            )
         }
         guard let name = try name(fields, required: true), let url = try url(fields, required: true),
             let transport = try transport(fields, url: url)
         else { throw ProblemError.invalid("name", "is required") }
         return GatewayInput(
-            name: name, url: url, transport: transport, description: try description(fields),
-            auth: try auth(fields) ?? .none)
+            name: name,
+            url: url,
+            transport: transport,
+            description: try description(fields),
+            auth: try auth(fields) ?? .none
+        )
     }
 
     static func gatewayUpdate(_ object: JSONObject, rules: ValidationRules) throws -> GatewayUpdate {
@@ -185,6 +205,7 @@ enum InputParser {
             icon: fields.has("icon") ? .some(try fields.string("icon", maxLength: 2048)) : nil,
             toolIDs: try fields.stringArray("associated_tools", "associatedTools"),
             resourceIDs: try fields.stringArray("associated_resources", "associatedResources"),
-            promptIDs: try fields.stringArray("associated_prompts", "associatedPrompts"))
+            promptIDs: try fields.stringArray("associated_prompts", "associatedPrompts")
+        )
     }
 }

@@ -15,11 +15,19 @@ public struct RESTRoutes: Sendable {
     public let upstreamTimeout: Duration
     /// Where changes are recorded (who changed what).
     public let audit: AuditTrail?
+    /// Reads request bodies within BODY_READ_TIMEOUT.
+    public let bodyReader: RequestBodyReader
 
     public init(
-        registry: Registry, store: any Store, maximumBodyBytes: Int, version: String, upstreamTimeout: Duration,
-        audit: AuditTrail? = nil
+        registry: Registry,
+        store: any Store,
+        maximumBodyBytes: Int,
+        version: String,
+        upstreamTimeout: Duration,
+        audit: AuditTrail? = nil,
+        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30))
     ) {
+        self.bodyReader = bodyReader
         self.registry = registry
         self.store = store
         self.maximumBodyBytes = maximumBodyBytes
@@ -29,11 +37,19 @@ public struct RESTRoutes: Sendable {
     }
 
     /// Records a successful change made by the request's principal.
-    func audited(_ context: GatewayRequestContext, _ action: String, _ type: String, _ id: String, name: String? = nil) {
+    func audited(_ context: GatewayRequestContext, _ action: String, _ type: String, _ id: String, name: String? = nil)
+    {
         audit?.record(
             AuditEntry(
-                at: .now(), actor: context.principal?.subject ?? "anonymous", action: action, targetType: type,
-                targetID: id, clientIP: context.peerIP, detail: name.map { ["name": .string($0)] }))
+                at: .now(),
+                actor: context.principal?.subject ?? "anonymous",
+                action: action,
+                targetType: type,
+                targetID: id,
+                clientIP: context.peerIP,
+                detail: name.map { ["name": .string($0)] }
+            )
+        )
     }
 
     var catalog: CatalogHolder { registry.catalog }
@@ -41,13 +57,20 @@ public struct RESTRoutes: Sendable {
 
     /// The request body as a JSON object, within the body limit and VALIDATION_MAX_JSON_DEPTH.
     func body(_ request: Request) async throws -> JSONObject {
-        try await RequestJSON.object(request, limit: maximumBodyBytes, depth: rules.maximumJSONDepth)
+        try await RequestJSON.object(
+            request,
+            limit: maximumBodyBytes,
+            depth: rules.maximumJSONDepth,
+            reader: bodyReader
+        )
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serializedBytes)))
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.serializedBytes))
+        )
     }
 
     /// Registers every route on `group`.
@@ -74,7 +97,9 @@ public struct RESTRoutes: Sendable {
 
     static func limit(_ request: Request) throws -> Int? {
         guard let text = request.uri.queryParameters.get("limit") else { return 50 }
-        guard let limit = Int(text), limit >= 0 else { throw ProblemError.invalid("limit", "must be a non-negative integer") }
+        guard let limit = Int(text), limit >= 0 else {
+            throw ProblemError.invalid("limit", "must be a non-negative integer")
+        }
         return limit == 0 ? nil : limit
     }
 
@@ -111,12 +136,16 @@ public struct RESTRoutes: Sendable {
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
-            guard let gateway = catalog.snapshot.gatewaysByID[id] else { throw ProblemError.notFound("Gateway not found: \(id)") }
+            guard let gateway = catalog.snapshot.gatewaysByID[id] else {
+                throw ProblemError.notFound("Gateway not found: \(id)")
+            }
             return Self.json(RecordJSON.gateway(gateway))
         }
         group.put(":id") { request, context in
             let id = try context.parameters.require("id")
-            guard catalog.snapshot.gatewaysByID[id] != nil else { throw ProblemError.notFound("Gateway not found: \(id)") }
+            guard catalog.snapshot.gatewaysByID[id] != nil else {
+                throw ProblemError.notFound("Gateway not found: \(id)")
+            }
             let update = try InputParser.gatewayUpdate(try await body(request), rules: rules)
             let gateway = try await registry.updateGateway(id: id, update)
             audited(context, "gateway.update", "gateway", id, name: gateway.name)
@@ -144,7 +173,9 @@ public struct RESTRoutes: Sendable {
         group.get("tools") { request, _ in
             let snapshot = catalog.snapshot
             let all = Self.includeInactive(request)
-            let tools = snapshot.contents.tools.filter { all || ($0.enabled && snapshot.gatewaysByID[$0.gatewayID]?.enabled == true) }
+            let tools = snapshot.contents.tools.filter {
+                all || ($0.enabled && snapshot.gatewaysByID[$0.gatewayID]?.enabled == true)
+            }
             return try Self.list(tools, request) { RecordJSON.tool($0, gateway: snapshot.gatewaysByID[$0.gatewayID]) }
         }
         group.get("tools/:id") { _, context in
@@ -163,18 +194,23 @@ public struct RESTRoutes: Sendable {
         }
         group.get("resources/templates/list") { request, _ in
             let snapshot = catalog.snapshot
-            let templates = snapshot.contents.resourceTemplates.filter { snapshot.gatewaysByID[$0.gatewayID]?.enabled == true }
+            let templates = snapshot.contents.resourceTemplates.filter {
+                snapshot.gatewaysByID[$0.gatewayID]?.enabled == true
+            }
             return Self.json(["resourceTemplates": .array(templates.map(RecordJSON.template))])
         }
         group.get("resources/:id/info") { _, context in
             let id = try context.parameters.require("id")
-            guard let resource = catalog.snapshot.resourcesByID[id] else { throw ProblemError.notFound("Resource not found: \(id)") }
+            guard let resource = catalog.snapshot.resourcesByID[id] else {
+                throw ProblemError.notFound("Resource not found: \(id)")
+            }
             return Self.json(RecordJSON.resource(resource))
         }
         group.get("resources/:id") { _, context in
             let id = try context.parameters.require("id")
             let snapshot = catalog.snapshot
-            guard let resource = snapshot.resourcesByID[id], let gateway = snapshot.gatewaysByID[resource.gatewayID] else {
+            guard let resource = snapshot.resourcesByID[id], let gateway = snapshot.gatewaysByID[resource.gatewayID]
+            else {
                 throw ProblemError.notFound("Resource not found: \(id)")
             }
             return Self.json(try await read(resource, from: gateway))
@@ -189,7 +225,9 @@ public struct RESTRoutes: Sendable {
         }
         group.get("prompts/:id") { _, context in
             let id = try context.parameters.require("id")
-            guard let prompt = catalog.snapshot.promptsByID[id] else { throw ProblemError.notFound("Prompt not found: \(id)") }
+            guard let prompt = catalog.snapshot.promptsByID[id] else {
+                throw ProblemError.notFound("Prompt not found: \(id)")
+            }
             return Self.json(RecordJSON.prompt(prompt))
         }
     }
@@ -202,7 +240,12 @@ public struct RESTRoutes: Sendable {
         let reply: UpstreamReply
         do {
             reply = try await registry.upstream.forward(
-                target, method: "resources/read", params: params.serializedBytes, timeout: upstreamTimeout, relay: nil)
+                target,
+                method: "resources/read",
+                params: params.serializedBytes,
+                timeout: upstreamTimeout,
+                relay: nil
+            )
         } catch let error as UpstreamError {
             throw ProblemError(.badGateway, "The upstream could not be read: \(error.message)", title: "Upstream error")
         }
@@ -219,7 +262,11 @@ public struct RESTRoutes: Sendable {
     func registerServers(on group: RouterGroup<GatewayRequestContext>) {
         group.get { request, _ in
             let all = Self.includeInactive(request)
-            return try Self.list(catalog.snapshot.contents.servers.filter { all || $0.enabled }, request, RecordJSON.server)
+            return try Self.list(
+                catalog.snapshot.contents.servers.filter { all || $0.enabled },
+                request,
+                RecordJSON.server
+            )
         }
         group.post { request, context in
             let input = try InputParser.serverInput(try await body(request), creating: true, rules: rules)
@@ -229,12 +276,16 @@ public struct RESTRoutes: Sendable {
         }
         group.get(":id") { _, context in
             let id = try context.parameters.require("id")
-            guard let server = catalog.snapshot.serversByID[id] else { throw ProblemError.notFound("Server not found: \(id)") }
+            guard let server = catalog.snapshot.serversByID[id] else {
+                throw ProblemError.notFound("Server not found: \(id)")
+            }
             return Self.json(RecordJSON.server(server))
         }
         group.put(":id") { request, context in
             let id = try context.parameters.require("id")
-            guard catalog.snapshot.serversByID[id] != nil else { throw ProblemError.notFound("Server not found: \(id)") }
+            guard catalog.snapshot.serversByID[id] != nil else {
+                throw ProblemError.notFound("Server not found: \(id)")
+            }
             let input = try InputParser.serverInput(try await body(request), creating: false, rules: rules)
             let server = try await registry.updateServer(id: id, input)
             audited(context, "server.update", "server", id, name: server.name)

@@ -7,15 +7,15 @@ enum RecordJSON {
 
     static func gateway(_ gateway: GatewayRecord) -> JSONValue {
         var object = JSONObject([
-                ("id", .string(gateway.id)), ("name", .string(gateway.name)), ("slug", .string(gateway.slug)),
-                ("url", .string(gateway.url)), ("description", optional(gateway.description)),
-                ("transport", .string(gateway.transport.rawValue)), ("capabilities", gateway.capabilities),
-                ("enabled", .bool(gateway.enabled)), ("reachable", .bool(gateway.reachable)),
-                ("protocolVersion", optional(gateway.protocolVersion)),
-                ("authType", gateway.auth.type == "none" ? .null : .string(gateway.auth.type)),
-                ("createdAt", .string(gateway.createdAt.iso8601)), ("updatedAt", .string(gateway.updatedAt.iso8601)),
-                ("lastSeen", optional(gateway.lastSeen?.iso8601)),
-            ])
+            ("id", .string(gateway.id)), ("name", .string(gateway.name)), ("slug", .string(gateway.slug)),
+            ("url", .string(gateway.url)), ("description", optional(gateway.description)),
+            ("transport", .string(gateway.transport.rawValue)), ("capabilities", gateway.capabilities),
+            ("enabled", .bool(gateway.enabled)), ("reachable", .bool(gateway.reachable)),
+            ("protocolVersion", optional(gateway.protocolVersion)),
+            ("authType", gateway.auth.type == "none" ? .null : .string(gateway.auth.type)),
+            ("createdAt", .string(gateway.createdAt.iso8601)), ("updatedAt", .string(gateway.updatedAt.iso8601)),
+            ("lastSeen", optional(gateway.lastSeen?.iso8601)),
+        ])
         if let command = gateway.command {
             // Environment values may be secrets: only their names are shown.
             object["command"] = .string(command.command)
@@ -39,7 +39,8 @@ enum RecordJSON {
                 ("integrationType", "MCP"), ("requestType", optional(gateway?.transport.rawValue)),
                 ("enabled", .bool(tool.enabled)), ("reachable", .bool(gateway?.reachable ?? false)),
                 ("createdAt", .string(tool.createdAt.iso8601)),
-            ]))
+            ])
+        )
     }
 
     static func resource(_ resource: ResourceRecord) -> JSONValue {
@@ -51,7 +52,8 @@ enum RecordJSON {
                 ("description", definition["description"] ?? .null), ("mimeType", definition["mimeType"] ?? .null),
                 ("size", definition["size"] ?? .null), ("gatewayId", .string(resource.gatewayID)),
                 ("enabled", .bool(resource.enabled)), ("createdAt", .string(resource.createdAt.iso8601)),
-            ]))
+            ])
+        )
     }
 
     static func template(_ template: ResourceTemplateRecord) -> JSONValue {
@@ -69,7 +71,8 @@ enum RecordJSON {
                 ("originalName", .string(prompt.originalName)), ("description", definition["description"] ?? .null),
                 ("arguments", definition["arguments"] ?? []), ("gatewayId", .string(prompt.gatewayID)),
                 ("enabled", .bool(prompt.enabled)), ("createdAt", .string(prompt.createdAt.iso8601)),
-            ]))
+            ])
+        )
     }
 
     static func server(_ server: VirtualServerRecord) -> JSONValue {
@@ -82,6 +85,7 @@ enum RecordJSON {
                 ("associatedResources", .array(server.resourceIDs.map { .string($0) })),
                 ("associatedPrompts", .array(server.promptIDs.map { .string($0) })),
                 ("createdAt", .string(server.createdAt.iso8601)), ("updatedAt", .string(server.updatedAt.iso8601)),
-            ]))
+            ])
+        )
     }
 }

@@ -4,13 +4,15 @@ import Hummingbird
 
 /// Reading and validating JSON request bodies for the REST API.
 enum RequestJSON {
-    /// The body parsed as a JSON object; 400 for malformed JSON, 413 beyond `limit`.
-    static func object(_ request: Request, limit: Int, depth: Int = 30) async throws -> JSONObject {
+    /// The body parsed as a JSON object; 400 for malformed JSON, 413 beyond `limit`, 408 when it
+    /// does not arrive within the reader's timeout.
+    static func object(_ request: Request, limit: Int, depth: Int, reader: RequestBodyReader) async throws -> JSONObject
+    {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            buffer = try await reader.collect(request, limit: limit)
         } catch {
-            throw ProblemError(.contentTooLarge, "The request body exceeds \(limit) bytes")
+            throw error.problem
         }
         let value: JSONValue
         do {

@@ -14,11 +14,20 @@ public struct TokenRoutes: Sendable {
     public let maximumDays: Int
     public let maximumBodyBytes: Int
     public let rules: ValidationRules
+    /// Reads request bodies within BODY_READ_TIMEOUT.
+    public let bodyReader: RequestBodyReader
 
     public init(
-        authority: TokenAuthority, store: any TokenStore, catalog: CatalogHolder, audit: AuditTrail?, maximumDays: Int,
-        maximumBodyBytes: Int, rules: ValidationRules
+        authority: TokenAuthority,
+        store: any TokenStore,
+        catalog: CatalogHolder,
+        audit: AuditTrail?,
+        maximumDays: Int,
+        maximumBodyBytes: Int,
+        rules: ValidationRules,
+        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30))
     ) {
+        self.bodyReader = bodyReader
         self.rules = rules
         self.authority = authority
         self.store = store
@@ -48,8 +57,15 @@ public struct TokenRoutes: Sendable {
             authority.revocations.revoke(token.id, until: token.expiresAt)
             audit?.record(
                 AuditEntry(
-                    at: .now(), actor: principal.subject, action: "token.revoke", targetType: "token", targetID: id,
-                    clientIP: context.peerIP, detail: ["name": .string(token.name)]))
+                    at: .now(),
+                    actor: principal.subject,
+                    action: "token.revoke",
+                    targetType: "token",
+                    targetID: id,
+                    clientIP: context.peerIP,
+                    detail: ["name": .string(token.name)]
+                )
+            )
             return Response(status: .noContent)
         }
     }
@@ -60,16 +76,32 @@ public struct TokenRoutes: Sendable {
             throw ProblemError(.notImplemented, "This gateway holds only a public key; it cannot sign tokens")
         }
         let input = try TokenInput(
-            try await RequestJSON.object(request, limit: maximumBodyBytes, depth: rules.maximumJSONDepth), maximumDays: maximumDays,
-            rules: rules)
+            try await RequestJSON.object(
+                request,
+                limit: maximumBodyBytes,
+                depth: rules.maximumJSONDepth,
+                reader: bodyReader
+            ),
+            maximumDays: maximumDays,
+            rules: rules
+        )
         if let server = input.serverID, catalog.snapshot.serversByID[server] == nil {
             throw ProblemError.invalid("scope.server_id", "names no virtual server (\(server))")
         }
         let issued = try await authority.issue(
-            subject: principal.subject, lifetime: .seconds(input.days * 86400), serverScope: input.serverID)
+            subject: principal.subject,
+            lifetime: .seconds(input.days * 86400),
+            serverScope: input.serverID
+        )
         let record = APITokenRecord(
-            id: issued.id, subject: principal.subject, name: input.name, description: input.description,
-            serverID: input.serverID, createdAt: .now(), expiresAt: issued.expiresAt)
+            id: issued.id,
+            subject: principal.subject,
+            name: input.name,
+            description: input.description,
+            serverID: input.serverID,
+            createdAt: .now(),
+            expiresAt: issued.expiresAt
+        )
         do {
             try await store.insertToken(record)
         } catch let error as StoreError where error.code == .conflict {
@@ -77,20 +109,29 @@ public struct TokenRoutes: Sendable {
         }
         audit?.record(
             AuditEntry(
-                at: .now(), actor: principal.subject, action: "token.create", targetType: "token", targetID: issued.id,
-                clientIP: context.peerIP, detail: ["name": .string(input.name), "server_id": RecordJSON.optional(input.serverID)]))
+                at: .now(),
+                actor: principal.subject,
+                action: "token.create",
+                targetType: "token",
+                targetID: issued.id,
+                clientIP: context.peerIP,
+                detail: ["name": .string(input.name), "server_id": RecordJSON.optional(input.serverID)]
+            )
+        )
         return RESTRoutes.json(["token": Self.json(record), "access_token": .string(issued.token)], status: .created)
     }
 
     static func json(_ token: APITokenRecord) -> JSONValue {
         .object(
             JSONObject([
-                ("id", .string(token.id)), ("name", .string(token.name)), ("description", RecordJSON.optional(token.description)),
+                ("id", .string(token.id)), ("name", .string(token.name)),
+                ("description", RecordJSON.optional(token.description)),
                 ("user_email", .string(token.subject)), ("server_id", RecordJSON.optional(token.serverID)),
                 ("created_at", .string(token.createdAt.iso8601)), ("expires_at", .string(token.expiresAt.iso8601)),
                 ("revoked_at", RecordJSON.optional(token.revokedAt?.iso8601)),
                 ("is_active", .bool(token.revokedAt == nil && token.expiresAt > .now())),
-            ]))
+            ])
+        )
     }
 }
 
@@ -107,7 +148,9 @@ struct TokenInput {
         if let unknown = object.members.map(\.0).first(where: { !known.contains($0) }) {
             throw ProblemError.invalid(unknown, "is not a token field (name, description, expires_in_days, scope)")
         }
-        guard let name = try InputParser.name(fields, required: true) else { throw ProblemError.invalid("name", "is required") }
+        guard let name = try InputParser.name(fields, required: true) else {
+            throw ProblemError.invalid("name", "is required")
+        }
         self.name = name
         description = try InputParser.description(fields)
         days = 30
@@ -129,7 +172,9 @@ struct TokenInput {
                     serverID = value.stringValue ?? serverID
                 case "permissions", "ip_restrictions", "time_restrictions", "usage_limits":
                     // Accepted empty for ContextForge clients; anything in them would be a promise not kept.
-                    guard value.isNull || value.arrayValue?.isEmpty == true || value.objectValue?.members.isEmpty == true else {
+                    guard
+                        value.isNull || value.arrayValue?.isEmpty == true || value.objectValue?.members.isEmpty == true
+                    else {
                         throw ProblemError.invalid("scope.\(key)", "is not supported; scope a token to a server_id")
                     }
                 default:

@@ -25,7 +25,9 @@ public struct CORSAllowListMiddleware<Context: RequestContext>: RouterMiddleware
     }
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let origin = request.headers[.origin], origins.contains(origin) else {
             return try await next(request, context)
@@ -36,7 +38,8 @@ public struct CORSAllowListMiddleware<Context: RequestContext>: RouterMiddleware
                 headers: [
                     .accessControlAllowOrigin: origin, .accessControlAllowMethods: Self.allowedMethods,
                     .accessControlAllowHeaders: Self.allowedHeaders, .accessControlMaxAge: "600", .vary: "Origin",
-                ])
+                ]
+            )
         }
         var response: Response
         do {

@@ -89,7 +89,9 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
     }
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         if BearerAuth.openPaths.contains(request.uri.path) { return try await next(request, context) }
         let key: String
@@ -106,7 +108,10 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
         let (count, resetIn) = try await counter.hit(key, window: .seconds(60))
         let resetSeconds = max(1, (resetIn + 999) / 1000)
         guard count <= limit else {
-            var problem = ProblemError(.tooManyRequests, "Rate limit exceeded: \(limit) requests per minute; retry in \(resetSeconds) s")
+            var problem = ProblemError(
+                .tooManyRequests,
+                "Rate limit exceeded: \(limit) requests per minute; retry in \(resetSeconds) s"
+            )
             problem.headers[.retryAfter] = String(resetSeconds)
             problem.headers[.xRateLimitLimit] = String(limit)
             problem.headers[.xRateLimitRemaining] = "0"

@@ -23,7 +23,11 @@ enum ASCIICaseInsensitive {
         }
     }
 
-    static func matches(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, _ needle: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func matches(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        at start: Int,
+        _ needle: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         for offset in 0..<needle.count where lowercased(bytes[start + offset]) != lowercased(needle[offset]) {
             return false
         }

@@ -51,8 +51,10 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(
-            status: status, headers: fields,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serializedBytes)))
+            status: status,
+            headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).serializedBytes))
+        )
     }
 }
 

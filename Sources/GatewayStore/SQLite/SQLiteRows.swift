@@ -45,10 +45,16 @@ enum SQLiteRows {
             throw StoreError(.corrupt, "unknown transport in gateways")
         }
         return GatewayRecord(
-            id: try text(row, "id"), name: try text(row, "name"), slug: try text(row, "slug"), url: try text(row, "url"),
-            description: optionalText(row, "description"), transport: transport,
-            enabled: integer(row, "enabled") != 0, reachable: integer(row, "reachable") != 0,
-            capabilities: try json(row, "capabilities"), protocolVersion: optionalText(row, "protocol_version"),
+            id: try text(row, "id"),
+            name: try text(row, "name"),
+            slug: try text(row, "slug"),
+            url: try text(row, "url"),
+            description: optionalText(row, "description"),
+            transport: transport,
+            enabled: integer(row, "enabled") != 0,
+            reachable: integer(row, "reachable") != 0,
+            capabilities: try json(row, "capabilities"),
+            protocolVersion: optionalText(row, "protocol_version"),
             auth: try auth(try JSONScanner.parse(Array(try cipher.open(try text(row, "auth")).utf8))),
             createdAt: timestamp(row, "created_at"),
             updatedAt: timestamp(row, "updated_at"),
@@ -58,7 +64,8 @@ enum SQLiteRows {
                     throw StoreError(.corrupt, "column command is not a command")
                 }
                 return command
-            })
+            }
+        )
     }
 
     static func gatewayBinds(_ gateway: GatewayRecord, cipher: CredentialCipher) throws -> [SQLiteData] {
@@ -80,7 +87,8 @@ enum SQLiteRows {
             JSONObject([
                 ("type", .string(auth.type)),
                 ("headers", .array(auth.headers.map { .array([.string($0.name), .string($0.value)]) })),
-            ]))
+            ])
+        )
     }
 
     static func auth(_ value: JSONValue) throws -> UpstreamAuth {
@@ -96,44 +104,70 @@ enum SQLiteRows {
 
     static func tool(_ row: SQLiteRow) throws -> ToolRecord {
         ToolRecord(
-            id: try text(row, "id"), gatewayID: try text(row, "gateway_id"), originalName: try text(row, "original_name"),
-            name: try text(row, "name"), definition: try object(row, "definition"),
-            enabled: integer(row, "enabled") != 0, createdAt: timestamp(row, "created_at"))
+            id: try text(row, "id"),
+            gatewayID: try text(row, "gateway_id"),
+            originalName: try text(row, "original_name"),
+            name: try text(row, "name"),
+            definition: try object(row, "definition"),
+            enabled: integer(row, "enabled") != 0,
+            createdAt: timestamp(row, "created_at")
+        )
     }
 
     static func resource(_ row: SQLiteRow) throws -> ResourceRecord {
         ResourceRecord(
-            id: try text(row, "id"), gatewayID: try text(row, "gateway_id"), uri: try text(row, "uri"),
-            definition: try object(row, "definition"), enabled: integer(row, "enabled") != 0,
-            createdAt: timestamp(row, "created_at"))
+            id: try text(row, "id"),
+            gatewayID: try text(row, "gateway_id"),
+            uri: try text(row, "uri"),
+            definition: try object(row, "definition"),
+            enabled: integer(row, "enabled") != 0,
+            createdAt: timestamp(row, "created_at")
+        )
     }
 
     static func template(_ row: SQLiteRow) throws -> ResourceTemplateRecord {
         ResourceTemplateRecord(
-            id: try text(row, "id"), gatewayID: try text(row, "gateway_id"), uriTemplate: try text(row, "uri_template"),
-            definition: try object(row, "definition"), createdAt: timestamp(row, "created_at"))
+            id: try text(row, "id"),
+            gatewayID: try text(row, "gateway_id"),
+            uriTemplate: try text(row, "uri_template"),
+            definition: try object(row, "definition"),
+            createdAt: timestamp(row, "created_at")
+        )
     }
 
     static func prompt(_ row: SQLiteRow) throws -> PromptRecord {
         PromptRecord(
-            id: try text(row, "id"), gatewayID: try text(row, "gateway_id"), originalName: try text(row, "original_name"),
-            name: try text(row, "name"), definition: try object(row, "definition"),
-            enabled: integer(row, "enabled") != 0, createdAt: timestamp(row, "created_at"))
+            id: try text(row, "id"),
+            gatewayID: try text(row, "gateway_id"),
+            originalName: try text(row, "original_name"),
+            name: try text(row, "name"),
+            definition: try object(row, "definition"),
+            enabled: integer(row, "enabled") != 0,
+            createdAt: timestamp(row, "created_at")
+        )
     }
 
     static func server(_ row: SQLiteRow) throws -> VirtualServerRecord {
         VirtualServerRecord(
-            id: try text(row, "id"), name: try text(row, "name"), description: optionalText(row, "description"),
-            icon: optionalText(row, "icon"), toolIDs: [], resourceIDs: [], promptIDs: [],
-            enabled: integer(row, "enabled") != 0, createdAt: timestamp(row, "created_at"),
-            updatedAt: timestamp(row, "updated_at"))
+            id: try text(row, "id"),
+            name: try text(row, "name"),
+            description: optionalText(row, "description"),
+            icon: optionalText(row, "icon"),
+            toolIDs: [],
+            resourceIDs: [],
+            promptIDs: [],
+            enabled: integer(row, "enabled") != 0,
+            createdAt: timestamp(row, "created_at"),
+            updatedAt: timestamp(row, "updated_at")
+        )
     }
 
     static func serverBinds(_ server: VirtualServerRecord) -> [SQLiteData] {
         [
             .text(server.id), .text(server.name), server.description.map { .text($0) } ?? .null,
             server.icon.map { .text($0) } ?? .null, .integer(server.enabled ? 1 : 0),
-            .integer(Int(server.createdAt.millisecondsSince1970)), .integer(Int(server.updatedAt.millisecondsSince1970)),
+            .integer(Int(server.createdAt.millisecondsSince1970)),
+            .integer(Int(server.updatedAt.millisecondsSince1970)),
         ]
     }
 }

@@ -11,16 +11,21 @@ extension SQLiteStore {
                 INSERT INTO api_tokens (id, subject, name, description, server_id, created_at, expires_at, revoked_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
                 """,
-                [.text(token.id), .text(token.subject), .text(token.name), token.description.map { .text($0) } ?? .null,
-                 token.serverID.map { .text($0) } ?? .null, .integer(Int(token.createdAt.millisecondsSince1970)),
-                 .integer(Int(token.expiresAt.millisecondsSince1970))])
+                [
+                    .text(token.id), .text(token.subject), .text(token.name),
+                    token.description.map { .text($0) } ?? .null,
+                    token.serverID.map { .text($0) } ?? .null, .integer(Int(token.createdAt.millisecondsSince1970)),
+                    .integer(Int(token.expiresAt.millisecondsSince1970)),
+                ]
+            )
         }
     }
 
     public func tokens(subject: String) async throws -> [APITokenRecord] {
         try await exclusive(transaction: false) { connection in
             try await connection.query(
-                "SELECT * FROM api_tokens WHERE subject = ? ORDER BY created_at DESC, id", [.text(subject)]
+                "SELECT * FROM api_tokens WHERE subject = ? ORDER BY created_at DESC, id",
+                [.text(subject)]
             ).map(Self.token)
         }
     }
@@ -28,13 +33,16 @@ extension SQLiteStore {
     public func revokeToken(id: String, subject: String, at: Timestamp) async throws -> APITokenRecord? {
         try await exclusive(transaction: true) { connection in
             let rows = try await connection.query(
-                "SELECT * FROM api_tokens WHERE id = ? AND subject = ?", [.text(id), .text(subject)])
+                "SELECT * FROM api_tokens WHERE id = ? AND subject = ?",
+                [.text(id), .text(subject)]
+            )
             guard let row = rows.first else { return nil }
             var token = try Self.token(row)
             guard token.revokedAt == nil else { return token }
             _ = try await connection.query(
                 "UPDATE api_tokens SET revoked_at = ? WHERE id = ?",
-                [.integer(Int(at.millisecondsSince1970)), .text(id)])
+                [.integer(Int(at.millisecondsSince1970)), .text(id)]
+            )
             token.revokedAt = at
             return token
         }
@@ -46,18 +54,25 @@ extension SQLiteStore {
                 "SELECT id, expires_at FROM api_tokens WHERE revoked_at IS NOT NULL AND expires_at > ?",
                 [.integer(Int(now.millisecondsSince1970))]
             ).map { row in
-                TokenRevocation(tokenID: try SQLiteRows.text(row, "id"), expiresAt: SQLiteRows.timestamp(row, "expires_at"))
+                TokenRevocation(
+                    tokenID: try SQLiteRows.text(row, "id"),
+                    expiresAt: SQLiteRows.timestamp(row, "expires_at")
+                )
             }
         }
     }
 
     static func token(_ row: SQLiteRow) throws -> APITokenRecord {
         APITokenRecord(
-            id: try SQLiteRows.text(row, "id"), subject: try SQLiteRows.text(row, "subject"),
-            name: try SQLiteRows.text(row, "name"), description: SQLiteRows.optionalText(row, "description"),
-            serverID: SQLiteRows.optionalText(row, "server_id"), createdAt: SQLiteRows.timestamp(row, "created_at"),
+            id: try SQLiteRows.text(row, "id"),
+            subject: try SQLiteRows.text(row, "subject"),
+            name: try SQLiteRows.text(row, "name"),
+            description: SQLiteRows.optionalText(row, "description"),
+            serverID: SQLiteRows.optionalText(row, "server_id"),
+            createdAt: SQLiteRows.timestamp(row, "created_at"),
             expiresAt: SQLiteRows.timestamp(row, "expires_at"),
-            revokedAt: row.column("revoked_at")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) })
+            revokedAt: row.column("revoked_at")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) }
+        )
     }
 
     // MARK: - Audit log
@@ -71,10 +86,13 @@ extension SQLiteStore {
                     INSERT INTO audit_log (at, actor, action, target_type, target_id, outcome, client_ip, detail)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                    [.integer(Int(entry.at.millisecondsSince1970)), .text(entry.actor), .text(entry.action),
-                     entry.targetType.map { .text($0) } ?? .null, entry.targetID.map { .text($0) } ?? .null,
-                     .text(entry.outcome), entry.clientIP.map { .text($0) } ?? .null,
-                     entry.detail.map { .text($0.serializedString) } ?? .null])
+                    [
+                        .integer(Int(entry.at.millisecondsSince1970)), .text(entry.actor), .text(entry.action),
+                        entry.targetType.map { .text($0) } ?? .null, entry.targetID.map { .text($0) } ?? .null,
+                        .text(entry.outcome), entry.clientIP.map { .text($0) } ?? .null,
+                        entry.detail.map { .text($0.serializedString) } ?? .null,
+                    ]
+                )
             }
         }
     }
@@ -109,12 +127,16 @@ extension SQLiteStore {
         return try await exclusive(transaction: false) { connection in
             try await connection.query(sql, binds).map { row in
                 AuditEntry(
-                    id: SQLiteRows.integer(row, "id"), at: SQLiteRows.timestamp(row, "at"),
-                    actor: try SQLiteRows.text(row, "actor"), action: try SQLiteRows.text(row, "action"),
+                    id: SQLiteRows.integer(row, "id"),
+                    at: SQLiteRows.timestamp(row, "at"),
+                    actor: try SQLiteRows.text(row, "actor"),
+                    action: try SQLiteRows.text(row, "action"),
                     targetType: SQLiteRows.optionalText(row, "target_type"),
-                    targetID: SQLiteRows.optionalText(row, "target_id"), outcome: try SQLiteRows.text(row, "outcome"),
+                    targetID: SQLiteRows.optionalText(row, "target_id"),
+                    outcome: try SQLiteRows.text(row, "outcome"),
                     clientIP: SQLiteRows.optionalText(row, "client_ip"),
-                    detail: try SQLiteRows.optionalText(row, "detail").map { try JSONScanner.parse($0) })
+                    detail: try SQLiteRows.optionalText(row, "detail").map { try JSONScanner.parse($0) }
+                )
             }
         }
     }
@@ -122,7 +144,9 @@ extension SQLiteStore {
     public func pruneAudit(before cutoff: Timestamp) async throws -> Int {
         try await exclusive(transaction: false) { connection in
             _ = try await connection.query(
-                "DELETE FROM audit_log WHERE at < ?", [.integer(Int(cutoff.millisecondsSince1970))])
+                "DELETE FROM audit_log WHERE at < ?",
+                [.integer(Int(cutoff.millisecondsSince1970))]
+            )
             return try await connection.query("SELECT changes() AS n").first?.column("n")?.integer ?? 0
         }
     }

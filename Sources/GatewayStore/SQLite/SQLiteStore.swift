@@ -54,7 +54,8 @@ public actor SQLiteStore: Store {
 
     /// Runs `body` holding the lock, inside a transaction when `transaction` is set.
     func exclusive<T: Sendable>(
-        transaction: Bool, _ body: (SQLiteConnection) async throws -> T
+        transaction: Bool,
+        _ body: (SQLiteConnection) async throws -> T
     ) async throws -> T {
         await lock()
         defer { unlock() }
@@ -85,14 +86,16 @@ public actor SQLiteStore: Store {
     public func migrate() async throws {
         try await exclusive(transaction: true) { connection in
             _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+            )
             let rows = try await connection.query("SELECT MAX(version) AS version FROM schema_migrations")
             let current = rows.first?.column("version")?.integer ?? 0
             for migration in SQLiteMigrations.all where migration.version > current {
                 for statement in migration.statements { _ = try await connection.query(statement) }
                 _ = try await connection.query(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    [.integer(migration.version), .integer(Int(Timestamp.now().millisecondsSince1970))])
+                    [.integer(migration.version), .integer(Int(Timestamp.now().millisecondsSince1970))]
+                )
                 logger.info("applied migration", metadata: ["store.migration": "\(migration.version)"])
             }
         }
@@ -118,7 +121,8 @@ public actor SQLiteStore: Store {
             for row in try await connection.query("SELECT * FROM resources ORDER BY created_at, uri") {
                 contents.resources.append(try SQLiteRows.resource(row))
             }
-            for row in try await connection.query("SELECT * FROM resource_templates ORDER BY created_at, uri_template") {
+            for row in try await connection.query("SELECT * FROM resource_templates ORDER BY created_at, uri_template")
+            {
                 contents.resourceTemplates.append(try SQLiteRows.template(row))
             }
             for row in try await connection.query("SELECT * FROM prompts ORDER BY created_at, name") {
@@ -126,13 +130,21 @@ public actor SQLiteStore: Store {
             }
             var members: [String: (tools: [String], resources: [String], prompts: [String])] = [:]
             for row in try await connection.query("SELECT server_id, tool_id FROM server_tools ORDER BY position") {
-                members[row.column("server_id")?.string ?? "", default: ([], [], [])].tools.append(row.column("tool_id")?.string ?? "")
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].tools.append(
+                    row.column("tool_id")?.string ?? ""
+                )
             }
-            for row in try await connection.query("SELECT server_id, resource_id FROM server_resources ORDER BY position") {
-                members[row.column("server_id")?.string ?? "", default: ([], [], [])].resources.append(row.column("resource_id")?.string ?? "")
+            for row in try await connection.query(
+                "SELECT server_id, resource_id FROM server_resources ORDER BY position"
+            ) {
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].resources.append(
+                    row.column("resource_id")?.string ?? ""
+                )
             }
             for row in try await connection.query("SELECT server_id, prompt_id FROM server_prompts ORDER BY position") {
-                members[row.column("server_id")?.string ?? "", default: ([], [], [])].prompts.append(row.column("prompt_id")?.string ?? "")
+                members[row.column("server_id")?.string ?? "", default: ([], [], [])].prompts.append(
+                    row.column("prompt_id")?.string ?? ""
+                )
             }
             for row in try await connection.query("SELECT * FROM servers ORDER BY created_at, id") {
                 var server = try SQLiteRows.server(row)
@@ -153,7 +165,9 @@ public actor SQLiteStore: Store {
                 INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
                     protocol_version, auth, created_at, updated_at, last_seen, command)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, try SQLiteRows.gatewayBinds(gateway, cipher: cipher))
+                """,
+                try SQLiteRows.gatewayBinds(gateway, cipher: cipher)
+            )
             try await Self.writeItems(items, gatewayID: gateway.id, on: connection)
         }
     }
@@ -167,7 +181,9 @@ public actor SQLiteStore: Store {
                     reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
                     updated_at = ?13, last_seen = ?14, command = ?15
                 WHERE id = ?1
-                """, binds)
+                """,
+                binds
+            )
             if let items { try await Self.writeItems(items, gatewayID: gateway.id, on: connection) }
         }
     }
@@ -175,7 +191,10 @@ public actor SQLiteStore: Store {
     /// Replaces a gateway's items, keeping rows (and so memberships) whose ids survive.
     static func writeItems(_ items: GatewayItems, gatewayID: String, on connection: SQLiteConnection) async throws {
         func prune(_ table: String, keeping ids: [String]) async throws {
-            let existing = try await connection.query("SELECT id FROM \(table) WHERE gateway_id = ?", [.text(gatewayID)])
+            let existing = try await connection.query(
+                "SELECT id FROM \(table) WHERE gateway_id = ?",
+                [.text(gatewayID)]
+            )
             let keep = Set(ids)
             for row in existing {
                 guard let id = row.column("id")?.string, !keep.contains(id) else { continue }
@@ -194,22 +213,31 @@ public actor SQLiteStore: Store {
                 INSERT INTO resources (id, gateway_id, uri, definition, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET uri = excluded.uri, definition = excluded.definition
                 """,
-                [.text(resource.id), .text(gatewayID), .text(resource.uri),
-                 .text(JSONValue.object(resource.definition).serializedString), .integer(resource.enabled ? 1 : 0),
-                 .integer(Int(resource.createdAt.millisecondsSince1970))])
+                [
+                    .text(resource.id), .text(gatewayID), .text(resource.uri),
+                    .text(JSONValue.object(resource.definition).serializedString), .integer(resource.enabled ? 1 : 0),
+                    .integer(Int(resource.createdAt.millisecondsSince1970)),
+                ]
+            )
         }
         for template in items.resourceTemplates {
             _ = try await connection.query(
                 "INSERT INTO resource_templates (id, gateway_id, uri_template, definition, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(template.id), .text(gatewayID), .text(template.uriTemplate),
-                 .text(JSONValue.object(template.definition).serializedString),
-                 .integer(Int(template.createdAt.millisecondsSince1970))])
+                [
+                    .text(template.id), .text(gatewayID), .text(template.uriTemplate),
+                    .text(JSONValue.object(template.definition).serializedString),
+                    .integer(Int(template.createdAt.millisecondsSince1970)),
+                ]
+            )
         }
     }
 
     /// Upserts tool or prompt rows (`table` is one of the two fixed names, never input).
     static func writeNamed(
-        _ items: [some NamedItemRecord], into table: StaticString, gatewayID: String, on connection: SQLiteConnection
+        _ items: [some NamedItemRecord],
+        into table: StaticString,
+        gatewayID: String,
+        on connection: SQLiteConnection
     ) async throws {
         for item in items {
             _ = try await connection.query(
@@ -219,9 +247,12 @@ public actor SQLiteStore: Store {
                 ON CONFLICT(id) DO UPDATE SET original_name = excluded.original_name, name = excluded.name,
                     definition = excluded.definition
                 """,
-                [.text(item.id), .text(gatewayID), .text(item.originalName), .text(item.name),
-                 .text(JSONValue.object(item.definition).serializedString), .integer(item.enabled ? 1 : 0),
-                 .integer(Int(item.createdAt.millisecondsSince1970))])
+                [
+                    .text(item.id), .text(gatewayID), .text(item.originalName), .text(item.name),
+                    .text(JSONValue.object(item.definition).serializedString), .integer(item.enabled ? 1 : 0),
+                    .integer(Int(item.createdAt.millisecondsSince1970)),
+                ]
+            )
         }
     }
 
@@ -240,7 +271,9 @@ public actor SQLiteStore: Store {
                 """
                 INSERT INTO servers (id, name, description, icon, enabled, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, SQLiteRows.serverBinds(server))
+                """,
+                SQLiteRows.serverBinds(server)
+            )
             try await Self.writeMembers(server, on: connection)
         }
     }
@@ -251,7 +284,9 @@ public actor SQLiteStore: Store {
                 """
                 UPDATE servers SET name = ?2, description = ?3, icon = ?4, enabled = ?5, created_at = ?6,
                     updated_at = ?7 WHERE id = ?1
-                """, SQLiteRows.serverBinds(server))
+                """,
+                SQLiteRows.serverBinds(server)
+            )
             try await Self.writeMembers(server, on: connection)
         }
     }
@@ -265,7 +300,8 @@ public actor SQLiteStore: Store {
             for (position, id) in ids.enumerated() {
                 _ = try await connection.query(
                     "INSERT OR IGNORE INTO \(table) (server_id, \(column), position) VALUES (?, ?, ?)",
-                    [.text(server.id), .text(id), .integer(position)])
+                    [.text(server.id), .text(id), .integer(position)]
+                )
             }
         }
     }
