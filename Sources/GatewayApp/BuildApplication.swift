@@ -114,6 +114,11 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = InProcessRateCounter()
     addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
+    router.add(
+        middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(
+            limit: configuration.security.maximumConcurrentRequests
+        )
+    )
     let bodyReader = RequestBodyReader(timeout: .seconds(configuration.security.bodyReadTimeoutSeconds))
     let rest = RESTRoutes(
         registry: registry,
@@ -155,7 +160,8 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         maximumBodyBytes: configuration.mcpMaxBodyBytes,
         sessionTTL: .seconds(configuration.sessionTTLSeconds),
         runtime: runtime,
-        bodyReader: bodyReader
+        bodyReader: bodyReader,
+        passthrough: configuration.security.headerPassthrough
     )
     mcp.register(on: router)
     // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.

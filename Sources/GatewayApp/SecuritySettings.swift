@@ -32,10 +32,14 @@ import GatewayHTTP
 /// | `CORS_ALLOWED_ORIGINS` | none | comma-separated origins (`https://app.example.com`) browsers may call from |
 /// | `SSL` | `false` | terminate TLS in the gateway (then HSTS is sent) |
 /// | `CERT_FILE` / `KEY_FILE` | none | PEM certificate chain and private key, required with `SSL=true` |
+/// | `MAX_CONCURRENT_REQUESTS_PER_CLIENT` | `256` | requests (calls and open streams) one token subject may have open at once |
+/// | `MCPGATEWAY_UI_ENABLED` | `false` | there is no admin UI in this version: `true` is refused |
 /// | `MAX_HEADER_BYTES` | `32768` | largest request header section (and header field); 431 beyond |
 /// | `MAX_HEADER_COUNT` | `100` | most request header fields; 431 beyond |
 /// | `HTTP_IDLE_TIMEOUT` | `60` | seconds a connection may sit without a complete request head (slow headers, idle keep-alive) |
 /// | `BODY_READ_TIMEOUT` | `30` | seconds a request body may take to arrive; 408 beyond |
+/// | `ENABLE_HEADER_PASSTHROUGH` | `false` | pass the headers below from clients to upstreams on forwarded calls |
+/// | `DEFAULT_PASSTHROUGH_HEADERS` | `X-Tenant-Id,X-Trace-Id` | the headers passed through (never credentials or protocol headers) |
 /// | `SSRF_ALLOW_LOCALHOST` | `false` | let upstreams be on loopback |
 /// | `SSRF_ALLOW_PRIVATE_NETWORKS` | `false` | let upstreams be in private ranges (RFC 1918, CGNAT, ULA) |
 /// | `SSRF_ALLOWED_NETWORKS` | none | comma-separated CIDRs allowed whatever their class (never metadata) |
@@ -62,6 +66,9 @@ public struct SecuritySettings: Sendable {
     public var trustedProxies: [IPNetwork] = []
     public var validation = ValidationRules()
     public var corsOrigins: Set<String> = []
+    /// The client headers passed to upstreams, when enabled.
+    public var headerPassthrough: HeaderPassthrough?
+    public var maximumConcurrentRequests = 256
     public var maximumHeaderBytes = 32768
     public var maximumHeaderCount = 100
     public var idleTimeoutSeconds = 60
@@ -150,6 +157,28 @@ public struct SecuritySettings: Sendable {
                 )
             }
             validation.allowedMIMETypes = Set(types)
+        }
+        let passthroughNames = (values["DEFAULT_PASSTHROUGH_HEADERS"] ?? "X-Tenant-Id,X-Trace-Id")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let problem = HeaderPassthrough.problem(with: passthroughNames) {
+            throw ConfigurationError("DEFAULT_PASSTHROUGH_HEADERS: \(problem)")
+        }
+        if let text = values["ENABLE_HEADER_PASSTHROUGH"],
+            try GatewayConfiguration.boolean("ENABLE_HEADER_PASSTHROUGH", text)
+        {
+            headerPassthrough = HeaderPassthrough(names: passthroughNames)
+        }
+        if let text = values["MAX_CONCURRENT_REQUESTS_PER_CLIENT"] {
+            maximumConcurrentRequests = try GatewayConfiguration.integer(
+                "MAX_CONCURRENT_REQUESTS_PER_CLIENT",
+                text,
+                in: 1...1_000_000
+            )
+        }
+        if let text = values["MCPGATEWAY_UI_ENABLED"], try GatewayConfiguration.boolean("MCPGATEWAY_UI_ENABLED", text) {
+            throw ConfigurationError(
+                "MCPGATEWAY_UI_ENABLED: this version has no admin UI (the admin API is MCPGATEWAY_ADMIN_API_ENABLED)"
+            )
         }
         if let text = values["MAX_HEADER_BYTES"] {
             maximumHeaderBytes = try GatewayConfiguration.integer("MAX_HEADER_BYTES", text, in: 1024...(1 << 20))

@@ -134,6 +134,7 @@ extension HTTPUpstreamClient {
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         for header in target.auth.headers { request.headers.add(name: header.name, value: header.value) }
+        for header in target.forwardedHeaders { request.headers.add(name: header.name, value: header.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         let response: HTTPClientResponse
         do {

@@ -224,7 +224,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         if target.transport == .stdio {
             return try await stdioSend(target, method: method, params: params, deadline: deadline, relay: relay)
         }
-        var session = try await session(for: target, deadline: deadline)
+        // The session (initialize, its GET stream) is shared by every client: no client's headers.
+        var sessionTarget = target
+        sessionTarget.forwardedHeaders = []
+        var session = try await session(for: sessionTarget, deadline: deadline)
         for attempt in 0..<2 {
             do {
                 let message = try await exchange(
@@ -244,7 +247,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                     "upstream session expired; re-initializing",
                     metadata: ["upstream.id": .string(target.gatewayID)]
                 )
-                session = try await self.session(for: target, deadline: deadline)
+                session = try await self.session(for: sessionTarget, deadline: deadline)
             }
         }
         throw UpstreamError(.protocolViolation, "upstream keeps rejecting its session")
@@ -380,6 +383,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         if let sessionID = session.sessionID { headers.add(name: "mcp-session-id", value: sessionID) }
         headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
         for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
+        for header in target.forwardedHeaders { headers.add(name: header.name, value: header.value) }
         return headers
     }
 

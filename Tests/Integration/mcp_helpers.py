@@ -55,6 +55,7 @@ UPSTREAM_TOOLS = (
     + upstream_server.RELAY_TOOLS
     + upstream_server.CHANGE_TOOLS
     + upstream_server.CRASH_TOOLS
+    + upstream_server.HEADER_TOOLS
     + [f"t{i:02d}" for i in range(1, upstream_server.FILLER_TOOL_COUNT + 1)]
 )
 UPSTREAM_PROMPTS = ["greet", "hello"]

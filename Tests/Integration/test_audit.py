@@ -100,3 +100,8 @@ def test_bad_audit_queries_are_422(admin: tuple[h.Stack, str], params: dict[str,
     stack, base = admin
     resp = httpx.get(f"{base}/audit", params=params, headers={"Authorization": f"Bearer {stack.gateway.token}"})
     assert h.assert_problem(resp, 422)["field"] == field
+
+
+def test_there_is_no_admin_ui_to_enable(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="MCPGATEWAY_UI_ENABLED"):
+        h.start_gateway(tmp_path, extra_env={"MCPGATEWAY_UI_ENABLED": "true"}, ready_timeout=10)

@@ -81,3 +81,33 @@ def test_streams_outlive_the_idle_timeout(gateway: h.Gateway) -> None:
                 if time.monotonic() - started > 6.5:
                     break
         assert keepalives >= 5 and time.monotonic() - started > 6.5
+
+
+def test_concurrent_requests_per_client_are_capped(tmp_path: Path) -> None:
+    env = {"MAX_CONCURRENT_REQUESTS_PER_CLIENT": "2", "SSE_KEEPALIVE_INTERVAL": "1"}
+    gateway = h.or_fail(lambda: h.start_gateway(tmp_path, extra_env=env))
+    try:
+        auth = {"Authorization": f"Bearer {gateway.token}"}
+        other = {"Authorization": f"Bearer {h.mint_token(gateway, 'other@example.com', admin=False)}"}
+        with httpx.Client(headers=auth, timeout=10) as http:
+            streams = []
+            for _ in range(2):
+                session, _ = h.legacy_initialize(http, gateway.mcp_url)
+                headers = {"Accept": "text/event-stream", "Mcp-Session-Id": session,
+                           "MCP-Protocol-Version": h.LEGACY_VERSION}
+                stream = http.stream("GET", gateway.mcp_url, headers=headers)
+                assert stream.__enter__().status_code == 200
+                streams.append(stream)
+            refused = http.get(f"{gateway.base_url}/tools")
+            problem = h.assert_problem(refused, 429)
+            assert "at most 2" in problem["detail"] and refused.headers["retry-after"] == "1"
+            # Another client is not affected.
+            assert httpx.get(f"{gateway.base_url}/tools", headers=other, timeout=10).status_code == 200
+            streams.pop().__exit__(None, None, None)
+            # The closed stream's slot comes back once the gateway notices (next keep-alive).
+            h.wait_until(lambda: http.get(f"{gateway.base_url}/tools").status_code == 200 or None,
+                         timeout=10, what="a slot freed by the closed stream")
+            for stream in streams:
+                stream.__exit__(None, None, None)
+    finally:
+        gateway.stop()

@@ -67,6 +67,8 @@ RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask
 CHANGE_TOOLS = ["grow", "touch"]
 # Ends the upstream process at once (stdio restart tests).
 CRASH_TOOLS = ["crash"]
+# Reports the headers of the HTTP request that carried the call (header passthrough).
+HEADER_TOOLS = ["headers"]
 
 # Tags of `slow` calls that started and that were cancelled (per upstream process).
 SLOW_STARTED: set[str] = set()
@@ -201,6 +203,12 @@ def build_server(page_size: int | None = None, namespace: str | None = None, hos
     @server.tool(description="Add two integers; the result is structured content.")
     def add(a: int, b: int) -> Sum:
         return Sum(sum=a + b)
+
+    @server.tool(description="The x-* headers (and whether authorization or cookie came) of this call's HTTP request.")
+    def headers(ctx: Context) -> str:
+        request = ctx.request_context.request
+        seen = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
+        return json.dumps({k: v for k, v in seen.items() if k.startswith("x-") or k in ("authorization", "cookie")})
 
     @server.tool(description="Always fails with a tool error (isError result).")
     def fail() -> str:

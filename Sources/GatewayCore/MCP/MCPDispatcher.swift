@@ -206,6 +206,12 @@ public struct MCPDispatcher: Sendable {
             replacing: replacement,
             strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion)
         )
+        var target = target
+        if !context.forwardedHeaders.isEmpty {
+            // The upstream's own credentials win over a client header of the same name.
+            let taken = Set(target.auth.headers.map { $0.name.lowercased() })
+            target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
+        }
         return try await upstream.forward(
             target,
             method: request.method ?? "",

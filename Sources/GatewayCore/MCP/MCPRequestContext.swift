@@ -8,12 +8,21 @@ public struct MCPRequestContext: Sendable {
     public var principal: String
     /// Where the upstream's in-call messages go (the client's response stream), if anywhere.
     public var relay: (any UpstreamCallRelay)?
+    /// Client headers to pass to the upstream of a forwarded call (header passthrough).
+    public var forwardedHeaders: [ForwardedHeader]
 
-    public init(protocolVersion: String, serverID: String?, principal: String, relay: (any UpstreamCallRelay)? = nil) {
+    public init(
+        protocolVersion: String,
+        serverID: String?,
+        principal: String,
+        relay: (any UpstreamCallRelay)? = nil,
+        forwardedHeaders: [ForwardedHeader] = []
+    ) {
         self.protocolVersion = protocolVersion
         self.serverID = serverID
         self.principal = principal
         self.relay = relay
+        self.forwardedHeaders = forwardedHeaders
     }
 }
 

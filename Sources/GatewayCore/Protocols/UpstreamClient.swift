@@ -6,6 +6,9 @@ public struct UpstreamTarget: Sendable, Hashable {
     public var auth: UpstreamAuth
     /// The process to run, for stdio upstreams.
     public var command: StdioCommand?
+    /// Client headers allowed through (``HeaderPassthrough``) for this one call; never used for
+    /// the upstream session's own requests.
+    public var forwardedHeaders: [ForwardedHeader] = []
 
     public init(
         gatewayID: String,

@@ -24,7 +24,8 @@ extension MCPRoutes {
         let mcpContext = MCPRequestContext(
             protocolVersion: version,
             serverID: nil,
-            principal: context.principal?.subject ?? "anonymous"
+            principal: context.principal?.subject ?? "anonymous",
+            forwardedHeaders: forwardedHeaders(of: request)
         )
         let reply = await dispatcher.handle(message, context: mcpContext, logger: context.logger)
         return MCPReply.json(reply.bytes)

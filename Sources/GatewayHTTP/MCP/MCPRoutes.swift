@@ -25,6 +25,8 @@ public struct MCPRoutes: Sendable {
     public let runtime: SessionRuntime
     /// Reads request bodies within BODY_READ_TIMEOUT.
     public let bodyReader: RequestBodyReader
+    /// Client headers passed to upstreams on forwarded calls, when enabled.
+    public let passthrough: HeaderPassthrough?
 
     public init(
         dispatcher: MCPDispatcher,
@@ -33,8 +35,10 @@ public struct MCPRoutes: Sendable {
         maximumBodyBytes: Int,
         sessionTTL: Duration,
         runtime: SessionRuntime,
-        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30))
+        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30)),
+        passthrough: HeaderPassthrough? = nil
     ) {
+        self.passthrough = passthrough
         self.bodyReader = bodyReader
         self.dispatcher = dispatcher
         self.sealer = sealer
@@ -69,6 +73,12 @@ public struct MCPRoutes: Sendable {
     }
 
     // MARK: - POST
+
+    /// The request's headers that header passthrough lets through to upstreams.
+    func forwardedHeaders(of request: Request) -> [ForwardedHeader] {
+        guard let passthrough else { return [] }
+        return passthrough.select(request.headers.lazy.map { (name: $0.name.rawName, value: $0.value) })
+    }
 
     /// The whole request body, up to `maximumBodyBytes`, within the body read timeout.
     func body(of request: Request) async throws(RequestBodyError) -> [UInt8] {
@@ -163,7 +173,8 @@ public struct MCPRoutes: Sendable {
         let context = MCPRequestContext(
             protocolVersion: ProtocolVersions.stateless,
             serverID: serverID,
-            principal: principal
+            principal: principal,
+            forwardedHeaders: forwardedHeaders(of: request)
         )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         if MCPDispatcher.isForwarded(method) {
@@ -249,7 +260,8 @@ public struct MCPRoutes: Sendable {
         let context = MCPRequestContext(
             protocolVersion: facts.protocolVersion,
             serverID: serverID,
-            principal: principal
+            principal: principal,
+            forwardedHeaders: forwardedHeaders(of: request)
         )
         if method == "logging/setLevel" {
             return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
@@ -305,7 +317,8 @@ public struct MCPRoutes: Sendable {
         let context = MCPRequestContext(
             protocolVersion: facts.protocolVersion,
             serverID: serverID,
-            principal: principal
+            principal: principal,
+            forwardedHeaders: forwardedHeaders(of: request)
         )
         var responses: [[UInt8]] = []
         for element in elements {
