@@ -24,7 +24,8 @@ from pathlib import Path
 from benchlib import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
-GATEWAY = ROOT / ".build/release/mcpgateway"
+# BENCH_GATEWAY compares another build (e.g. an older commit's) under the same load.
+GATEWAY = Path(os.environ.get("BENCH_GATEWAY", ROOT / ".build/release/mcpgateway"))
 FAST = ROOT / ".build/release/FastUpstream"
 PYTHON = ROOT / ".venv/bin/python"
 LUA = ROOT / "Benchmarks/mcp_call.lua"

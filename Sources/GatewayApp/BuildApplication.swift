@@ -186,7 +186,7 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
     }
 
     var services: [any Service] = [
-        upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit,
+        upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit, bodyReader,
         UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
     ]
     if configuration.security.adminAPIEnabled {
