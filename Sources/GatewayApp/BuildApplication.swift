@@ -63,6 +63,34 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
     var upstreamOptions = HTTPUpstreamClient.Options()
     upstreamOptions.networkPolicy = configuration.security.networkPolicy
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
+    do {
+        return try await wireGateway(
+            configuration,
+            store: store,
+            secret: secret,
+            coordinator: coordinator,
+            upstream: upstream,
+            logger: logger
+        )
+    } catch {
+        // Nothing will run: release what was opened, so the process exits with the reason.
+        await upstream.shutdownUnstarted()
+        try? await store.close()
+        throw error
+    }
+}
+
+/// Everything built on an open store and an unstarted upstream client; ``buildGateway`` releases
+/// both when any of it fails.
+func wireGateway(
+    _ configuration: GatewayConfiguration,
+    store: any Store,
+    secret: String,
+    coordinator: InProcessCoordinator,
+    upstream: HTTPUpstreamClient,
+    logger: Logger
+) async throws -> BuiltGateway {
+    let nodeID = coordinator.nodeID
     let catalog = CatalogHolder()
     let registry = Registry(
         store: store,
@@ -74,14 +102,7 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         logger: logger,
         rules: configuration.security.validation
     )
-    do {
-        try await registry.reload()
-    } catch {
-        // Nothing will run: release what was opened, so the process exits with the reason.
-        await upstream.shutdownUnstarted()
-        try? await store.close()
-        throw error
-    }
+    try await registry.reload()
     let dispatcher = MCPDispatcher(
         catalog: catalog,
         upstream: upstream,
@@ -90,15 +111,8 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion),
         rules: configuration.security.validation
     )
-    let authority: TokenAuthority
-    do {
-        authority = try await tokenAuthority(configuration)
-        authority.revocations.load(try await store.activeRevocations(now: .now()))
-    } catch {
-        await upstream.shutdownUnstarted()
-        try? await store.close()
-        throw error
-    }
+    let authority = try await tokenAuthority(configuration)
+    authority.revocations.load(try await store.activeRevocations(now: .now()))
     let audit = AuditTrail(
         store: store,
         retention: .seconds(configuration.security.auditRetentionDays * 86400),
@@ -176,13 +190,7 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         )
         : .http1(configuration: http1)
     if let files = configuration.security.tls {
-        do {
-            server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
-        } catch {
-            await upstream.shutdownUnstarted()
-            try? await store.close()
-            throw error
-        }
+        server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
     }
 
     var services: [any Service] = [

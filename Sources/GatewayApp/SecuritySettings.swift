@@ -148,9 +148,7 @@ public struct SecuritySettings: Sendable {
             }
         }
         if let text = values["VALIDATION_ALLOWED_MIME_TYPES"] {
-            let types = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter {
-                !$0.isEmpty
-            }
+            let types = Self.list(text).map { $0.lowercased() }
             guard !types.isEmpty, types.allSatisfy({ $0.split(separator: "/").count == 2 }) else {
                 throw ConfigurationError(
                     "VALIDATION_ALLOWED_MIME_TYPES must be comma-separated types such as text/plain"
@@ -158,8 +156,7 @@ public struct SecuritySettings: Sendable {
             }
             validation.allowedMIMETypes = Set(types)
         }
-        let passthroughNames = (values["DEFAULT_PASSTHROUGH_HEADERS"] ?? "X-Tenant-Id,X-Trace-Id")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let passthroughNames = Self.list(values["DEFAULT_PASSTHROUGH_HEADERS"] ?? "X-Tenant-Id,X-Trace-Id")
         if let problem = HeaderPassthrough.problem(with: passthroughNames) {
             throw ConfigurationError("DEFAULT_PASSTHROUGH_HEADERS: \(problem)")
         }
@@ -193,8 +190,7 @@ public struct SecuritySettings: Sendable {
             bodyReadTimeoutSeconds = try GatewayConfiguration.integer("BODY_READ_TIMEOUT", text, in: 1...3600)
         }
         if let text = values["CORS_ALLOWED_ORIGINS"] {
-            for origin in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
-            where !origin.isEmpty {
+            for origin in Self.list(text) {
                 guard Self.isOrigin(origin) else {
                     throw ConfigurationError(
                         "CORS_ALLOWED_ORIGINS must list origins such as https://app.example.com (no *, paths or trailing /): \(origin)"
@@ -225,10 +221,15 @@ public struct SecuritySettings: Sendable {
             && components.user == nil
     }
 
+    /// The non-empty, trimmed items of a comma-separated setting.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     static func networks(_ name: String, _ values: [String: String]) throws(ConfigurationError) -> [IPNetwork] {
         guard let text = values[name] else { return [] }
         var networks: [IPNetwork] = []
-        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+        for item in list(text) {
             guard let network = IPNetwork(item) else {
                 throw ConfigurationError(
                     "\(name) must be comma-separated addresses or CIDRs such as 10.1.0.0/16 (not: \(item))"

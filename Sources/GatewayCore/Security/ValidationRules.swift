@@ -1,3 +1,5 @@
+import Foundation
+
 /// The content rules for everything written through the API and everything discovered on
 /// upstreams (ContextForge's `VALIDATION_*` knobs).
 ///
@@ -65,7 +67,7 @@ public struct ValidationRules: Sendable, Equatable {
     /// Whether a discovered resource may declare `mimeType` (parameters such as `; charset=` aside).
     public func allows(mimeType: String) -> Bool {
         let bare = mimeType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? mimeType
-        return allowedMIMETypes.contains(bare.trimmingWhitespace().lowercased())
+        return allowedMIMETypes.contains(bare.trimmingCharacters(in: .whitespacesAndNewlines).lowercased())
     }
 
     static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
@@ -80,10 +82,11 @@ public struct ValidationRules: Sendable, Equatable {
     /// The first markup in `text` that would run script when rendered: a dangerous tag, a
     /// `javascript:`/`vbscript:`/`data:text/html` URL, or an `on…=` handler inside a tag.
     public static func dangerousMarkup(in text: String) -> String? {
-        let lower = Array(text.lowercased().utf8)
-        for scheme in ["javascript:", "vbscript:", "data:text/html"] where contains(lower, Array(scheme.utf8)) {
+        let lowercased = text.lowercased()
+        for scheme in ["javascript:", "vbscript:", "data:text/html"] where lowercased.contains(scheme) {
             return scheme
         }
+        let lower = Array(lowercased.utf8)
         var index = 0
         while index < lower.count {
             guard lower[index] == UInt8(ascii: "<") else {
@@ -110,13 +113,6 @@ public struct ValidationRules: Sendable, Equatable {
         return nil
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains {
-            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
-        }
-    }
-
     /// ` on<letters>=` (whitespace allowed before `=`) inside a tag's attributes.
     static func hasEventHandler(_ attributes: ArraySlice<UInt8>) -> Bool {
         let bytes = Array(attributes)
@@ -138,14 +134,5 @@ public struct ValidationRules: Sendable, Equatable {
             index += 1
         }
         return false
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
     }
 }
