@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 4444
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build run test unit-test integration-test fuzz bench deps apt-bench clean token lint sbom
+.PHONY: all build run test unit-test integration-test fuzz bench deps system-deps apt-bench clean token lint sbom
 
 all: build
 
@@ -28,10 +28,20 @@ $(LINT_STAMP): Tools/lint/requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r Tools/lint/requirements.txt
 	touch $(LINT_STAMP)
 
-deps: $(VENV_STAMP)
+deps: system-deps $(VENV_STAMP)
 	@command -v $(SWIFT) >/dev/null || { echo "swift is required (6.2 or later)" >&2; exit 1; }
 
-build:
+## Debian packages: hiredis (built against: the Redis client's RESP layer), and the servers the
+## cluster tests start on loopback (redis-server, nginx; PostgreSQL 15 is preinstalled).
+SYSTEM_PACKAGES := libhiredis-dev redis-server nginx
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: system-deps
 	$(SWIFT) build --product mcpgateway
 
 ## One node on 127.0.0.1:4444 with SQLite under ./data; prints an admin token first. The binary
@@ -48,7 +58,7 @@ token: build
 
 test: unit-test integration-test fuzz
 
-unit-test:
+unit-test: system-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -58,8 +58,6 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
         try? await store.close()
         throw error
     }
-    let nodeID = UUID().uuidString.lowercased()
-    let coordinator = InProcessCoordinator(nodeID: nodeID)
     var upstreamOptions = HTTPUpstreamClient.Options()
     upstreamOptions.networkPolicy = configuration.security.networkPolicy
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
@@ -68,7 +66,6 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
             configuration,
             store: store,
             secret: secret,
-            coordinator: coordinator,
             upstream: upstream,
             logger: logger
         )
@@ -86,11 +83,24 @@ func wireGateway(
     _ configuration: GatewayConfiguration,
     store: any Store,
     secret: String,
-    coordinator: InProcessCoordinator,
     upstream: HTTPUpstreamClient,
     logger: Logger
 ) async throws -> BuiltGateway {
-    let nodeID = coordinator.nodeID
+    let nodeID = UUID().uuidString.lowercased()
+    let identity = NodeIdentity(
+        id: nodeID,
+        address: configuration.cluster.nodeAddress ?? "\(configuration.host):\(configuration.port)",
+        version: gatewayVersion
+    )
+    let load = LoadProbe()
+    let coordination = Coordination.make(
+        configuration,
+        identity: identity,
+        load: { load.value },
+        epochFloor: { try await store.fencingEpoch() },
+        logger: logger
+    )
+    let coordinator = coordination.coordinator
     let catalog = CatalogHolder()
     let registry = Registry(
         store: store,
@@ -126,7 +136,7 @@ func wireGateway(
         )
     }
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
-    let rateCounter = InProcessRateCounter()
+    let rateCounter = coordination.rateCounter
     addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
     router.add(
         middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(
@@ -153,7 +163,8 @@ func wireGateway(
         maximumDays: configuration.security.tokenMaximumDays,
         maximumBodyBytes: configuration.maxRequestBodyBytes,
         rules: configuration.security.validation,
-        bodyReader: bodyReader
+        bodyReader: bodyReader,
+        coordinator: coordinator
     )
     tokens.register(on: router.group("tokens"))
     tokens.register(on: router.group("v1/tokens"))
@@ -161,12 +172,11 @@ func wireGateway(
         nodeID: nodeID,
         streamCapacity: configuration.streamQueueSize,
         keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
-        eventLog: InMemorySessionEventLog(
-            capacity: configuration.replayBufferEvents,
-            retention: .seconds(configuration.replayRetentionSeconds)
-        ),
-        replayRetention: .seconds(configuration.replayRetentionSeconds)
+        eventLog: coordination.eventLog,
+        replayRetention: .seconds(configuration.replayRetentionSeconds),
+        bus: coordination.bus
     )
+    load.observe { runtime.callsInFlight }
     let mcp = MCPRoutes(
         dispatcher: dispatcher,
         sealer: SessionSealer(secret: secret),
@@ -178,6 +188,9 @@ func wireGateway(
         passthrough: configuration.security.headerPassthrough
     )
     mcp.register(on: router)
+    if coordination.bus != nil {
+        registry.afterCommit { old, new in await mcp.recordForOrphanedStreams(old: old, new: new) }
+    }
     // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.
     let http1 = http1Configuration(configuration.security)
     var server: HTTPServerBuilder =
@@ -196,10 +209,29 @@ func wireGateway(
     var services: [any Service] = [
         upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit, bodyReader,
         UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
+        RevocationListener(coordinator: coordinator, revocations: authority.revocations, store: store, logger: logger),
+        LeaderDuties(
+            coordinator: coordinator,
+            registry: registry,
+            upstream: upstream,
+            interval: .seconds(configuration.cluster.healthCheckIntervalSeconds),
+            timeout: .seconds(configuration.cluster.healthCheckTimeoutSeconds),
+            unhealthyThreshold: configuration.cluster.unhealthyThreshold,
+            logger: logger
+        ),
     ]
+    services += coordination.services
+    if coordination.bus != nil { services.append(SessionBusListener(runtime: runtime)) }
     if configuration.security.adminAPIEnabled {
         services.append(
-            adminApplication(configuration, authority: authority, audit: audit, store: store, logger: logger)
+            adminApplication(
+                configuration,
+                authority: authority,
+                audit: audit,
+                store: store,
+                coordinator: coordinator,
+                logger: logger
+            )
         )
     }
     return BuiltGateway(
@@ -287,6 +319,7 @@ func adminApplication(
     authority: TokenAuthority,
     audit: AuditTrail,
     store: any Store,
+    coordinator: any Coordinator,
     logger: Logger
 ) -> some Service {
     let security = configuration.security
@@ -302,7 +335,7 @@ func adminApplication(
             audit: audit
         )
     )
-    AdminRoutes(audit: audit, store: store).register(on: router)
+    AdminRoutes(audit: audit, store: store, coordinator: coordinator).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(security.adminHost, port: security.adminPort), serverName: nil),
@@ -320,8 +353,16 @@ public func openStore(_ configuration: GatewayConfiguration, logger: Logger) asy
             try FileManager.default.createDirectory(atPath: String(path[..<slash]), withIntermediateDirectories: true)
         }
         return try await SQLiteStore.open(path: path, cipher: try credentialCipher(configuration), logger: logger)
-    case .postgres:
-        throw ConfigurationError("PostgreSQL (cluster mode) is not available in this version; use sqlite:///path.db")
+    case .postgres(let url):
+        if configuration.encryptionSecret == nil {
+            logger.warning("AUTH_ENCRYPTION_SECRET is not set: every node sharing the database needs the same one")
+        }
+        return try await PostgresStore.open(
+            url: url,
+            poolSize: configuration.databasePoolSize,
+            cipher: try credentialCipher(configuration),
+            logger: logger
+        )
     }
 }
 

@@ -7,7 +7,8 @@ import Logging
 /// |---|---|---|---|
 /// | `HOST` | `--host` | `127.0.0.1` | address to listen on |
 /// | `PORT` | `--port` | `4444` | port to listen on |
-/// | `DATABASE_URL` | `--database-url` | `sqlite:///./data/mcp.db` | store |
+/// | `DATABASE_URL` | `--database-url` | `sqlite:///./data/mcp.db` | store: `sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://user@host:port/database?sslmode=…` (a password as `user:password@host`) |
+/// | `DB_POOL_SIZE` | `--db-pool-size` | `10` | most connections to PostgreSQL (1 to 200) |
 /// | `JWT_SECRET_KEY` | `--jwt-secret-key` | generated into `<data dir>/jwt-secret` | HS256 secret, ≥ 32 bytes |
 /// | `AUTH_ENCRYPTION_SECRET` | `--auth-encryption-secret` | generated into `<data dir>/encryption-secret` | key material for upstream credentials at rest, ≥ 32 bytes |
 /// | `AUTH_ENCRYPTION_SECRET_PREVIOUS` | `--auth-encryption-secret-previous` | none | the secret being rotated away from (still opens old values) |
@@ -25,11 +26,14 @@ import Logging
 /// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
 ///
-/// Security knobs (tokens, admin API, audit log) are listed on ``SecuritySettings``.
+/// Security knobs (tokens, admin API, audit log) are listed on ``SecuritySettings``, cluster knobs
+/// on ``ClusterSettings``.
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
     public var port: Int = 4444
     public var database: DatabaseURL = .sqlite(path: "./data/mcp.db")
+    /// The most connections the PostgreSQL store opens.
+    public var databasePoolSize: Int = 10
     /// `nil` means: use (or create) the secret file in the data directory.
     public var jwtSecretKey: String?
     /// `nil` means: use (or create) the encryption secret file in the data directory.
@@ -50,6 +54,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var replayRetentionSeconds: Int = 300
     /// Tokens, the admin API and the audit log.
     public var security = SecuritySettings()
+    /// Cluster mode (REDIS_URL) and the leader's periodic work.
+    public var cluster = ClusterSettings()
 
     public init() {}
 
@@ -78,6 +84,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         if let text = values["DATABASE_URL"] {
             do { database = try DatabaseURL.parse(text) } catch { throw ConfigurationError(error.description) }
         }
+        if let text = values["DB_POOL_SIZE"] { databasePoolSize = try Self.integer("DB_POOL_SIZE", text, in: 1...200) }
         if let secret = values["JWT_SECRET_KEY"], !secret.isEmpty {
             guard secret.utf8.count >= 32 else {
                 throw ConfigurationError(
@@ -144,6 +151,18 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
             keepAliveIntervalSeconds = try Self.integer("SSE_KEEPALIVE_INTERVAL", text, in: 1...300)
         }
         security = try SecuritySettings(values: values)
+        cluster = try ClusterSettings(values: values)
+        if cluster.redis != nil {
+            // Every node must open the others' session ids and decrypt the same credentials.
+            guard jwtSecretKey != nil else {
+                throw ConfigurationError("REDIS_URL (cluster mode) needs JWT_SECRET_KEY, the same on every node")
+            }
+            guard encryptionSecret != nil else {
+                throw ConfigurationError(
+                    "REDIS_URL (cluster mode) needs AUTH_ENCRYPTION_SECRET, the same on every node"
+                )
+            }
+        }
     }
 
     static func integer(_ name: String, _ text: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {

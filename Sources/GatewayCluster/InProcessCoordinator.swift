@@ -1,71 +1,62 @@
 import GatewayCore
-import Synchronization
 
-/// The embedded default's coordinator: one node, always leader, local fan-out.
+/// The embedded default's coordinator: one node, always leader (epoch 1), local fan-out.
 public final class InProcessCoordinator: Coordinator {
-    public let nodeID: String
+    public let identity: NodeIdentity
+    public var nodeID: String { identity.id }
 
-    struct State {
-        var terminated: [String: ContinuousClock.Instant] = [:]
-        var subscribers: [Int: AsyncStream<Void>.Continuation] = [:]
-        var nextSubscriber = 0
+    private let ended: EndedSessions
+    private let catalog = LocalBroadcast<Void>(buffering: .bufferingNewest(1))
+    private let revoked = LocalBroadcast<TokenRevocation?>(buffering: .bufferingNewest(1024))
+
+    /// - Parameter maximumTerminatedSessions: most ended-session records kept; the soonest to
+    ///   expire go first when full.
+    public init(identity: NodeIdentity, maximumTerminatedSessions: Int = 100_000) {
+        self.identity = identity
+        self.ended = EndedSessions(capacity: maximumTerminatedSessions)
     }
 
-    private let state = Mutex(State())
-    private let clock = ContinuousClock()
-    /// Most terminated-session records kept; the oldest expire first when full.
-    let maximumTerminatedSessions: Int
-
-    public init(nodeID: String, maximumTerminatedSessions: Int = 100_000) {
-        self.nodeID = nodeID
-        self.maximumTerminatedSessions = maximumTerminatedSessions
+    /// A coordinator for a node known only by its id (tests, tools).
+    public convenience init(nodeID: String) {
+        self.init(identity: NodeIdentity(id: nodeID, address: "", version: ""))
     }
 
     public func isLeader() async -> Bool { true }
 
+    public func leaderEpoch() -> Int64? { 1 }
+
     public func terminateSession(_ sessionKey: String, ttl: Duration) async throws {
-        let now = clock.now
-        state.withLock { state in
-            if state.terminated.count >= maximumTerminatedSessions {
-                state.terminated = state.terminated.filter { $0.value > now }
-                if state.terminated.count >= maximumTerminatedSessions,
-                    let oldest = state.terminated.min(by: { $0.value < $1.value })?.key
-                {
-                    state.terminated.removeValue(forKey: oldest)
-                }
-            }
-            state.terminated[sessionKey] = now.advanced(by: ttl)
-        }
+        ended.insert(sessionKey, until: .now.advanced(by: ttl))
     }
 
     public func isSessionTerminated(_ sessionKey: String) async throws -> Bool {
-        let now = clock.now
-        return state.withLock { state in
-            guard let expiry = state.terminated[sessionKey] else { return false }
-            if expiry <= now {
-                state.terminated.removeValue(forKey: sessionKey)
-                return false
-            }
-            return true
-        }
+        ended.contains(sessionKey)
     }
 
-    public func publishCatalogChanged() async throws {
-        let subscribers = state.withLock { Array($0.subscribers.values) }
-        for subscriber in subscribers { subscriber.yield() }
+    public func publishCatalogChanged() async throws { catalog.yield(()) }
+
+    public func catalogChanges() -> AsyncStream<Void> { catalog.stream() }
+
+    public func publishRevocation(_ revocation: TokenRevocation) async throws { revoked.yield(revocation) }
+
+    public func revocations() -> AsyncStream<TokenRevocation?> { revoked.stream() }
+
+    public func clusterView() async throws -> ClusterView {
+        let now = Timestamp.now().millisecondsSince1970
+        return ClusterView(
+            nodes: [
+                .init(
+                    id: identity.id,
+                    address: identity.address,
+                    version: identity.version,
+                    startedAt: identity.startedAt,
+                    lastSeen: now,
+                    load: 0
+                )
+            ],
+            leader: .init(id: identity.id, epoch: 1, since: identity.startedAt)
+        )
     }
 
-    public func catalogChanges() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLock { state in
-            let id = state.nextSubscriber
-            state.nextSubscriber += 1
-            state.subscribers[id] = continuation
-            return id
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
-    }
+    public func degradedReason() -> String? { nil }
 }

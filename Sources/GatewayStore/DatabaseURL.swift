@@ -3,7 +3,8 @@ public enum DatabaseURL: Sendable, Equatable {
     /// `sqlite:///relative/path.db` (relative to the working directory) or
     /// `sqlite:////absolute/path.db`.
     case sqlite(path: String)
-    /// `postgresql://user:password@host:port/database` (served by the cluster store).
+    /// `postgresql://user:password@host:port/database?sslmode=…` (also `postgres://` and
+    /// `postgresql+psycopg://`), served by ``PostgresStore``; checked when parsed.
     case postgres(url: String)
 
     /// Parses a URL, or explains in one line why it cannot be used.
@@ -17,7 +18,8 @@ public enum DatabaseURL: Sendable, Equatable {
         if text.hasPrefix("sqlite://") {
             throw DatabaseURLError("DATABASE_URL must be sqlite:///relative.db or sqlite:////absolute/path.db")
         }
-        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") || text.hasPrefix("postgresql+psycopg://") {
+        if PostgresConnectionConfig.schemes.contains(where: { text.hasPrefix($0) }) {
+            _ = try PostgresConnectionConfig(parsing: text)
             return .postgres(url: text)
         }
         throw DatabaseURLError("DATABASE_URL must start with sqlite:/// or postgresql://")

@@ -104,8 +104,17 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             for await job in self.readerJobs.cancelOnGracefulShutdown() {
                 group.addTask { await job() }
             }
+            // Shutting down: end the upstream sessions and processes first, which ends the
+            // readers waiting on them (a reader waits for its session to close, not for
+            // cancellation), then cancel what is left.
+            closeSessionsAndProcesses()
             group.cancelAll()
         }
+        pool.shutdown()
+        try await http.shutdown()
+    }
+
+    private func closeSessionsAndProcesses() {
         for session in sessions.removeAll() {
             session.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
@@ -115,8 +124,6 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         }) {
             process.close()
         }
-        pool.shutdown()
-        try await http.shutdown()
     }
 
     // MARK: - UpstreamClient

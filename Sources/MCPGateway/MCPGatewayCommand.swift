@@ -20,7 +20,9 @@ struct MCPGatewayCommand: AsyncParsableCommand {
 struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Address to listen on (HOST).") var host: String?
     @Option(help: "Port to listen on (PORT).") var port: String?
-    @Option(help: "sqlite:///relative.db, sqlite:////absolute.db (DATABASE_URL).") var databaseURL: String?
+    @Option(help: "sqlite:///relative.db, sqlite:////absolute.db or postgresql://… (DATABASE_URL).")
+    var databaseURL: String?
+    @Option(help: "Most connections to PostgreSQL (DB_POOL_SIZE).") var dbPoolSize: String?
     @Option(help: "HS256 secret, at least 32 bytes (JWT_SECRET_KEY).") var jwtSecretKey: String?
     @Option(help: "Secret for upstream credentials at rest, at least 32 bytes (AUTH_ENCRYPTION_SECRET).")
     var authEncryptionSecret: String?
@@ -48,7 +50,8 @@ struct ConfigurationOptions: ParsableArguments {
     func load() -> GatewayConfiguration {
         var values = ProcessInfo.processInfo.environment
         let flags: [(String, String?)] = [
-            ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("JWT_SECRET_KEY", jwtSecretKey),
+            ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("DB_POOL_SIZE", dbPoolSize),
+            ("JWT_SECRET_KEY", jwtSecretKey),
             ("AUTH_REQUIRED", authRequired), ("AUTH_ENCRYPTION_SECRET", authEncryptionSecret),
             ("AUTH_ENCRYPTION_SECRET_PREVIOUS", authEncryptionSecretPrevious),
             ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),

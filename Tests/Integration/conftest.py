@@ -108,3 +108,14 @@ def protocol_target(
     h.wait_for_tools(api, registered_http.id, len(h.UPSTREAM_TOOLS))
     with httpx.Client(headers={"Authorization": f"Bearer {gateway.token}"}, timeout=30.0) as http:
         yield h.ProtocolTarget(gateway.mcp_url, http, registered_http.tool("echo"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator["postgres_server.PostgresServer"]:
+    """A throwaway PostgreSQL 15 on loopback for the session; tests take a fresh database each
+    with `postgres.create_database()`."""
+    import postgres_server
+
+    server = h.or_fail(postgres_server.start_postgres)
+    yield server
+    server.remove()

@@ -42,4 +42,11 @@ public protocol SessionEventLog: Sendable {
     func events(session: String, stream: String, after sequence: Int) async -> [LoggedEvent]
     /// Drops everything kept for `session` (it ended).
     func forget(session: String)
+    /// Returns once everything recorded before the call is readable by every node.
+    func flush() async
+}
+
+extension SessionEventLog {
+    /// Kept in memory: readable as soon as recorded.
+    public func flush() async {}
 }

@@ -15,6 +15,13 @@ public protocol Store: TokenStore, AuditStore {
     func insertGateway(_ gateway: GatewayRecord, items: GatewayItems) async throws
     /// Replaces a gateway's row and, when `items` is given, its discovered items.
     func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?) async throws
+    /// A leader-only update of a gateway (health checks, refresh from the upstream): applied only
+    /// when `epoch` is at least the newest fencing epoch the store has seen, which it then records;
+    /// otherwise throws `StoreError(.fenced)` and changes nothing.
+    func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch epoch: Int64) async throws
+    /// The newest fencing epoch the store has seen (a new leader's term starts above it, so the
+    /// store never mistakes it for a stale one, even after Redis lost its own counter).
+    func fencingEpoch() async throws -> Int64
     /// Deletes a gateway and its items; returns whether it existed.
     func deleteGateway(id: String) async throws -> Bool
 
@@ -58,6 +65,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(rawValue: "conflict")
         public static let migrationFailed = Code(rawValue: "migration_failed")
         public static let corrupt = Code(rawValue: "corrupt")
+        /// A leader-only write carried a fencing epoch older than one the store has already seen.
+        public static let fenced = Code(rawValue: "fenced")
     }
 
     public var code: Code

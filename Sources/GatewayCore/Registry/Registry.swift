@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The registry's write side: registers upstreams (discovering their items first), maintains
 /// virtual servers, and keeps the in-memory catalog in step with the store.
@@ -14,6 +15,7 @@ public struct Registry: Sendable {
     public let logger: Logger
     /// What discovered items must satisfy to enter the catalog.
     public let rules: ValidationRules
+    private let commitHooks = CommitHooks()
 
     public init(
         store: any Store,
@@ -41,8 +43,19 @@ public struct Registry: Sendable {
         catalog.replace(with: CatalogSnapshot(contents: contents))
     }
 
+    /// Work to run after this node commits a change, before the write is answered, given the
+    /// snapshots before and after (cluster mode records list changes for streams whose node died).
+    public typealias CommitHook = @Sendable (_ old: CatalogSnapshot, _ new: CatalogSnapshot) async -> Void
+
+    /// Adds work to run after every change this node commits.
+    public func afterCommit(_ hook: @escaping CommitHook) {
+        commitHooks.add(hook)
+    }
+
     /// Makes a change visible: on this node at once, on the others through the coordinator.
+    /// The commit hooks run before the write is answered.
     func committed() async {
+        let old = catalog.snapshot
         do {
             try await reload()
         } catch {
@@ -53,6 +66,8 @@ public struct Registry: Sendable {
         } catch {
             logger.warning("catalog change could not be announced", metadata: ["error": "\(error)"])
         }
+        let new = catalog.snapshot
+        for hook in commitHooks.all { await hook(old, new) }
     }
 
     static func newID() -> String {
@@ -169,7 +184,10 @@ public struct Registry: Sendable {
     /// Lists an upstream's items again (it announced a list change) and stores what changed;
     /// item ids, and so virtual server memberships, survive. Disabled or unknown gateways are
     /// left alone.
-    public func refreshGateway(id: String) async throws {
+    ///
+    /// With `fencingEpoch` (the leader's periodic work) the write is refused with
+    /// ``StoreError/Code/fenced`` when a newer leader has written since.
+    public func refreshGateway(id: String, fencingEpoch: Int64? = nil) async throws {
         let snapshot = catalog.snapshot
         guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return }
         let target = gateway.target
@@ -180,18 +198,26 @@ public struct Registry: Sendable {
         gateway.lastSeen = Timestamp.now()
         let items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
         let refreshed = gateway
-        try await write { try await store.updateGateway(refreshed, items: items) }
+        try await write { try await update(refreshed, items: items, fencingEpoch: fencingEpoch) }
         await committed()
+    }
+
+    func update(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch: Int64?) async throws {
+        if let fencingEpoch {
+            try await store.updateGateway(gateway, items: items, fencingEpoch: fencingEpoch)
+        } else {
+            try await store.updateGateway(gateway, items: items)
+        }
     }
 
     /// Records whether an upstream can be reached (the upstream client noticed it); nothing is
     /// written when it is already so.
-    public func setGatewayReachable(id: String, reachable: Bool) async throws {
+    public func setGatewayReachable(id: String, reachable: Bool, fencingEpoch: Int64? = nil) async throws {
         guard var gateway = catalog.snapshot.gatewaysByID[id], gateway.reachable != reachable else { return }
         gateway.reachable = reachable
         if reachable { gateway.lastSeen = Timestamp.now() }
         let changed = gateway
-        try await write { try await store.updateGateway(changed, items: nil) }
+        try await write { try await update(changed, items: nil, fencingEpoch: fencingEpoch) }
         await committed()
     }
 
@@ -465,9 +491,20 @@ public struct Registry: Sendable {
             return try await body()
         } catch let error as StoreError where error.code == .conflict {
             throw RegistryError(.conflict, error.message)
+        } catch let error as StoreError where error.code == .fenced {
+            throw error
         } catch let error as StoreError {
             logger.error("store write failed", metadata: ["error": "\(error)"])
             throw RegistryError(.storeUnavailable, "The store could not save the change")
         }
     }
+}
+
+/// The registry's commit hooks (the registry is a value; they are shared by its copies).
+final class CommitHooks: Sendable {
+    private let hooks = Mutex<[Registry.CommitHook]>([])
+
+    func add(_ hook: @escaping Registry.CommitHook) { hooks.withLock { $0.append(hook) } }
+
+    var all: [Registry.CommitHook] { hooks.withLock { $0 } }
 }

@@ -118,11 +118,20 @@ extension MCPRoutes {
                 ? .result(Array(message.resultBytes ?? []))
                 : .error(Array(message.errorBytes ?? []))
             guard let id = message.id else { return false }
-            return runtime.pending.resolve(id: id, owner: owner, reply: reply)
+            if runtime.pending.resolve(id: id, owner: owner, reply: reply) { return true }
+            // Asked by another node of the cluster: its id names that node.
+            guard let bus = runtime.bus, String(decoding: id.raw, as: UTF8.self).hasPrefix("\"gw-") else {
+                return false
+            }
+            bus.forwardAnswer(id: id, owner: owner, reply: reply)
+            return true
         case .notification where message.method == "notifications/cancelled":
             if let range = message.paramMembers().first(where: { $0.key == "requestId" })?.range {
                 let id = JSONRPCID(raw: Array(message.bytes[range]))
-                _ = runtime.inFlight.cancel(InFlightCalls.Key(owner: owner, id: id))
+                if !runtime.inFlight.cancel(InFlightCalls.Key(owner: owner, id: id)) {
+                    // Perhaps running on another node of the cluster.
+                    runtime.bus?.forwardCancellation(id: id, owner: owner)
+                }
             }
             return true
         default:

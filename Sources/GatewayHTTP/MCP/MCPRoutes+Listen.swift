@@ -2,6 +2,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// `subscriptions/listen` (2026-07-28): the response to the request is a long-lived SSE stream
 /// that starts with `notifications/subscriptions/acknowledged` and carries the list changes and
@@ -108,6 +109,7 @@ extension MCPRoutes {
                             try await writer.write(SSEEncoding.buffer(StreamEvent(data: tagged)))
                         }
                     }
+                    if Task.isShuttingDownGracefully { try await writer.write(SSEEncoding.reconnectBuffer()) }
                     try await writer.finish(nil)
                 } catch {
                     // The client closed the stream: the subscription ends.

@@ -2,6 +2,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// The server-to-client GET stream of stateful sessions, resumption with `Last-Event-ID`, and
 /// list-change announcements.
@@ -58,10 +59,12 @@ extension MCPRoutes {
                 data: []
             )
         }
+        runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
         let lastReplayed = replayed.compactMap { $0.id.flatMap(LoggedEvent.parse(eventID:))?.sequence }.max() ?? -1
         let keepAlive = runtime.keepAlive
         let session = facts.key
         let resumed = stream
+        let bus = runtime.bus
         return Response(
             status: .ok,
             headers: MCPReply.eventStreamHeaders(),
@@ -70,6 +73,7 @@ extension MCPRoutes {
                 defer {
                     keepAlive.unregister(pinged)
                     streams.detach(queue, session: session, stream: resumed)
+                    bus?.detached(session: session, stream: resumed)
                 }
                 do {
                     if let opening { try await writer.write(SSEEncoding.buffer(opening)) }
@@ -84,6 +88,7 @@ extension MCPRoutes {
                             try await writer.write(SSEEncoding.buffer(event))
                         }
                     }
+                    if Task.isShuttingDownGracefully { try await writer.write(SSEEncoding.reconnectBuffer()) }
                     try await writer.finish(nil)
                 } catch {
                     // The client went away; it resumes with Last-Event-ID.
@@ -102,6 +107,21 @@ extension MCPRoutes {
                 Self.listChanges(from: old.view(serverID: serverID), to: new.view(serverID: serverID))
             }
         }
+    }
+
+    /// After this node committed a catalog change (cluster mode): records the list changes for
+    /// GET streams whose node is gone, so their clients get them when they resume on any node.
+    /// Runs before the write is answered, so a client that reconnects after seeing the answer
+    /// finds them.
+    public func recordForOrphanedStreams(old: CatalogSnapshot, new: CatalogSnapshot) async {
+        guard let bus = runtime.bus else { return }
+        let orphans = await bus.orphanedGetStreams()
+        guard !orphans.isEmpty else { return }
+        for (session, serverID) in orphans {
+            let changes = Self.listChanges(from: old.view(serverID: serverID), to: new.view(serverID: serverID))
+            for change in changes { runtime.streams.deliver(change, session: session, stream: "g") }
+        }
+        await runtime.streams.log.flush()
     }
 
     static func listChanges(from old: CatalogView?, to new: CatalogView?) -> [[UInt8]] {

@@ -36,6 +36,12 @@ public enum SSEEncoding {
         buffer.writeStaticString("\n\n")
     }
 
+    /// Ends a stream the server closes for a graceful shutdown: the client reconnects after a
+    /// second (to another node behind the load balancer), resuming with `Last-Event-ID`.
+    public static func reconnectBuffer() -> ByteBuffer {
+        ByteBuffer(staticString: ": server shutting down, reconnect\nretry: 1000\n\n")
+    }
+
     /// One event in a buffer of its own.
     public static func buffer(_ event: StreamEvent) -> ByteBuffer {
         var buffer = ByteBuffer()
@@ -70,6 +76,7 @@ public enum EventStreamResponse {
                     for buffer in opening { try await writer.write(buffer) }
                     if endsOnShutdown {
                         try await queue.drain { try await writer.write(SSEEncoding.buffer($0)) }
+                        if Task.isShuttingDownGracefully { try await writer.write(SSEEncoding.reconnectBuffer()) }
                     } else {
                         while let event = await queue.next() { try await writer.write(SSEEncoding.buffer(event)) }
                     }

@@ -18,8 +18,13 @@ public final class SessionRuntime: Sendable {
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
 
+    /// Session traffic to and from other nodes (cluster mode).
+    public let bus: (any SessionBus)?
+
     /// - Parameters:
-    ///   - nodeID: makes the ids of requests to clients unique in a cluster.
+    ///   - nodeID: makes the ids of requests to clients unique in a cluster (its first 8
+    ///     characters name the node in them).
+    ///   - bus: carries session traffic between nodes; `nil` for one node.
     ///   - eventLog: the replay buffer; `replayRetention` is also how long a session whose GET
     ///     stream dropped keeps collecting events for it.
     public init(
@@ -27,13 +32,36 @@ public final class SessionRuntime: Sendable {
         streamCapacity: Int = 1024,
         keepAliveInterval: Duration = .seconds(15),
         eventLog: any SessionEventLog,
-        replayRetention: Duration
+        replayRetention: Duration,
+        bus: (any SessionBus)? = nil
     ) {
         self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
         self.streamCapacity = streamCapacity
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)
-        self.streams = SessionStreams(log: eventLog, retention: replayRetention)
+        self.streams = SessionStreams(log: eventLog, retention: replayRetention, bus: bus)
+        self.bus = bus
     }
+
+    /// Acts on what other nodes send about sessions, until cancelled.
+    public func serveBus() async {
+        guard let bus else { return }
+        for await message in bus.incoming() {
+            switch message {
+            case .event(let session, let event):
+                streams.push(event, session: session)
+            case .answer(let id, let owner, let reply):
+                _ = pending.resolve(id: id, owner: owner, reply: reply)
+            case .cancellation(let id, let owner):
+                _ = inFlight.cancel(InFlightCalls.Key(owner: owner, id: id))
+            case .ended(let session):
+                logLevels.forget(session)
+                streams.forget(session: session)
+            }
+        }
+    }
+
+    /// MCP calls in flight on this node (reported as the node's load).
+    public var callsInFlight: Int { inFlight.count }
 
     /// An upstream announced a change to a resource: every session subscribed to it hears of it
     /// on its GET stream.

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import Synchronization
 
@@ -23,16 +24,34 @@ final class SessionStreams: Sendable {
     let log: any SessionEventLog
     /// How long a session whose GET stream dropped keeps collecting its events.
     let retention: Duration
+    /// Hands events for streams held by other nodes to them (cluster mode).
+    let bus: (any SessionBus)?
     private let sequence = Atomic<Int>(0)
     private let entries = Mutex<[String: Entry]>([:])
 
-    init(log: any SessionEventLog, retention: Duration) {
+    init(log: any SessionEventLog, retention: Duration, bus: (any SessionBus)? = nil) {
         self.log = log
         self.retention = retention
+        self.bus = bus
     }
 
-    /// A fresh sequence number (node-wide, so ids never repeat).
-    func nextSequence() -> Int { sequence.wrappingAdd(1, ordering: .relaxed).newValue }
+    /// A fresh sequence number: microseconds since 1970, or one more than the last one if that is
+    /// larger. Ids never repeat on a node, and events numbered on different nodes of a cluster
+    /// keep their order (to within the nodes' clock difference), which replay relies on.
+    func nextSequence() -> Int {
+        let now = Int(Date().timeIntervalSince1970 * 1_000_000)
+        var last = sequence.load(ordering: .relaxed)
+        while true {
+            let next = max(now, last + 1)
+            let (exchanged, original) = sequence.compareExchange(
+                expected: last,
+                desired: next,
+                ordering: .relaxed
+            )
+            if exchanged { return next }
+            last = original
+        }
+    }
 
     /// Attaches a connection to a stream of `session`, replacing (and ending) any connection
     /// already there. Returns `false` when the stream is a call stream that already ended.
@@ -76,7 +95,10 @@ final class SessionStreams: Sendable {
         entries.withLock { entries in
             let event = LoggedEvent(stream: stream, sequence: nextSequence(), data: data, isFinal: isFinal)
             log.record(event, session: session)
-            guard var entry = entries[session] else { return .enqueued }
+            guard var entry = entries[session] else {
+                bus?.forward(event, session: session)
+                return .enqueued
+            }
             let queue = entry.attached[stream]
             if isFinal {
                 entry.attached[stream] = nil
@@ -84,12 +106,28 @@ final class SessionStreams: Sendable {
                 let idle = entry.attached.isEmpty && entry.getDetachedAt == nil && entry.completed.isEmpty
                 entries[session] = idle ? nil : entry
             }
-            guard let queue else { return .enqueued }
+            guard let queue else {
+                bus?.forward(event, session: session)
+                return .enqueued
+            }
             let result = queue.push(
                 StreamEvent(id: event.eventID, data: data, isFinal: isFinal, isEssential: essential)
             )
             if isFinal { queue.finish() }
             return result
+        }
+    }
+
+    /// Pushes an event another node recorded to the stream, if it is attached here.
+    func push(_ event: LoggedEvent, session: String) {
+        entries.withLock { entries in
+            guard var entry = entries[session], let queue = entry.attached[event.stream] else { return }
+            _ = queue.push(StreamEvent(id: event.eventID, data: event.data, isFinal: event.isFinal, isEssential: true))
+            if event.isFinal {
+                entry.attached[event.stream] = nil
+                entries[session] = entry
+                queue.finish()
+            }
         }
     }
 

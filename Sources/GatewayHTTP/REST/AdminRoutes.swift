@@ -5,14 +5,17 @@ import Hummingbird
 
 /// The admin API (MCPGATEWAY_ADMIN_API_ENABLED): served on its own listener, loopback unless
 /// ADMIN_HOST says otherwise, and only to tokens minted with `is_admin` by an operator.
-/// `GET /audit` pages through the audit log, newest first.
+/// `GET /audit` pages through the audit log, newest first; `GET /cluster` shows the live nodes and
+/// the leader.
 public struct AdminRoutes: Sendable {
     public let audit: AuditTrail
     public let store: any AuditStore
+    public let coordinator: any Coordinator
 
-    public init(audit: AuditTrail, store: any AuditStore) {
+    public init(audit: AuditTrail, store: any AuditStore, coordinator: any Coordinator) {
         self.audit = audit
         self.store = store
+        self.coordinator = coordinator
     }
 
     public func register(on router: Router<GatewayRequestContext>) {
@@ -24,6 +27,38 @@ public struct AdminRoutes: Sendable {
             let next: JSONValue = entries.count == query.limit ? entries.last?.id.map { .int($0) } ?? .null : .null
             return RESTRoutes.json(["entries": .array(entries.map(Self.json)), "next": next])
         }
+        router.get("cluster") { _, _ in
+            let view: ClusterView
+            do {
+                view = try await coordinator.clusterView()
+            } catch {
+                throw ProblemError(.serviceUnavailable, "the cluster registry cannot be read: Redis unavailable")
+            }
+            return RESTRoutes.json(Self.json(view))
+        }
+    }
+
+    static func json(_ view: ClusterView) -> JSONValue {
+        let nodes: [JSONValue] = view.nodes.map { node in
+            .object(
+                JSONObject([
+                    ("id", .string(node.id)), ("address", .string(node.address)), ("version", .string(node.version)),
+                    ("startedAt", .string(Timestamp(millisecondsSince1970: node.startedAt).iso8601)),
+                    ("lastSeen", .string(Timestamp(millisecondsSince1970: node.lastSeen).iso8601)),
+                    ("load", .int(Int64(node.load))),
+                ])
+            )
+        }
+        let leader: JSONValue =
+            view.leader.map { leader in
+                .object(
+                    JSONObject([
+                        ("id", .string(leader.id)), ("epoch", .int(leader.epoch)),
+                        ("since", .string(Timestamp(millisecondsSince1970: leader.since).iso8601)),
+                    ])
+                )
+            } ?? .null
+        return ["nodes": .array(nodes), "leader": leader]
     }
 
     static func query(_ request: Request) throws -> AuditQuery {

@@ -76,13 +76,21 @@ public struct RESTRoutes: Sendable {
     /// Registers every route on `group`.
     public func register(on group: RouterGroup<GatewayRequestContext>) {
         group.get("health") { _, _ in Self.json(["status": "healthy"]) }
+        // Degraded is still ready (200): the node serves what it can (reads from its snapshot,
+        // calls on known sessions), and taking every node out of a load balancer because a shared
+        // dependency is down would turn a partial outage into a total one.
         group.get("ready") { _, _ -> Response in
+            var problems: [JSONValue] = []
             do {
                 try await store.ping()
-                return Self.json(["status": "ready"])
             } catch {
-                return Self.json(["status": "not ready", "detail": "store unreachable"], status: .serviceUnavailable)
+                problems.append("store unreachable: writes are refused, reads are served from the last snapshot")
             }
+            if let reason = registry.coordinator.degradedReason() {
+                problems.append(.string(reason + ": cross-node state and leader work are paused"))
+            }
+            if problems.isEmpty { return Self.json(["status": "ready"]) }
+            return Self.json(["status": "degraded", "detail": .array(problems)])
         }
         group.get("version") { _, _ in
             Self.json([

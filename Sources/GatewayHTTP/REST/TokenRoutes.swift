@@ -16,6 +16,8 @@ public struct TokenRoutes: Sendable {
     public let rules: ValidationRules
     /// Reads request bodies within BODY_READ_TIMEOUT.
     public let bodyReader: RequestBodyReader
+    /// Tells the other nodes of a revocation (they also reload revocations after missing news).
+    public let coordinator: (any Coordinator)?
 
     public init(
         authority: TokenAuthority,
@@ -25,9 +27,11 @@ public struct TokenRoutes: Sendable {
         maximumDays: Int,
         maximumBodyBytes: Int,
         rules: ValidationRules,
-        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30))
+        bodyReader: RequestBodyReader = RequestBodyReader(timeout: .seconds(30)),
+        coordinator: (any Coordinator)? = nil
     ) {
         self.bodyReader = bodyReader
+        self.coordinator = coordinator
         self.rules = rules
         self.authority = authority
         self.store = store
@@ -55,6 +59,9 @@ public struct TokenRoutes: Sendable {
                 throw ProblemError.notFound("Token not found: \(id)")
             }
             authority.revocations.revoke(token.id, until: token.expiresAt)
+            // Stored first, so a node that misses this announcement still learns of it when it
+            // reloads revocations after reconnecting.
+            try? await coordinator?.publishRevocation(TokenRevocation(tokenID: token.id, expiresAt: token.expiresAt))
             audit?.record(
                 AuditEntry(
                     at: .now(),

@@ -42,6 +42,15 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
         }
     }
 
+    /// Maps store failures that reach a route unwrapped (the token and audit routes call the
+    /// store directly): a conflict is 409, anything else 503, since the store is down or refused.
+    public init(_ error: StoreError) {
+        switch error.code {
+        case .conflict: self.init(.conflict, "A name or id is already in use")
+        default: self.init(.serviceUnavailable, "The store is unavailable; try again later", title: "Store unavailable")
+        }
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var body = JSONObject([
             ("type", .string("about:blank")), ("title", .string(title)), ("status", .int(Int64(status.code))),
@@ -61,6 +70,15 @@ public struct ProblemError: Error, HTTPResponseError, Sendable {
 /// Registry refusals thrown from any route become problems through Hummingbird's own error
 /// mapping, so handlers need no per-route translation.
 extension RegistryError: HTTPResponseError {
+    public var status: HTTPResponse.Status { ProblemError(self).status }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        try ProblemError(self).response(from: request, context: context)
+    }
+}
+
+/// Store failures thrown from any route become problems the same way, never a bare 500.
+extension StoreError: HTTPResponseError {
     public var status: HTTPResponse.Status { ProblemError(self).status }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

@@ -86,5 +86,13 @@ enum SQLiteMigrations {
                 "CREATE INDEX audit_log_at ON audit_log(at)",
             ]
         ),
+        // Fencing for leader-only writes: the newest leader epoch any write has carried.
+        (
+            4,
+            [
+                "CREATE TABLE cluster_fence (id INTEGER PRIMARY KEY CHECK (id = 1), epoch BIGINT NOT NULL)",
+                "INSERT INTO cluster_fence (id, epoch) VALUES (1, 0)",
+            ]
+        ),
     ]
 }

@@ -55,16 +55,11 @@ enum SQLiteRows {
             reachable: integer(row, "reachable") != 0,
             capabilities: try json(row, "capabilities"),
             protocolVersion: optionalText(row, "protocol_version"),
-            auth: try auth(try JSONScanner.parse(Array(try cipher.open(try text(row, "auth")).utf8))),
+            auth: try StoredCredentials.openAuth(try text(row, "auth"), cipher: cipher),
             createdAt: timestamp(row, "created_at"),
             updatedAt: timestamp(row, "updated_at"),
             lastSeen: row.column("last_seen")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) },
-            command: try optionalText(row, "command").map { (text: String) throws -> StdioCommand in
-                guard let command = StdioCommand(json: try JSONScanner.parse(Array(try cipher.open(text).utf8))) else {
-                    throw StoreError(.corrupt, "column command is not a command")
-                }
-                return command
-            }
+            command: try optionalText(row, "command").map { try StoredCredentials.openCommand($0, cipher: cipher) }
         )
     }
 
@@ -74,32 +69,12 @@ enum SQLiteRows {
             gateway.description.map { .text($0) } ?? .null, .text(gateway.transport.rawValue),
             .integer(gateway.enabled ? 1 : 0), .integer(gateway.reachable ? 1 : 0),
             .text(gateway.capabilities.serializedString), gateway.protocolVersion.map { .text($0) } ?? .null,
-            .text(try cipher.seal(authJSON(gateway.auth).serializedString)),
+            .text(try StoredCredentials.seal(gateway.auth, cipher: cipher)),
             .integer(Int(gateway.createdAt.millisecondsSince1970)),
             .integer(Int(gateway.updatedAt.millisecondsSince1970)),
             gateway.lastSeen.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
-            try gateway.command.map { .text(try cipher.seal($0.json.serializedString)) } ?? .null,
+            try gateway.command.map { .text(try StoredCredentials.seal($0, cipher: cipher)) } ?? .null,
         ]
-    }
-
-    static func authJSON(_ auth: UpstreamAuth) -> JSONValue {
-        .object(
-            JSONObject([
-                ("type", .string(auth.type)),
-                ("headers", .array(auth.headers.map { .array([.string($0.name), .string($0.value)]) })),
-            ])
-        )
-    }
-
-    static func auth(_ value: JSONValue) throws -> UpstreamAuth {
-        guard let type = value["type"]?.stringValue else { throw StoreError(.corrupt, "gateway auth is unreadable") }
-        let headers: [(name: String, value: String)] = (value["headers"]?.arrayValue ?? []).compactMap { pair in
-            guard let items = pair.arrayValue, items.count == 2, let name = items[0].stringValue,
-                let value = items[1].stringValue
-            else { return nil }
-            return (name, value)
-        }
-        return UpstreamAuth(type: type, headers: headers)
     }
 
     static func tool(_ row: SQLiteRow) throws -> ToolRecord {

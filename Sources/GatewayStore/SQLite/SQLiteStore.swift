@@ -174,18 +174,46 @@ public actor SQLiteStore: Store {
 
     public func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?) async throws {
         try await exclusive(transaction: true) { connection in
-            let binds = try SQLiteRows.gatewayBinds(gateway, cipher: cipher)
-            _ = try await connection.query(
-                """
-                UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,
-                    reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
-                    updated_at = ?13, last_seen = ?14, command = ?15
-                WHERE id = ?1
-                """,
-                binds
-            )
-            if let items { try await Self.writeItems(items, gatewayID: gateway.id, on: connection) }
+            try await Self.rewriteGateway(gateway, items: items, cipher: cipher, on: connection)
         }
+    }
+
+    public func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch epoch: Int64) async throws {
+        try await exclusive(transaction: true) { connection in
+            // The one writer at a time (BEGIN IMMEDIATE) makes check and record one step.
+            let fence = try await connection.query(
+                "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
+                [.integer(Int(epoch))]
+            )
+            guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
+            try await Self.rewriteGateway(gateway, items: items, cipher: cipher, on: connection)
+        }
+    }
+
+    public func fencingEpoch() async throws -> Int64 {
+        try await exclusive(transaction: false) { connection in
+            let rows = try await connection.query("SELECT epoch FROM cluster_fence WHERE id = 1")
+            return rows.first.map { SQLiteRows.integer($0, "epoch") } ?? 0
+        }
+    }
+
+    /// Replaces a gateway's row and, when `items` is given, its items (inside the caller's transaction).
+    static func rewriteGateway(
+        _ gateway: GatewayRecord,
+        items: GatewayItems?,
+        cipher: CredentialCipher,
+        on connection: SQLiteConnection
+    ) async throws {
+        _ = try await connection.query(
+            """
+            UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,
+                reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
+                updated_at = ?13, last_seen = ?14, command = ?15
+            WHERE id = ?1
+            """,
+            try SQLiteRows.gatewayBinds(gateway, cipher: cipher)
+        )
+        if let items { try await writeItems(items, gatewayID: gateway.id, on: connection) }
     }
 
     /// Replaces a gateway's items, keeping rows (and so memberships) whose ids survive.

@@ -1,0 +1,68 @@
+import GatewayCluster
+
+/// The cluster knobs of ``GatewayConfiguration`` (environment only). Without `REDIS_URL` the
+/// node runs alone with in-process coordination (the embedded default).
+///
+/// | Variable | Default | Meaning |
+/// |---|---|---|
+/// | `REDIS_URL` | none | `redis://[[user]:password@]host:port/db`: cluster mode (node registry, leader lease, sessions and limits shared) |
+/// | `REDIS_POOL_SIZE` | `4` | pipelined command connections to Redis per node |
+/// | `REDIS_KEY_PREFIX` | `mcpgw:` | prefix of every Redis key and channel (clusters may share a Redis) |
+/// | `NODE_ADDRESS` | `HOST:PORT` | the address this node announces in `GET /cluster` |
+/// | `LEADER_LEASE_TTL_MS` | `3000` | leader lease time to live; a dead leader is replaced within this plus one heartbeat |
+/// | `CLUSTER_HEARTBEAT_MS` | `1000` | how often a node announces itself and renews or seeks the lease (at most a third of the TTL) |
+/// | `HEALTH_CHECK_INTERVAL` | `60` | seconds between the leader's health checks of every upstream |
+/// | `HEALTH_CHECK_TIMEOUT` | `10` | seconds one health check may take |
+/// | `UNHEALTHY_THRESHOLD` | `3` | failed checks in a row before an upstream is marked unreachable |
+public struct ClusterSettings: Sendable {
+    public var redis: RedisEndpoint?
+    public var redisPoolSize = 4
+    public var keyPrefix = "mcpgw:"
+    public var nodeAddress: String?
+    public var leaseTTLMilliseconds = 3000
+    public var heartbeatMilliseconds = 1000
+    public var healthCheckIntervalSeconds = 60
+    public var healthCheckTimeoutSeconds = 10
+    public var unhealthyThreshold = 3
+
+    public init() {}
+
+    init(values: [String: String]) throws(ConfigurationError) {
+        if let text = values["REDIS_URL"], !text.isEmpty {
+            do { redis = try RedisEndpoint.parse(text) } catch { throw ConfigurationError(error.description) }
+        }
+        if let text = values["REDIS_POOL_SIZE"] {
+            redisPoolSize = try GatewayConfiguration.integer("REDIS_POOL_SIZE", text, in: 1...64)
+        }
+        if let text = values["REDIS_KEY_PREFIX"] {
+            guard !text.isEmpty, text.utf8.count <= 64, !text.contains(where: \.isWhitespace) else {
+                throw ConfigurationError("REDIS_KEY_PREFIX must be 1 to 64 characters without spaces")
+            }
+            keyPrefix = text
+        }
+        if let text = values["NODE_ADDRESS"], !text.isEmpty {
+            guard text.utf8.count <= 255 else {
+                throw ConfigurationError("NODE_ADDRESS must be at most 255 characters")
+            }
+            nodeAddress = text
+        }
+        if let text = values["LEADER_LEASE_TTL_MS"] {
+            leaseTTLMilliseconds = try GatewayConfiguration.integer("LEADER_LEASE_TTL_MS", text, in: 300...60000)
+        }
+        if let text = values["CLUSTER_HEARTBEAT_MS"] {
+            heartbeatMilliseconds = try GatewayConfiguration.integer("CLUSTER_HEARTBEAT_MS", text, in: 100...20000)
+        }
+        guard heartbeatMilliseconds * 3 <= leaseTTLMilliseconds else {
+            throw ConfigurationError("CLUSTER_HEARTBEAT_MS must be at most a third of LEADER_LEASE_TTL_MS")
+        }
+        if let text = values["HEALTH_CHECK_INTERVAL"] {
+            healthCheckIntervalSeconds = try GatewayConfiguration.integer("HEALTH_CHECK_INTERVAL", text, in: 1...86400)
+        }
+        if let text = values["HEALTH_CHECK_TIMEOUT"] {
+            healthCheckTimeoutSeconds = try GatewayConfiguration.integer("HEALTH_CHECK_TIMEOUT", text, in: 1...300)
+        }
+        if let text = values["UNHEALTHY_THRESHOLD"] {
+            unhealthyThreshold = try GatewayConfiguration.integer("UNHEALTHY_THRESHOLD", text, in: 1...100)
+        }
+    }
+}

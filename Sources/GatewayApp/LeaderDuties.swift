@@ -1,0 +1,113 @@
+import GatewayCore
+import Logging
+import ServiceLifecycle
+
+/// The work done once per cluster, by the leader only: upstream health checks. Each interval the
+/// leader pings every enabled upstream; one that fails `unhealthyThreshold` checks in a row is
+/// marked unreachable, and one that answers again is listed again (which marks it reachable and
+/// picks up what changed meanwhile). Every write carries the leader's fencing epoch, so a deposed
+/// leader that wakes up late cannot overwrite its successor's findings.
+final class LeaderDuties: Service, Sendable {
+    let coordinator: any Coordinator
+    let registry: Registry
+    let upstream: any UpstreamClient
+    let interval: Duration
+    let timeout: Duration
+    let unhealthyThreshold: Int
+    let logger: Logger
+    private let failures = AsyncFailureCounts()
+
+    init(
+        coordinator: any Coordinator,
+        registry: Registry,
+        upstream: any UpstreamClient,
+        interval: Duration,
+        timeout: Duration,
+        unhealthyThreshold: Int,
+        logger: Logger
+    ) {
+        self.coordinator = coordinator
+        self.registry = registry
+        self.upstream = upstream
+        self.interval = interval
+        self.timeout = timeout
+        self.unhealthyThreshold = unhealthyThreshold
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var lastRound: ContinuousClock.Instant?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: min(interval, .seconds(1)))
+            guard let epoch = coordinator.leaderEpoch() else {
+                lastRound = nil
+                await failures.reset()
+                continue
+            }
+            let now = ContinuousClock.now
+            if let lastRound, now - lastRound < interval { continue }
+            lastRound = now
+            await cancelWhenGracefulShutdown { await self.checkAll(epoch: epoch) }
+        }
+    }
+
+    func checkAll(epoch: Int64) async {
+        let gateways = registry.catalog.snapshot.gatewaysByID.values.filter(\.enabled)
+        await withDiscardingTaskGroup { group in
+            for gateway in gateways {
+                group.addTask { await self.check(gateway, epoch: epoch) }
+            }
+        }
+    }
+
+    func check(_ gateway: GatewayRecord, epoch: Int64) async {
+        do {
+            do {
+                _ = try await upstream.forward(
+                    gateway.target,
+                    method: "ping",
+                    params: nil,
+                    timeout: timeout,
+                    relay: nil
+                )
+            } catch let error as UpstreamError {
+                let failed = await failures.increment(gateway.id)
+                guard failed >= unhealthyThreshold, gateway.reachable else { return }
+                try await registry.setGatewayReachable(id: gateway.id, reachable: false, fencingEpoch: epoch)
+                logger.warning(
+                    "upstream failed its health checks; marked unreachable",
+                    metadata: ["upstream.id": .string(gateway.id), "error": .string(error.message)]
+                )
+                return
+            }
+            await failures.clear(gateway.id)
+            guard !gateway.reachable else { return }
+            try await registry.refreshGateway(id: gateway.id, fencingEpoch: epoch)
+            logger.notice("upstream answers its health checks again", metadata: ["upstream.id": .string(gateway.id)])
+        } catch let error as StoreError where error.code == .fenced {
+            logger.warning(
+                "a newer leader took over; health check result dropped",
+                metadata: ["leader.epoch": "\(epoch)"]
+            )
+        } catch {
+            logger.warning(
+                "health check could not be recorded",
+                metadata: ["upstream.id": .string(gateway.id), "error": "\(error)"]
+            )
+        }
+    }
+}
+
+/// Consecutive failed checks per upstream (the leader's memory; a new leader starts afresh).
+actor AsyncFailureCounts {
+    private var counts: [String: Int] = [:]
+
+    func increment(_ id: String) -> Int {
+        counts[id, default: 0] += 1
+        return counts[id, default: 0]
+    }
+
+    func clear(_ id: String) { counts[id] = nil }
+
+    func reset() { counts = [:] }
+}

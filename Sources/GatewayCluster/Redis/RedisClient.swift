@@ -1,0 +1,136 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A small pool of pipelined command connections to Redis. A connection that breaks is replaced
+/// on next use; after a failed connect the slot backs off (100 ms doubling to 2 s) and commands
+/// fail at once meanwhile, so a Redis outage never makes requests wait.
+public final class RedisClient: Sendable {
+    public struct Options: Sendable {
+        /// Command connections (commands are pipelined on each).
+        public var connections: Int = 4
+        /// A reply later than this closes its connection and fails the command.
+        public var commandTimeout: Duration = .seconds(2)
+
+        public init() {}
+    }
+
+    enum SlotState {
+        case idle
+        case connecting(EventLoopFuture<RedisConnection>)
+        case connected(RedisConnection)
+        case backingOff(until: ContinuousClock.Instant, delay: Duration)
+    }
+
+    let endpoint: RedisEndpoint
+    let options: Options
+    let logger: Logger
+    /// One connection's state, shared with its connect callback.
+    final class Slot: Sendable {
+        let state = Mutex(SlotState.idle)
+    }
+
+    private let slots: [Slot]
+    private let nextSlot = Atomic<Int>(0)
+
+    public init(endpoint: RedisEndpoint, options: Options = Options(), logger: Logger) {
+        self.endpoint = endpoint
+        self.options = options
+        self.logger = logger
+        self.slots = (0..<max(1, options.connections)).map { _ in Slot() }
+    }
+
+    /// Sends one command; error replies are thrown as ``RedisError/Code/replyError``.
+    @discardableResult
+    public func send(_ command: [RESPArgument]) async throws -> RESPValue {
+        let reply = try await connection().send(command)
+        return try reply.orThrow(command.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "command")
+    }
+
+    /// Sends commands in one write; returns every reply (error replies included, not thrown).
+    public func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
+        try await connection().pipeline(commands)
+    }
+
+    /// Runs a Lua script by its body (`EVAL`; scripts here are tiny and sent rarely).
+    public func eval(_ script: String, keys: [String], arguments: [RESPArgument]) async throws -> RESPValue {
+        var command: [RESPArgument] = ["EVAL", .init(script), .init(Int64(keys.count))]
+        command += keys.map { RESPArgument($0) }
+        command += arguments
+        return try await send(command)
+    }
+
+    /// Closes every connection.
+    public func close() {
+        for slot in slots {
+            let state = slot.state.withLock { state in
+                defer { state = .idle }
+                return state
+            }
+            if case .connected(let connection) = state { connection.close() }
+        }
+    }
+
+    private func connection() async throws -> RedisConnection {
+        let index = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count
+        let slot = slots[index]
+        enum Next {
+            case ready(RedisConnection)
+            case wait(EventLoopFuture<RedisConnection>)
+            case refuse
+        }
+        let now = ContinuousClock.now
+        let next: Next = slot.state.withLock { state in
+            switch state {
+            case .connected(let connection) where connection.isActive:
+                return .ready(connection)
+            case .connecting(let future):
+                return .wait(future)
+            case .backingOff(let until, _) where now < until:
+                return .refuse
+            default:
+                let delay: Duration
+                if case .backingOff(_, let previous) = state { delay = previous } else { delay = .zero }
+                let future = connect(slot: slot, previousDelay: delay)
+                state = .connecting(future)
+                return .wait(future)
+            }
+        }
+        switch next {
+        case .ready(let connection): return connection
+        case .wait(let future): return try await future.get()
+        case .refuse: throw RedisError(.unavailable, "Redis unavailable (reconnecting)")
+        }
+    }
+
+    private func connect(slot: Slot, previousDelay: Duration) -> EventLoopFuture<RedisConnection> {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let endpoint = endpoint
+        let timeout = options.commandTimeout
+        let logger = logger
+        let future = loop.makeFutureWithTask {
+            try await RedisConnection.connect(to: endpoint, commandTimeout: timeout)
+        }
+        future.whenComplete { result in
+            slot.state.withLock { state in
+                switch result {
+                case .success(let connection):
+                    state = .connected(connection)
+                case .failure(let error):
+                    let delay = min(max(previousDelay * 2, .milliseconds(100)), .seconds(2))
+                    state = .backingOff(until: .now + delay, delay: delay)
+                    logger.warning(
+                        "Redis connection failed",
+                        metadata: [
+                            "error": "\(error)",
+                            "retry.ms":
+                                "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                        ]
+                    )
+                }
+            }
+        }
+        return future
+    }
+}

@@ -1,0 +1,109 @@
+/// Where Redis is: `REDIS_URL=redis://[[user]:password@]host[:port][/db]`.
+public struct RedisEndpoint: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var username: String?
+    public var password: String?
+    public var database: Int
+
+    public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    /// Parses a `redis://` URL, or explains in one line why not (never repeating the password).
+    public static func parse(_ text: String) throws(RedisEndpointError) -> RedisEndpoint {
+        guard text.hasPrefix("redis://") else {
+            if text.hasPrefix("rediss://") {
+                throw RedisEndpointError(
+                    "REDIS_URL: TLS (rediss://) is not supported; use redis:// on a private network"
+                )
+            }
+            throw RedisEndpointError("REDIS_URL must start with redis://")
+        }
+        var rest = Substring(text.dropFirst("redis://".count))
+        var username: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = String(credentials[..<colon])
+                username = user.isEmpty ? nil : try decode(user)
+                password = try decode(String(credentials[credentials.index(after: colon)...]))
+            } else if !credentials.isEmpty {
+                password = try decode(String(credentials))
+            }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let path = rest[rest.index(after: slash)...].prefix { $0 != "?" }
+            if !path.isEmpty {
+                guard let number = Int(path), (0...15).contains(number) else {
+                    throw RedisEndpointError("REDIS_URL: the database must be a number from 0 to 15")
+                }
+                database = number
+            }
+            rest = rest[..<slash]
+        }
+        var host = String(rest)
+        var port = 6379
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else {
+                throw RedisEndpointError("REDIS_URL: unclosed IPv6 address")
+            }
+            let after = host[host.index(after: close)...]
+            let address = String(host[host.index(after: host.startIndex)..<close])
+            if after.hasPrefix(":") {
+                guard let number = Int(after.dropFirst()), (1...65535).contains(number) else {
+                    throw RedisEndpointError("REDIS_URL: bad port")
+                }
+                port = number
+            }
+            host = address
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let number = Int(host[host.index(after: colon)...]), (1...65535).contains(number) else {
+                throw RedisEndpointError("REDIS_URL: bad port")
+            }
+            port = number
+            host = String(host[..<colon])
+        }
+        guard !host.isEmpty else { throw RedisEndpointError("REDIS_URL names no host") }
+        return RedisEndpoint(host: host, port: port, username: username, password: password, database: database)
+    }
+
+    private static func decode(_ text: String) throws(RedisEndpointError) -> String {
+        guard let decoded = text.removingPercentEncodingIfValid() else {
+            throw RedisEndpointError("REDIS_URL: bad percent-encoding in the credentials")
+        }
+        return decoded
+    }
+}
+
+/// Why a `REDIS_URL` was refused.
+public struct RedisEndpointError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension String {
+    /// Percent-decodes (without Foundation); `nil` when an escape is malformed.
+    fileprivate func removingPercentEncodingIfValid() -> String? {
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { return nil }
+            bytes.append(value)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
