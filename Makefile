@@ -58,9 +58,10 @@ token: build
 
 test: unit-test integration-test fuzz
 
-unit-test: system-deps
+## The Swift tests; the PostgreSQL store's own tests get a throwaway server on loopback.
+unit-test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(VENV)/bin/python Tests/Integration/with_postgres.py $(SWIFT) test --skip-build
 
 integration-test: deps build
 	$(VENV)/bin/pytest Tests/Integration -q -p no:cacheprovider

@@ -98,6 +98,7 @@ func wireGateway(
         identity: identity,
         load: { load.value },
         epochFloor: { try await store.fencingEpoch() },
+        claimEpoch: { try await store.claimFencingEpoch($0) },
         logger: logger
     )
     let coordinator = coordination.coordinator
@@ -221,7 +222,7 @@ func wireGateway(
         ),
     ]
     services += coordination.services
-    if coordination.bus != nil { services.append(SessionBusListener(runtime: runtime)) }
+    if coordination.bus != nil { services.append(SessionBusListener(routes: mcp)) }
     if configuration.security.adminAPIEnabled {
         services.append(
             adminApplication(

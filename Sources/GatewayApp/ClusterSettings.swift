@@ -14,6 +14,7 @@ import GatewayCluster
 /// | `HEALTH_CHECK_INTERVAL` | `60` | seconds between the leader's health checks of every upstream |
 /// | `HEALTH_CHECK_TIMEOUT` | `10` | seconds one health check may take |
 /// | `UNHEALTHY_THRESHOLD` | `3` | failed checks in a row before an upstream is marked unreachable |
+/// | `SHUTDOWN_DRAIN_TIMEOUT` | `30` | seconds calls in flight may take to finish after SIGTERM before they are cancelled |
 public struct ClusterSettings: Sendable {
     public var redis: RedisEndpoint?
     public var redisPoolSize = 4
@@ -24,6 +25,7 @@ public struct ClusterSettings: Sendable {
     public var healthCheckIntervalSeconds = 60
     public var healthCheckTimeoutSeconds = 10
     public var unhealthyThreshold = 3
+    public var drainTimeoutSeconds = 30
 
     public init() {}
 
@@ -60,6 +62,9 @@ public struct ClusterSettings: Sendable {
         }
         if let text = values["HEALTH_CHECK_TIMEOUT"] {
             healthCheckTimeoutSeconds = try GatewayConfiguration.integer("HEALTH_CHECK_TIMEOUT", text, in: 1...300)
+        }
+        if let text = values["SHUTDOWN_DRAIN_TIMEOUT"] {
+            drainTimeoutSeconds = try GatewayConfiguration.integer("SHUTDOWN_DRAIN_TIMEOUT", text, in: 1...3600)
         }
         if let text = values["UNHEALTHY_THRESHOLD"] {
             unhealthyThreshold = try GatewayConfiguration.integer("UNHEALTHY_THRESHOLD", text, in: 1...100)

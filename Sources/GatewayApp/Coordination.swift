@@ -24,6 +24,7 @@ struct Coordination {
         identity: NodeIdentity,
         load: @escaping @Sendable () -> Int,
         epochFloor: @escaping @Sendable () async throws -> Int64,
+        claimEpoch: @escaping @Sendable (Int64) async throws -> Bool,
         logger: Logger
     ) -> Coordination {
         let retention = Duration.seconds(configuration.replayRetentionSeconds)
@@ -45,19 +46,21 @@ struct Coordination {
         options.heartbeatInterval = .milliseconds(configuration.cluster.heartbeatMilliseconds)
         options.nodeTTL = .milliseconds(configuration.cluster.heartbeatMilliseconds * 5)
         options.streamRetention = retention
+        let eventLog = RedisSessionEventLog(
+            redis: redis,
+            keyPrefix: options.keyPrefix,
+            capacity: configuration.replayBufferEvents,
+            retention: retention,
+            logger: logger
+        )
         let coordinator = RedisCoordinator(
             identity: identity,
             redis: redis,
             options: options,
             load: load,
             epochFloor: epochFloor,
-            logger: logger
-        )
-        let eventLog = RedisSessionEventLog(
-            redis: redis,
-            keyPrefix: options.keyPrefix,
-            capacity: configuration.replayBufferEvents,
-            retention: retention,
+            claimEpoch: claimEpoch,
+            flushLog: { await eventLog.flush() },
             logger: logger
         )
         return Coordination(
@@ -111,10 +114,10 @@ struct ShutdownAnnouncer: Service {
 
 /// Acts on session traffic from other nodes (events for streams held here, answers, cancels).
 struct SessionBusListener: Service {
-    let runtime: SessionRuntime
+    let routes: MCPRoutes
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await runtime.serveBus() }
+        await cancelWhenGracefulShutdown { await routes.serveBus() }
     }
 }
 

@@ -60,6 +60,10 @@ final class LeaderDuties: Service, Sendable {
         }
     }
 
+    /// Whether the term this round began in is still this node's (a check can outlast a lease;
+    /// the store's fence catches what slips through between this test and the write).
+    func stillLeading(_ epoch: Int64) -> Bool { coordinator.leaderEpoch() == epoch }
+
     func check(_ gateway: GatewayRecord, epoch: Int64) async {
         do {
             do {
@@ -72,7 +76,7 @@ final class LeaderDuties: Service, Sendable {
                 )
             } catch let error as UpstreamError {
                 let failed = await failures.increment(gateway.id)
-                guard failed >= unhealthyThreshold, gateway.reachable else { return }
+                guard failed >= unhealthyThreshold, gateway.reachable, stillLeading(epoch) else { return }
                 try await registry.setGatewayReachable(id: gateway.id, reachable: false, fencingEpoch: epoch)
                 logger.warning(
                     "upstream failed its health checks; marked unreachable",
@@ -81,7 +85,7 @@ final class LeaderDuties: Service, Sendable {
                 return
             }
             await failures.clear(gateway.id)
-            guard !gateway.reachable else { return }
+            guard !gateway.reachable, stillLeading(epoch) else { return }
             try await registry.refreshGateway(id: gateway.id, fencingEpoch: epoch)
             logger.notice("upstream answers its health checks again", metadata: ["upstream.id": .string(gateway.id)])
         } catch let error as StoreError where error.code == .fenced {

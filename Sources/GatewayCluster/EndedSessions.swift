@@ -14,9 +14,11 @@ final class EndedSessions: Sendable {
         let now = ContinuousClock.now
         ended.withLock { ended in
             if ended.count >= capacity {
+                // In batches, so a full set costs one pass per tenth of its size, not per insert.
                 ended = ended.filter { $0.value > now }
-                if ended.count >= capacity, let soonest = ended.min(by: { $0.value < $1.value })?.key {
-                    ended.removeValue(forKey: soonest)
+                if ended.count >= capacity {
+                    let soonest = ended.sorted { $0.value < $1.value }.prefix(max(1, capacity / 10))
+                    for (key, _) in soonest { ended.removeValue(forKey: key) }
                 }
             }
             ended[key] = expiry

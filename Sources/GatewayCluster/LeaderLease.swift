@@ -62,13 +62,19 @@ final class LeaderLease: Sendable {
         self.epochFloor = epochFloor
     }
 
-    /// The store's epoch, read at most every ten seconds.
-    private func currentFloor() async throws -> Int64 {
+    /// The store's epoch, read at most every ten seconds (a new term is claimed in the store
+    /// anyway, and refused there if it is not newer).
+    private func currentFloor() async -> Int64? {
         let now = ContinuousClock.now
         if let cached = floor.withLock({ $0 }), now - cached.at < .seconds(10) { return cached.value }
-        let value = try await epochFloor()
+        guard let value = try? await epochFloor() else { return nil }
         floor.withLock { $0 = (value, now) }
         return value
+    }
+
+    /// Reads the store's epoch afresh next time (a term was refused there).
+    func forgetFloor() {
+        floor.withLock { $0 = nil }
     }
 
     /// The current term's epoch while it is valid.
@@ -106,11 +112,13 @@ final class LeaderLease: Sendable {
             term.withLock { $0 = nil }
             return (false, false)
         }
+        // Without the store's epoch no term is sought: it could not be claimed anyway.
+        guard let floor = await currentFloor() else { return (false, false) }
         let now = Timestamp.now().millisecondsSince1970
         let reply = try await redis.eval(
             Self.acquireScript,
             keys: [leaderKey, epochKey],
-            arguments: [.init(nodeID), milliseconds, .init(now), .init(try await currentFloor())]
+            arguments: [.init(nodeID), milliseconds, .init(now), .init(floor)]
         )
         guard let value = reply.string, let parsed = Self.parse(value) else { return (false, false) }
         term.withLock {

@@ -21,28 +21,51 @@ extension RedisCoordinator: SessionBus {
 
     var getStreamsKey: String { options.keyPrefix + "gets" }
 
-    public func attached(session: String, stream: String, serverID: String?) {
+    /// Takes a stream over: records this node as its holder (and, for a GET stream, its server),
+    /// returning the previous holder.
+    static let takeOverScript = """
+        local previous = redis.call('GET', KEYS[1])
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+        return previous
+        """
+    /// Keeps a stream's record alive, only while this node is still its holder; 0 when another
+    /// node took it over.
+    static let refreshScript = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder and holder ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+        return 1
+        """
+
+    public func attached(session: String, stream: String, serverID: String?) async {
         let heldStream = HeldStream(session: session, stream: stream, serverID: serverID)
         _ = held.withLock { $0.insert(heldStream) }
-        let commands = registration(heldStream, now: Timestamp.now().millisecondsSince1970)
-        Task { [redis] in _ = try? await redis.pipeline(commands) }
+        let (keys, arguments) = registration(heldStream, now: Timestamp.now().millisecondsSince1970)
+        do {
+            let previous = try await redis.eval(Self.takeOverScript, keys: keys, arguments: arguments).string
+            if let previous, previous != shortID {
+                // The node that held it lets its connection go (no duplicate list changes).
+                let channel = options.keyPrefix + "node:" + previous
+                try await redis.send(["PUBLISH", .init(channel), .init("release\t\(session)\t\(stream)")])
+            }
+        } catch {
+            // The next heartbeat records it; until then other nodes' events for it are only replayable.
+            logger.warning("cannot record a stream's node", metadata: ["error": "\(error)"])
+        }
     }
 
-    /// Records that this node holds the stream (and, for GET streams, which server it is on).
-    func registration(_ stream: HeldStream, now: Int64) -> [[RESPArgument]] {
-        var commands: [[RESPArgument]] = [
+    /// The keys and arguments of ``takeOverScript`` and ``refreshScript`` for a stream.
+    func registration(_ stream: HeldStream, now: Int64) -> (keys: [String], arguments: [RESPArgument]) {
+        let isGet = stream.stream == "g"
+        return (
+            [streamKey(stream.session, stream.stream), getStreamsKey],
             [
-                "SET", .init(streamKey(stream.session, stream.stream)), .init(shortID), "PX",
-                .init(options.streamRetention.milliseconds),
-            ]
-        ]
-        if stream.stream == "g" {
-            commands.append([
-                "HSET", .init(getStreamsKey), .init(stream.session),
+                .init(shortID), .init(options.streamRetention.milliseconds), .init(isGet ? stream.session : ""),
                 .init("\(shortID)\t\(now)\t\(stream.serverID ?? "")"),
-            ])
-        }
-        return commands
+            ]
+        )
     }
 
     public func orphanedGetStreams() async -> [(session: String, serverID: String?)] {
@@ -91,16 +114,41 @@ extension RedisCoordinator: SessionBus {
     }
 
     public func forward(_ event: LoggedEvent, session: String) {
-        let key = streamKey(session, event.stream)
-        let prefix = options.keyPrefix
-        let short = shortID
-        var payload = Array("event\t\(session)\t\(event.stream)\t\(event.sequence)\t\(event.isFinal ? 1 : 0)\t".utf8)
-        payload += event.data
-        let message = payload
-        Task { [redis] in
-            guard let holder = try? await redis.send(["GET", .init(key)]).string, holder != short else { return }
-            _ = try? await redis.send(["PUBLISH", .init(prefix + "node:" + holder), .init(message)])
+        forwarder.enqueue(ForwardedEvent(session: session, event: event))
+    }
+
+    /// Sends queued events to the nodes holding their streams, in order, each only once it is in
+    /// the replay log (so an event is either replayed or forwarded to a node that resumed the
+    /// stream meanwhile, never neither). Runs until cancelled.
+    func runForwarder() async {
+        for await _ in forwarder.wakeUps {
+            while true {
+                let batch = forwarder.take()
+                if batch.isEmpty { break }
+                await forward(batch)
+            }
         }
+    }
+
+    private func forward(_ batch: [ForwardedEvent]) async {
+        await flushLog()
+        let keys = Array(Set(batch.map { streamKey($0.session, $0.event.stream) }))
+        guard let replies = try? await redis.pipeline(keys.map { ["GET", .init($0)] }) else { return }
+        var holders: [String: String] = [:]
+        for (key, reply) in zip(keys, replies) {
+            if let holder = reply.string, holder != shortID { holders[key] = holder }
+        }
+        var commands: [[RESPArgument]] = []
+        for item in batch {
+            guard let holder = holders[streamKey(item.session, item.event.stream)] else { continue }
+            let event = item.event
+            var payload = Array(
+                "event\t\(item.session)\t\(event.stream)\t\(event.sequence)\t\(event.isFinal ? 1 : 0)\t".utf8
+            )
+            payload += event.data
+            commands.append(["PUBLISH", .init(options.keyPrefix + "node:" + holder), .init(payload)])
+        }
+        if !commands.isEmpty { _ = try? await redis.pipeline(commands) }
     }
 
     public func forwardAnswer(id: JSONRPCID, owner: String, reply: UpstreamReply) {
@@ -127,12 +175,20 @@ extension RedisCoordinator: SessionBus {
 
     public func incoming() -> AsyncStream<SessionBusMessage> { sessionMessages.stream() }
 
-    /// Refreshes the expiry of every stream this node holds (each heartbeat).
+    /// Refreshes the records of every stream this node holds (each heartbeat); forgets those
+    /// another node took over.
     func refreshHeldStreams() async throws {
-        let streams = held.withLock { $0 }
+        let streams = Array(held.withLock { $0 })
         guard !streams.isEmpty else { return }
         let now = Timestamp.now().millisecondsSince1970
-        _ = try await redis.pipeline(streams.flatMap { registration($0, now: now) })
+        let commands: [[RESPArgument]] = streams.map { stream in
+            let (keys, arguments) = registration(stream, now: now)
+            return ["EVAL", .init(Self.refreshScript), .init(Int64(keys.count))] + keys.map { RESPArgument($0) }
+                + arguments
+        }
+        let replies = try await redis.pipeline(commands)
+        let lost = zip(streams, replies).filter { $0.1.integer == 0 }.map(\.0)
+        if !lost.isEmpty { held.withLock { held in held.subtract(lost) } }
     }
 
     /// A message on this node's channel or the shared one, about a session.
@@ -154,6 +210,8 @@ extension RedisCoordinator: SessionBus {
             let id = JSONRPCID(raw: Array(fields[2]))
             let reply: UpstreamReply = text(3) == "e" ? .error(rest) : .result(rest)
             sessionMessages.yield(.answer(id: id, owner: text(1), reply: reply))
+        case "release" where fields.count == 3:
+            sessionMessages.yield(.released(session: text(1), stream: text(2)))
         case "cancel" where fields.count == 3:
             sessionMessages.yield(.cancellation(id: JSONRPCID(raw: Array(fields[2])), owner: text(1)))
         default:
@@ -168,4 +226,40 @@ struct HeldStream: Hashable, Sendable {
     var session: String
     var stream: String
     var serverID: String?
+}
+
+/// An event waiting to be forwarded to the node holding its stream.
+struct ForwardedEvent: Sendable {
+    var session: String
+    var event: LoggedEvent
+}
+
+/// A FIFO of events to forward, taken in batches by one task.
+final class ForwardQueue: Sendable {
+    private let queue = Mutex<[ForwardedEvent]>([])
+    let wakeUps: AsyncStream<Void>
+    private let wakeUp: AsyncStream<Void>.Continuation
+    /// Most events waiting; beyond it they are only replayable (never forwarded live).
+    let capacity = 100_000
+
+    init() {
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func enqueue(_ item: ForwardedEvent) {
+        let accepted = queue.withLock { queue in
+            guard queue.count < capacity else { return false }
+            queue.append(item)
+            return true
+        }
+        if accepted { wakeUp.yield() }
+    }
+
+    /// Everything queued, in order.
+    func take() -> [ForwardedEvent] {
+        queue.withLock { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+    }
 }

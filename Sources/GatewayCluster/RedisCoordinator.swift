@@ -40,14 +40,25 @@ public final class RedisCoordinator: Coordinator, Service {
     private let ended: EndedSessions
     private let catalog = LocalBroadcast<Void>(buffering: .bufferingNewest(1))
     private let revoked = LocalBroadcast<TokenRevocation?>(buffering: .bufferingNewest(4096))
-    private let heartbeatFailing = Atomic<Bool>(false)
+    private let announceFailing = Atomic<Bool>(false)
+    private let leaseFailing = Atomic<Bool>(false)
     private let steppedDown = Atomic<Bool>(false)
+    /// Heartbeat and lease rounds in progress (``stepDown()`` waits for them).
+    private let busy = Atomic<Int>(0)
+    /// Records the first epoch of a term in the store; `false` when the store has seen a newer one.
+    let claimEpoch: @Sendable (Int64) async throws -> Bool
+    /// Leader rounds so far (clean-up runs every tenth).
+    private let leaderRounds = Atomic<Int>(0)
     /// Leader-only work to run (with the term's epoch) each heartbeat while this node leads.
     private let leaderHooks = Mutex<[@Sendable (Int64) async -> Void]>([])
     /// Streams of client sessions attached on this node.
     let held = Mutex<Set<HeldStream>>([])
     /// Session traffic from other nodes.
     let sessionMessages = LocalBroadcast<SessionBusMessage>(buffering: .unbounded)
+    /// Events for streams held by other nodes, forwarded in order once they are in the log.
+    let forwarder = ForwardQueue()
+    /// Waits until the replay log has written what was recorded (cluster: Redis).
+    let flushLog: @Sendable () async -> Void
 
     public init(
         identity: NodeIdentity,
@@ -55,8 +66,12 @@ public final class RedisCoordinator: Coordinator, Service {
         options: Options = Options(),
         load: @escaping @Sendable () -> Int = { 0 },
         epochFloor: @escaping @Sendable () async throws -> Int64,
+        claimEpoch: @escaping @Sendable (Int64) async throws -> Bool,
+        flushLog: @escaping @Sendable () async -> Void = {},
         logger: Logger
     ) {
+        self.flushLog = flushLog
+        self.claimEpoch = claimEpoch
         self.identity = identity
         self.redis = redis
         self.options = options
@@ -135,7 +150,10 @@ public final class RedisCoordinator: Coordinator, Service {
     }
 
     public func degradedReason() -> String? {
-        if !subscriber.isConnected || heartbeatFailing.load(ordering: .relaxed) { return "Redis unavailable" }
+        if !subscriber.isConnected || announceFailing.load(ordering: .relaxed) || leaseFailing.load(ordering: .relaxed)
+        {
+            return "Redis unavailable"
+        }
         return nil
     }
 
@@ -152,9 +170,14 @@ public final class RedisCoordinator: Coordinator, Service {
     }
 
     /// Gives up the lease and leaves the node registry (at shutdown; idempotent). The node stops
-    /// seeking the lease from then on.
+    /// seeking the lease from then on; a lease or heartbeat round in flight is waited for first,
+    /// so it cannot take the lease or announce the node again afterwards.
     public func stepDown() async {
         guard !steppedDown.exchange(true, ordering: .relaxed) else { return }
+        let deadline = ContinuousClock.now + options.leaseTTL
+        while busy.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         await lease.release()
         _ = try? await redis.send(["HDEL", .init(nodesKey), .init(identity.id)])
         logger.info("left the cluster")
@@ -168,27 +191,30 @@ public final class RedisCoordinator: Coordinator, Service {
                     onSubscribed: { await self.catchUp() }
                 )
             }
-            group.addTask { await self.heartbeats() }
+            group.addTask { await self.every(self.options.heartbeatInterval) { await self.announce() } }
+            group.addTask { await self.every(self.options.heartbeatInterval) { await self.holdLease() } }
+            group.addTask { await self.runForwarder() }
         }
     }
 
-    private func heartbeats() async {
-        var ticks = 0
+    /// Runs `work` every `interval` until cancelled or stepped down.
+    private func every(_ interval: Duration, _ work: () async -> Void) async {
         while !Task.isCancelled && !steppedDown.load(ordering: .relaxed) {
-            await heartbeat(cleanUp: ticks % 10 == 0)
-            ticks += 1
-            try? await Task.sleep(for: options.heartbeatInterval)
+            busy.add(1, ordering: .relaxed)
+            if !steppedDown.load(ordering: .relaxed) { await work() }
+            busy.subtract(1, ordering: .relaxed)
+            try? await Task.sleep(for: interval)
         }
     }
 
-    private func heartbeat(cleanUp: Bool) async {
-        let now = Timestamp.now().millisecondsSince1970
+    /// The node's heartbeat in the registry, and the records of the streams it holds.
+    private func announce() async {
         let announcement = ClusterView.Node(
             id: identity.id,
             address: identity.address,
             version: identity.version,
             startedAt: identity.startedAt,
-            lastSeen: now,
+            lastSeen: Timestamp.now().millisecondsSince1970,
             load: load()
         )
         do {
@@ -196,19 +222,45 @@ public final class RedisCoordinator: Coordinator, Service {
                 "HSET", .init(nodesKey), .init(identity.id), .init(NodeAnnouncement.encode(announcement)),
             ])
             try await refreshHeldStreams()
-            guard !steppedDown.load(ordering: .relaxed) else { return }
+            announceFailing.store(false, ordering: .relaxed)
+        } catch {
+            if !announceFailing.exchange(true, ordering: .relaxed) {
+                logger.warning("cluster heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Seeks or renews the lease (on its own schedule, first thing, so nothing delays a
+    /// renewal); a new term is claimed in the store before any leader work; then leader work.
+    private func holdLease() async {
+        do {
             let (leading, newTerm) = try await lease.tick()
-            heartbeatFailing.store(false, ordering: .relaxed)
-            if newTerm, let epoch = lease.epoch {
+            leaseFailing.store(false, ordering: .relaxed)
+            guard leading, let epoch = lease.epoch else { return }
+            if newTerm {
+                guard try await claimEpoch(epoch) else {
+                    logger.warning(
+                        "the store has seen a newer leader term; giving the lease up",
+                        metadata: ["leader.epoch": "\(epoch)"]
+                    )
+                    lease.forgetFloor()
+                    await lease.release()
+                    return
+                }
                 logger.notice("this node is now the cluster leader", metadata: ["leader.epoch": "\(epoch)"])
             }
-            guard leading, let epoch = lease.epoch else { return }
-            if cleanUp { try await removeExpired(now: now) }
-            for work in leaderHooks.withLock({ $0 }) { await work(epoch) }
-        } catch {
-            if !heartbeatFailing.exchange(true, ordering: .relaxed) {
-                logger.warning("cluster heartbeat failed; leader work paused", metadata: ["error": "\(error)"])
+            if leaderRounds.add(1, ordering: .relaxed).newValue % 10 == 1 {
+                try? await removeExpired(now: Timestamp.now().millisecondsSince1970)
             }
+            for work in leaderHooks.withLock({ $0 }) { await work(epoch) }
+        } catch let error as RedisError {
+            if !leaseFailing.exchange(true, ordering: .relaxed) {
+                logger.warning("leader lease unreachable; leader work paused", metadata: ["error": "\(error)"])
+            }
+        } catch {
+            // The store could not record the new term: no leader work without it.
+            logger.warning("cannot claim the leader term in the store", metadata: ["error": "\(error)"])
+            await lease.release()
         }
     }
 

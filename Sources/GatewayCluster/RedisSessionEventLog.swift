@@ -16,16 +16,29 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
         case forget(session: String)
     }
 
+    struct State {
+        var queue: [Write] = []
+        /// Writes accepted so far, and how many of them are in Redis (or given up on).
+        var enqueued = 0
+        var written = 0
+        /// Callers of ``flush()`` waiting for `written` to reach their target.
+        var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        /// After shutdown nothing is written any more and nobody waits.
+        var stopped = false
+    }
+
     let redis: RedisClient
     let keyPrefix: String
     let capacity: Int
     let retention: Duration
     let logger: Logger
-    private let queue = Mutex<[Write]>([])
+    private let state = Mutex(State())
     private let wakeUp: AsyncStream<Void>.Continuation
     private let wakeUps: AsyncStream<Void>
     /// Most writes queued while Redis is slow or away; beyond it events are dropped (counted).
     let maximumQueued = 100_000
+    /// Commands per pipelined write (a backlog after an outage goes out in slices).
+    let batchSize = 512
     private let dropped = Atomic<Int>(0)
 
     public init(redis: RedisClient, keyPrefix: String, capacity: Int, retention: Duration, logger: Logger) {
@@ -48,9 +61,10 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
     }
 
     private func enqueue(_ write: Write) {
-        let accepted = queue.withLock { queue in
-            guard queue.count < maximumQueued else { return false }
-            queue.append(write)
+        let accepted = state.withLock { state in
+            guard !state.stopped, state.queue.count < maximumQueued else { return false }
+            state.queue.append(write)
+            state.enqueued += 1
             return true
         }
         if accepted {
@@ -61,7 +75,7 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
     }
 
     public func events(session: String, stream: String, after sequence: Int) async -> [LoggedEvent] {
-        await flushed()
+        await flush()
         let reply: RESPValue
         do {
             reply = try await redis.send(["XRANGE", .init(key(session)), "-", "+"])
@@ -69,38 +83,69 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
             logger.warning("cannot read the replay buffer", metadata: ["error": "\(error)"])
             return []
         }
-        return reply.elements.compactMap(Self.event).filter { $0.stream == stream && $0.sequence > sequence }
+        let kept = reply.elements.compactMap(Self.event).filter { $0.stream == stream }
+        // By position when the event named is still kept (the order in Redis is the order events
+        // were written, whichever node's clock numbered them); by number otherwise.
+        if let index = kept.firstIndex(where: { $0.sequence == sequence }) {
+            return Array(kept[(index + 1)...])
+        }
+        return kept.filter { $0.sequence > sequence }
+    }
+
+    /// Returns once everything recorded before the call is in Redis (or was given up on).
+    public func flush() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.stopped || state.written >= state.enqueued { return true }
+                state.waiters.append((state.enqueued, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
     }
 
     /// Writes queued events until graceful shutdown, then what is still queued.
     public func run() async throws {
         await cancelWhenGracefulShutdown { await self.runWriter() }
-        let rest = queue.withLock { queue in
-            defer { queue.removeAll() }
-            return queue
+        await writeQueued()
+        let waiters = state.withLock { state in
+            state.stopped = true
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        if !rest.isEmpty { await write(rest) }
-        finishFlush()
+        for waiter in waiters { waiter.continuation.resume() }
     }
 
     private func runWriter() async {
-        for await _ in wakeUps {
-            while true {
-                let batch = queue.withLock { queue in
-                    defer { queue.removeAll(keepingCapacity: true) }
-                    return queue
-                }
-                if batch.isEmpty { break }
-                await write(batch)
+        for await _ in wakeUps { await writeQueued() }
+    }
+
+    private func writeQueued() async {
+        while true {
+            let batch = state.withLock { state in
+                let taken = Array(state.queue.prefix(batchSize))
+                state.queue.removeFirst(taken.count)
+                return taken
             }
-            finishFlush()
+            if batch.isEmpty { return }
+            await write(batch)
+            let resumed = state.withLock { state in
+                state.written += batch.count
+                let written = state.written
+                let (ready, waiting) = (
+                    state.waiters.filter { $0.target <= written }, state.waiters.filter { $0.target > written }
+                )
+                state.waiters = waiting
+                return ready
+            }
+            for waiter in resumed { waiter.continuation.resume() }
         }
     }
 
     private func write(_ batch: [Write]) async {
         var commands: [[RESPArgument]] = []
-        commands.reserveCapacity(batch.count * 2)
-        var touched: Set<String> = []
+        commands.reserveCapacity(batch.count + 8)
+        var expiring: Set<String> = []
         for write in batch {
             switch write {
             case .event(let session, let event):
@@ -110,43 +155,20 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
                     "s", .init(event.stream), "q", .init(Int64(event.sequence)), "f", event.isFinal ? "1" : "0",
                     "d", .init(event.data),
                 ])
-                touched.insert(key)
+                // Right after the key's first event in this slice, so a slice cut short never
+                // leaves a key without an expiry.
+                if expiring.insert(key).inserted {
+                    commands.append(["PEXPIRE", .init(key), .init(retention.milliseconds)])
+                }
             case .forget(let session):
                 commands.append(["DEL", .init(key(session))])
-                touched.remove(key(session))
             }
         }
-        for key in touched { commands.append(["PEXPIRE", .init(key), .init(retention.milliseconds)]) }
         do {
             _ = try await redis.pipeline(commands)
         } catch {
             logger.warning("replay events not written", metadata: ["error": "\(error)", "events": "\(batch.count)"])
         }
-    }
-
-    // MARK: - Read-your-writes
-
-    private let flushWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
-
-    public func flush() async { await flushed() }
-
-    /// Waits until what was recorded before the call is written (a replay on this node must see
-    /// its own latest events).
-    private func flushed() async {
-        let pending = queue.withLock { !$0.isEmpty }
-        guard pending else { return }
-        await withCheckedContinuation { continuation in
-            flushWaiters.withLock { $0.append(continuation) }
-            wakeUp.yield()
-        }
-    }
-
-    private func finishFlush() {
-        let waiters = flushWaiters.withLock { waiters in
-            defer { waiters.removeAll() }
-            return waiters
-        }
-        for waiter in waiters { waiter.resume() }
     }
 
     /// One `XRANGE` entry: `[id, [field, value, …]]`.

@@ -6,6 +6,8 @@ import GatewayHTTP
 import GatewayTranslate
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 struct MCPGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,7 +100,16 @@ struct Serve: AsyncParsableCommand {
         } catch {
             fail("cannot start: \(error)")
         }
-        try await app.runService()
+        // SIGTERM/SIGINT drain: calls in flight may finish for SHUTDOWN_DRAIN_TIMEOUT, then what
+        // is left is cancelled.
+        var group = ServiceGroupConfiguration(
+            services: [app],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        group.maximumGracefulShutdownDuration = .seconds(configuration.cluster.drainTimeoutSeconds)
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 }
 

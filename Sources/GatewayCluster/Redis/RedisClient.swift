@@ -18,7 +18,9 @@ public final class RedisClient: Sendable {
 
     enum SlotState {
         case idle
-        case connecting(EventLoopFuture<RedisConnection>)
+        /// `afterFailure`: callers are refused meanwhile rather than made to wait for a Redis
+        /// that just failed (only the very first connect is waited for).
+        case connecting(EventLoopFuture<RedisConnection>, afterFailure: Bool)
         case connected(RedisConnection)
         case backingOff(until: ContinuousClock.Instant, delay: Duration)
     }
@@ -73,34 +75,46 @@ public final class RedisClient: Sendable {
     }
 
     private func connection() async throws -> RedisConnection {
-        let index = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count
-        let slot = slots[index]
-        enum Next {
-            case ready(RedisConnection)
-            case wait(EventLoopFuture<RedisConnection>)
-            case refuse
+        let start = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
+        // A slot that is down is skipped for the next one that is up.
+        for offset in 0..<slots.count {
+            switch take(slots[(start + offset) % slots.count]) {
+            case .ready(let connection): return connection
+            case .wait(let future): return try await future.get()
+            case .refuse: continue
+            }
         }
+        throw RedisError(.unavailable, "Redis unavailable (reconnecting)")
+    }
+
+    private enum Next {
+        case ready(RedisConnection)
+        case wait(EventLoopFuture<RedisConnection>)
+        case refuse
+    }
+
+    private func take(_ slot: Slot) -> Next {
         let now = ContinuousClock.now
-        let next: Next = slot.state.withLock { state in
+        return slot.state.withLock { state in
             switch state {
             case .connected(let connection) where connection.isActive:
                 return .ready(connection)
-            case .connecting(let future):
-                return .wait(future)
+            case .connecting(let future, let afterFailure):
+                return afterFailure ? .refuse : .wait(future)
             case .backingOff(let until, _) where now < until:
                 return .refuse
-            default:
-                let delay: Duration
-                if case .backingOff(_, let previous) = state { delay = previous } else { delay = .zero }
-                let future = connect(slot: slot, previousDelay: delay)
-                state = .connecting(future)
+            case .backingOff(_, let previous):
+                state = .connecting(connect(slot: slot, previousDelay: previous), afterFailure: true)
+                return .refuse
+            case .connected:
+                // It broke: reconnect in the background; this caller tries another slot.
+                state = .connecting(connect(slot: slot, previousDelay: .zero), afterFailure: true)
+                return .refuse
+            case .idle:
+                let future = connect(slot: slot, previousDelay: .zero)
+                state = .connecting(future, afterFailure: false)
                 return .wait(future)
             }
-        }
-        switch next {
-        case .ready(let connection): return connection
-        case .wait(let future): return try await future.get()
-        case .refuse: throw RedisError(.unavailable, "Redis unavailable (reconnecting)")
         }
     }
 

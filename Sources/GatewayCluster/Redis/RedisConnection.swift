@@ -10,6 +10,9 @@ final class RedisReplyHandler: ChannelDuplexHandler {
 
     private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
     private let onPush: (@Sendable (RESPValue) -> Void)?
+    /// Cleared when the channel goes inactive: later writes fail their replies at once (a write
+    /// queued behind the close would otherwise leave its caller waiting forever).
+    private var isOpen = true
 
     init(onPush: (@Sendable (RESPValue) -> Void)?) {
         self.onPush = onPush
@@ -17,6 +20,12 @@ final class RedisReplyHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
+        guard isOpen else {
+            let error = RedisError(.connectionLost, "connection closed")
+            for reply in request.replies { reply.fail(error) }
+            promise?.fail(error)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: 64)
         do {
             for command in request.commands { try RESPEncoder.write(command, into: &buffer) }
@@ -39,6 +48,7 @@ final class RedisReplyHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isOpen = false
         failAll(RedisError(.connectionLost, "connection closed"))
         context.fireChannelInactive()
     }
@@ -122,10 +132,18 @@ final class RedisConnection: Sendable {
     func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
         let loop = channel.eventLoop
         let replies = commands.map { _ in loop.makePromise(of: RESPValue.self) }
+        // Every path completes every reply: the answer, a failed write, the connection closing,
+        // or the timeout (completing a NIO promise again does nothing).
         let timeout = loop.scheduleTask(in: .nanoseconds(commandTimeout.nanoseconds)) { [channel] in
+            let error = RedisError(.connectionLost, "no reply within the command timeout")
+            for reply in replies { reply.fail(error) }
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(RedisRequest(commands: commands, replies: replies), promise: nil)
+        let written = loop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            for reply in replies { reply.fail(RedisError(.connectionLost, "write failed: \(error)")) }
+        }
+        channel.writeAndFlush(RedisRequest(commands: commands, replies: replies), promise: written)
         defer { timeout.cancel() }
         var values: [RESPValue] = []
         values.reserveCapacity(replies.count)

@@ -44,12 +44,14 @@ public final class RedisSubscriber: Sendable {
                 try await cancelWhenGracefulShutdown {
                     try await self.subscribeOnce(onMessage: onMessage, onSubscribed: onSubscribed)
                 }
-                delay = .milliseconds(100)
             } catch is CancellationError {
                 break
             } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
                 logger.warning("Redis subscription lost", metadata: ["error": "\(error)"])
             }
+            // A subscription that was up starts the back-off afresh.
+            if connected.load(ordering: .relaxed) { delay = .milliseconds(100) }
             connected.store(false, ordering: .relaxed)
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(2))

@@ -4,8 +4,10 @@
 /// default has none (every stream and call is local).
 public protocol SessionBus: Sendable {
     /// This node now holds `stream` of `session` (a GET stream, or a call stream resumed here):
-    /// events other nodes produce for it are sent here.
-    func attached(session: String, stream: String, serverID: String?)
+    /// events other nodes produce for it are sent here, and the node that held it before lets
+    /// its connection go. Returns once that is recorded (so a replay read afterwards misses
+    /// nothing that is forwarded).
+    func attached(session: String, stream: String, serverID: String?) async
     /// This node no longer holds `stream` of `session` (the client went away).
     func detached(session: String, stream: String)
     /// An event for a stream this node does not hold, already recorded in the shared replay
@@ -32,4 +34,6 @@ public enum SessionBusMessage: Sendable {
     case cancellation(id: JSONRPCID, owner: String)
     /// The session ended (DELETE on some node): close its streams here.
     case ended(session: String)
+    /// Another node took over this stream of the session: let this node's connection to it go.
+    case released(session: String, stream: String)
 }

@@ -22,6 +22,10 @@ public protocol Store: TokenStore, AuditStore {
     /// The newest fencing epoch the store has seen (a new leader's term starts above it, so the
     /// store never mistakes it for a stale one, even after Redis lost its own counter).
     func fencingEpoch() async throws -> Int64
+    /// Records `epoch` as the newest fencing epoch at the start of a leader's term, so a deposed
+    /// leader's writes are refused from then on; `false` (nothing changed) when the store has
+    /// already seen a newer one.
+    func claimFencingEpoch(_ epoch: Int64) async throws -> Bool
     /// Deletes a gateway and its items; returns whether it existed.
     func deleteGateway(id: String) async throws -> Bool
 

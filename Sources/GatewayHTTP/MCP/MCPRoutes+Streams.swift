@@ -48,19 +48,23 @@ extension MCPRoutes {
             // Attach before reading the buffer, so nothing sent in between is lost (what arrives
             // twice is skipped by sequence).
             ended = !streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
+            // Cluster: other nodes forward to this node from now on (recorded before the read).
+            await runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
             let replay = await streams.replay(session: facts.key, after: lastEventID)
             replayed = replay?.events ?? []
             ended = ended || replay?.completed == true
         } else {
             streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
+            await runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
             // A priming event: an id to resume from even before the first message.
             opening = StreamEvent(
                 id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID,
                 data: []
             )
         }
-        runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
-        let lastReplayed = replayed.compactMap { $0.id.flatMap(LoggedEvent.parse(eventID:))?.sequence }.max() ?? -1
+        // Events that arrive live after being replayed are skipped by id (numbers from different
+        // nodes' clocks cannot be compared).
+        let replayedIDs = Set(replayed.compactMap(\.id))
         let keepAlive = runtime.keepAlive
         let session = facts.key
         let resumed = stream
@@ -68,23 +72,20 @@ extension MCPRoutes {
         return Response(
             status: .ok,
             headers: MCPReply.eventStreamHeaders(),
-            body: ResponseBody { [replayed, opening, ended] writer in
+            body: ResponseBody { [replayed, opening, ended, replayedIDs] writer in
                 let pinged = keepAlive.register(queue)
                 defer {
                     keepAlive.unregister(pinged)
-                    streams.detach(queue, session: session, stream: resumed)
-                    bus?.detached(session: session, stream: resumed)
+                    if streams.detach(queue, session: session, stream: resumed) {
+                        bus?.detached(session: session, stream: resumed)
+                    }
                 }
                 do {
                     if let opening { try await writer.write(SSEEncoding.buffer(opening)) }
                     for event in replayed { try await writer.write(SSEEncoding.buffer(event)) }
                     if !ended {
                         try await queue.drain { event in
-                            if let id = event.id, let sequence = LoggedEvent.parse(eventID: id)?.sequence,
-                                sequence <= lastReplayed
-                            {
-                                return
-                            }
+                            if let id = event.id, replayedIDs.contains(id) { return }
                             try await writer.write(SSEEncoding.buffer(event))
                         }
                     }

@@ -42,24 +42,6 @@ public final class SessionRuntime: Sendable {
         self.bus = bus
     }
 
-    /// Acts on what other nodes send about sessions, until cancelled.
-    public func serveBus() async {
-        guard let bus else { return }
-        for await message in bus.incoming() {
-            switch message {
-            case .event(let session, let event):
-                streams.push(event, session: session)
-            case .answer(let id, let owner, let reply):
-                _ = pending.resolve(id: id, owner: owner, reply: reply)
-            case .cancellation(let id, let owner):
-                _ = inFlight.cancel(InFlightCalls.Key(owner: owner, id: id))
-            case .ended(let session):
-                logLevels.forget(session)
-                streams.forget(session: session)
-            }
-        }
-    }
-
     /// MCP calls in flight on this node (reported as the node's load).
     public var callsInFlight: Int { inFlight.count }
 

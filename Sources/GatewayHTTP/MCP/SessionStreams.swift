@@ -71,13 +71,30 @@ final class SessionStreams: Sendable {
     }
 
     /// Detaches `queue` if it is still the stream's connection.
-    func detach(_ queue: OutboundQueue, session: String, stream: String) {
+    /// Detaches `queue` if it is still the stream's connection; returns whether it was.
+    @discardableResult
+    func detach(_ queue: OutboundQueue, session: String, stream: String) -> Bool {
         entries.withLock { entries in
-            guard var entry = entries[session], entry.attached[stream] === queue else { return }
+            guard var entry = entries[session], entry.attached[stream] === queue else { return false }
             entry.attached[stream] = nil
             if stream == "g" { entry.getDetachedAt = .now }
             entries[session] = entry
+            return true
         }
+    }
+
+    /// Another node holds the stream now: this node's connection to it ends, and a GET stream
+    /// stops collecting list changes here (its new node announces them).
+    func release(session: String, stream: String) {
+        let queue: OutboundQueue? = entries.withLock { entries in
+            guard var entry = entries[session] else { return nil }
+            let queue = entry.attached.removeValue(forKey: stream)
+            if stream == "g" { entry.getDetachedAt = nil }
+            let idle = entry.attached.isEmpty && entry.getDetachedAt == nil && entry.completed.isEmpty
+            entries[session] = idle ? nil : entry
+            return queue
+        }
+        queue?.finish()
     }
 
     /// Sends a message on a stream: recorded for replay, then pushed to the attached connection.

@@ -287,6 +287,15 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func claimFencingEpoch(_ epoch: Int64) async throws -> Bool {
+        try await transaction { session in
+            let rows = try await session.run(
+                "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
+            )
+            return !rows.isEmpty
+        }
+    }
+
     public func deleteGateway(id: String) async throws -> Bool {
         try await transaction { session in
             !(try await session.run("DELETE FROM gateways WHERE id = \(id) RETURNING id")).isEmpty

@@ -197,6 +197,16 @@ public actor SQLiteStore: Store {
         }
     }
 
+    public func claimFencingEpoch(_ epoch: Int64) async throws -> Bool {
+        try await exclusive(transaction: true) { connection in
+            let rows = try await connection.query(
+                "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
+                [.integer(Int(epoch))]
+            )
+            return !rows.isEmpty
+        }
+    }
+
     /// Replaces a gateway's row and, when `items` is given, its items (inside the caller's transaction).
     static func rewriteGateway(
         _ gateway: GatewayRecord,
