@@ -8,8 +8,10 @@
 2. Cross-node delivery of a server-to-client message: a client holds its GET stream on node A and
    subscribes to a resource through node A (same node) or node B (cross node); each round calls
    the upstream's `touch` tool, whose notifications/resources/updated reaches the subscribing
-   node's upstream session and, cross node, goes through Redis to node A. Prints p50/p99 of both;
-   the difference is the cross-node hop.
+   node's upstream session and, cross node, goes through Redis to node A. Prints p50/p99 from the
+   call's start to the event's arrival, and from the moment the gateway numbered the event (its
+   id carries the microsecond) to its arrival at the client: cross node, that is the hop through
+   the replay log, Redis pub/sub and node A.
 3. Leader failover: BENCH_KILLS (default 20) times, kill -9 the leader and time until a survivor
    reports a new leader with a higher epoch (polling /cluster every 20 ms); the node is restarted.
 
@@ -114,11 +116,22 @@ def throughput(cluster: Cluster, fast_port: int) -> list[str]:
 
 
 def sse_events(response: httpx.Response, sink: list, stop: threading.Event) -> None:
-    for line in response.iter_lines():
-        if stop.is_set():
-            return
-        if line.startswith("data:") and "resources/updated" in line:
-            sink.append(time.perf_counter())
+    """Appends, per resources/updated event, (arrival, milliseconds since the gateway numbered
+    it): event ids are `<stream>-<microseconds since 1970 on the numbering node>`, and every node
+    runs on this machine's clock."""
+    event_id = None
+    try:
+        for line in response.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("id:"):
+                event_id = line[3:].strip()
+            elif line.startswith("data:") and "resources/updated" in line and event_id:
+                now = time.time()
+                numbered = int(event_id.split("-", 1)[1]) / 1_000_000
+                sink.append((time.perf_counter(), (now - numbered) * 1000))
+    except httpx.HTTPError:
+        return
 
 
 def delivery(cluster: Cluster, sdk_port: int) -> list[str]:
@@ -128,7 +141,7 @@ def delivery(cluster: Cluster, sdk_port: int) -> list[str]:
     assert status == 200, status
     resources = httpx.get(base_a + "/resources", headers=cluster.auth).json()
     uri = next(r["uri"] for r in resources if "greeting" in r["uri"] or r.get("name") == "greeting")
-    lines = ["path         rounds   p50 ms   p99 ms   (touch call start -> update on the GET stream)"]
+    lines = ["path         rounds   call->event p50/p99 ms   numbered->client p50/p99 ms"]
     for label, subscribe_on in (("same node", 0), ("cross node", 1)):
         with httpx.Client(timeout=httpx.Timeout(30, read=60), headers=cluster.auth) as http:
             session = legacy_session(base_a + "/mcp", cluster.auth)
@@ -141,7 +154,8 @@ def delivery(cluster: Cluster, sdk_port: int) -> list[str]:
             with http.stream("GET", base_a + "/mcp", headers={**headers, "Accept": "text/event-stream"}) as stream:
                 reader = threading.Thread(target=sse_events, args=(stream, arrivals, stop), daemon=True)
                 reader.start()
-                samples = []
+                samples: list[float] = []
+                hops: list[float] = []
                 touch = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "sdk-touch", "arguments": {"uri": uri}}}
                 for _ in range(ROUNDS):
                     seen = len(arrivals)
@@ -151,12 +165,17 @@ def delivery(cluster: Cluster, sdk_port: int) -> list[str]:
                     while len(arrivals) == seen and time.monotonic() < deadline:
                         time.sleep(0.0002)
                     if len(arrivals) > seen:
-                        samples.append((arrivals[seen] - began) * 1000)
+                        samples.append((arrivals[seen][0] - began) * 1000)
+                        hops.append(arrivals[seen][1])
                 stop.set()
-            samples.sort()
-            p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-            lines.append(f"{label:12} {len(samples):6} {statistics.median(samples):8.2f} {p99:8.2f}")
+            lines.append(f"{label:12} {len(samples):6} {percentile(samples, 50):8.2f} {percentile(samples, 99):8.2f}"
+                         f"   {percentile(hops, 50):8.2f} {percentile(hops, 99):8.2f}")
     return lines
+
+
+def percentile(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
 def failover(cluster: Cluster) -> list[str]:
