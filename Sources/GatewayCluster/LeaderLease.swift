@@ -152,10 +152,3 @@ final class LeaderLease: Sendable {
         return (String(parts[0]), epoch, since)
     }
 }
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -13,7 +13,10 @@ extension RedisCoordinator: SessionBus {
     /// requests to clients (so an answer arriving elsewhere finds its way back).
     public var shortID: String { String(identity.id.prefix(8)) }
 
-    var nodeChannel: String { options.keyPrefix + "node:" + shortID }
+    /// The channel of the node whose short id is `short`: what is meant for that node only.
+    static func channel(ofNode short: String, prefix: String) -> String { prefix + "node:" + short }
+
+    func channel(ofNode short: String) -> String { Self.channel(ofNode: short, prefix: options.keyPrefix) }
 
     func streamKey(_ session: String, _ stream: String) -> String {
         options.keyPrefix + "stream:" + session + ":" + stream
@@ -47,8 +50,9 @@ extension RedisCoordinator: SessionBus {
             let previous = try await redis.eval(Self.takeOverScript, keys: keys, arguments: arguments).string
             if let previous, previous != shortID {
                 // The node that held it lets its connection go (no duplicate list changes).
-                let channel = options.keyPrefix + "node:" + previous
-                try await redis.send(["PUBLISH", .init(channel), .init("release\t\(session)\t\(stream)")])
+                try await redis.send([
+                    "PUBLISH", .init(channel(ofNode: previous)), .init("release\t\(session)\t\(stream)"),
+                ])
             }
         } catch {
             // The next heartbeat records it; until then other nodes' events for it are only replayable.
@@ -63,7 +67,7 @@ extension RedisCoordinator: SessionBus {
             [streamKey(stream.session, stream.stream), getStreamsKey],
             [
                 .init(shortID), .init(options.streamRetention.milliseconds), .init(isGet ? stream.session : ""),
-                .init("\(shortID)\t\(now)\t\(stream.serverID ?? "")"),
+                .init(GetStreamRecord(holder: shortID, seen: now, serverID: stream.serverID).text),
             ]
         )
     }
@@ -71,20 +75,13 @@ extension RedisCoordinator: SessionBus {
     public func orphanedGetStreams() async -> [(session: String, serverID: String?)] {
         do {
             let live = Set(try await clusterView().nodes.map { String($0.id.prefix(8)) })
-            let fields = try await redis.send(["HGETALL", .init(getStreamsKey)]).elements
             let now = Timestamp.now().millisecondsSince1970
-            var orphans: [(String, String?)] = []
-            var index = 0
-            while index + 1 < fields.count {
-                defer { index += 2 }
-                guard let session = fields[index].string, let value = fields[index + 1].string else { continue }
-                let parts = value.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-                guard parts.count == 3, let seen = Int64(parts[1]), !live.contains(String(parts[0])),
-                    now - seen <= options.streamRetention.milliseconds
-                else { continue }
-                orphans.append((session, parts[2].isEmpty ? nil : String(parts[2])))
+            return try await getStreamRecords().compactMap { session, record in
+                guard let record, !live.contains(record.holder),
+                    now - record.seen <= options.streamRetention.milliseconds
+                else { return nil }
+                return (session, record.serverID)
             }
-            return orphans
         } catch {
             logger.warning("cannot list orphaned streams", metadata: ["error": "\(error)"])
             return []
@@ -93,18 +90,18 @@ extension RedisCoordinator: SessionBus {
 
     /// Leader clean-up: GET stream records older than the replay retention.
     func removeExpiredGetStreams(now: Int64) async throws {
-        let fields = try await redis.send(["HGETALL", .init(getStreamsKey)]).elements
-        var expired: [RESPArgument] = []
-        var index = 0
-        while index + 1 < fields.count {
-            defer { index += 2 }
-            guard let session = fields[index].string, let value = fields[index + 1].string else { continue }
-            let parts = value.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-            if parts.count != 3 || (Int64(parts[1]).map { now - $0 > options.streamRetention.milliseconds } ?? true) {
-                expired.append(.init(session))
-            }
+        let expired: [RESPArgument] = try await getStreamRecords().compactMap { session, record in
+            guard let record, now - record.seen <= options.streamRetention.milliseconds else { return .init(session) }
+            return nil
         }
         if !expired.isEmpty { try await redis.send(["HDEL", .init(getStreamsKey)] + expired) }
+    }
+
+    /// Every GET stream's record (`nil` for one that cannot be read), by session.
+    private func getStreamRecords() async throws -> [(session: String, record: GetStreamRecord?)] {
+        try await redis.send(["HGETALL", .init(getStreamsKey)]).pairs.compactMap { field, value in
+            field.string.map { ($0, value.string.flatMap(GetStreamRecord.init(parsing:))) }
+        }
     }
 
     public func detached(session: String, stream: String) {
@@ -146,7 +143,7 @@ extension RedisCoordinator: SessionBus {
                 "event\t\(item.session)\t\(event.stream)\t\(event.sequence)\t\(event.isFinal ? 1 : 0)\t".utf8
             )
             payload += event.data
-            commands.append(["PUBLISH", .init(options.keyPrefix + "node:" + holder), .init(payload)])
+            commands.append(["PUBLISH", .init(channel(ofNode: holder)), .init(payload)])
         }
         if !commands.isEmpty { _ = try? await redis.pipeline(commands) }
     }
@@ -162,7 +159,7 @@ extension RedisCoordinator: SessionBus {
         case .result(let bytes): payload += Array("\tr\t".utf8) + bytes
         case .error(let bytes): payload += Array("\te\t".utf8) + bytes
         }
-        let channel = options.keyPrefix + "node:" + holder
+        let channel = self.channel(ofNode: holder)
         let message = payload
         Task { [redis] in _ = try? await redis.send(["PUBLISH", .init(channel), .init(message)]) }
     }
@@ -226,6 +223,28 @@ struct HeldStream: Hashable, Sendable {
     var session: String
     var stream: String
     var serverID: String?
+}
+
+/// Which node holds a session's GET stream, when it last said so, and the virtual server the
+/// stream is on: `<holder>\t<milliseconds>\t<server id or empty>` in the `gets` hash.
+struct GetStreamRecord {
+    var holder: String
+    var seen: Int64
+    var serverID: String?
+
+    init(holder: String, seen: Int64, serverID: String?) {
+        self.holder = holder
+        self.seen = seen
+        self.serverID = serverID
+    }
+
+    init?(parsing text: String) {
+        let parts = text.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let seen = Int64(parts[1]) else { return nil }
+        self.init(holder: String(parts[0]), seen: seen, serverID: parts[2].isEmpty ? nil : String(parts[2]))
+    }
+
+    var text: String { "\(holder)\t\(seen)\t\(serverID ?? "")" }
 }
 
 /// An event waiting to be forwarded to the node holding its stream.

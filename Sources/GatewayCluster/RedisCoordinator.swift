@@ -49,8 +49,6 @@ public final class RedisCoordinator: Coordinator, Service {
     let claimEpoch: @Sendable (Int64) async throws -> Bool
     /// Leader rounds so far (clean-up runs every tenth).
     private let leaderRounds = Atomic<Int>(0)
-    /// Leader-only work to run (with the term's epoch) each heartbeat while this node leads.
-    private let leaderHooks = Mutex<[@Sendable (Int64) async -> Void]>([])
     /// Streams of client sessions attached on this node.
     let held = Mutex<Set<HeldStream>>([])
     /// Session traffic from other nodes.
@@ -88,7 +86,7 @@ public final class RedisCoordinator: Coordinator, Service {
         self.ended = EndedSessions(capacity: options.maximumEndedSessions)
         self.subscriber = RedisSubscriber(
             endpoint: redis.endpoint,
-            channels: [eventsChannel, options.keyPrefix + "node:" + identity.id.prefix(8)],
+            channels: [eventsChannel, Self.channel(ofNode: String(identity.id.prefix(8)), prefix: options.keyPrefix)],
             logger: logger
         )
     }
@@ -135,16 +133,8 @@ public final class RedisCoordinator: Coordinator, Service {
     public func clusterView() async throws -> ClusterView {
         let reply = try await redis.send(["HGETALL", .init(nodesKey)])
         let now = Timestamp.now().millisecondsSince1970
-        var nodes: [ClusterView.Node] = []
-        let fields = reply.elements
-        var index = 0
-        while index + 1 < fields.count {
-            defer { index += 2 }
-            guard let text = fields[index + 1].string, let node = NodeAnnouncement.decode(text),
-                now - node.lastSeen <= options.nodeTTL.milliseconds
-            else { continue }
-            nodes.append(node)
-        }
+        var nodes = reply.pairs.compactMap { $0.1.string.flatMap(NodeAnnouncement.decode) }
+        nodes.removeAll { now - $0.lastSeen > options.nodeTTL.milliseconds }
         nodes.sort { $0.startedAt == $1.startedAt ? $0.id < $1.id : $0.startedAt < $1.startedAt }
         return ClusterView(nodes: nodes, leader: try await lease.currentLeader())
     }
@@ -155,11 +145,6 @@ public final class RedisCoordinator: Coordinator, Service {
             return "Redis unavailable"
         }
         return nil
-    }
-
-    /// Adds work the leader runs every heartbeat, given its fencing epoch.
-    public func onLeaderHeartbeat(_ work: @escaping @Sendable (Int64) async -> Void) {
-        leaderHooks.withLock { $0.append(work) }
     }
 
     // MARK: - Service
@@ -231,7 +216,7 @@ public final class RedisCoordinator: Coordinator, Service {
     }
 
     /// Seeks or renews the lease (on its own schedule, first thing, so nothing delays a
-    /// renewal); a new term is claimed in the store before any leader work; then leader work.
+    /// renewal); a new term is claimed in the store before any leader work; then the clean-up.
     private func holdLease() async {
         do {
             let (leading, newTerm) = try await lease.tick()
@@ -252,7 +237,6 @@ public final class RedisCoordinator: Coordinator, Service {
             if leaderRounds.add(1, ordering: .relaxed).newValue % 10 == 1 {
                 try? await removeExpired(now: Timestamp.now().millisecondsSince1970)
             }
-            for work in leaderHooks.withLock({ $0 }) { await work(epoch) }
         } catch let error as RedisError {
             if !leaseFailing.exchange(true, ordering: .relaxed) {
                 logger.warning("leader lease unreachable; leader work paused", metadata: ["error": "\(error)"])
@@ -267,14 +251,10 @@ public final class RedisCoordinator: Coordinator, Service {
     /// Leader clean-up: nodes not heard from, ended-session records past their expiry.
     private func removeExpired(now: Int64) async throws {
         let reply = try await redis.send(["HGETALL", .init(nodesKey)])
-        let fields = reply.elements
-        var stale: [RESPArgument] = []
-        var index = 0
-        while index + 1 < fields.count {
-            defer { index += 2 }
-            guard let id = fields[index].string else { continue }
-            let node = fields[index + 1].string.flatMap(NodeAnnouncement.decode)
-            if node.map({ now - $0.lastSeen > options.nodeTTL.milliseconds * 6 }) ?? true { stale.append(.init(id)) }
+        let stale: [RESPArgument] = reply.pairs.compactMap { field, value in
+            guard let id = field.string else { return nil }
+            let node = value.string.flatMap(NodeAnnouncement.decode)
+            return node.map({ now - $0.lastSeen > options.nodeTTL.milliseconds * 6 }) ?? true ? .init(id) : nil
         }
         if !stale.isEmpty { try await redis.send(["HDEL", .init(nodesKey)] + stale) }
         try await redis.send(["ZREMRANGEBYSCORE", .init(endedKey), "-inf", .init(now)])
@@ -315,11 +295,8 @@ public final class RedisCoordinator: Coordinator, Service {
                 "ZRANGEBYSCORE", .init(endedKey), .init(now), "+inf", "WITHSCORES", "LIMIT", "0",
                 .init(Int64(options.maximumEndedSessions)),
             ])
-            let values = reply.elements
-            var index = 0
-            while index + 1 < values.count {
-                defer { index += 2 }
-                guard let key = values[index].string, let expiry = values[index + 1].integer else { continue }
+            for (member, score) in reply.pairs {
+                guard let key = member.string, let expiry = score.integer else { continue }
                 ended.insert(key, until: .now + .milliseconds(max(0, expiry - now)))
             }
         } catch {

@@ -175,19 +175,16 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
     static func event(_ entry: RESPValue) -> LoggedEvent? {
         let parts = entry.elements
         guard parts.count == 2 else { return nil }
-        let fields = parts[1].elements
         var stream: String?
         var sequence: Int?
         var isFinal = false
         var data: [UInt8] = []
-        var index = 0
-        while index + 1 < fields.count {
-            defer { index += 2 }
-            switch fields[index].string {
-            case "s": stream = fields[index + 1].string
-            case "q": sequence = fields[index + 1].integer.map(Int.init)
-            case "f": isFinal = fields[index + 1].string == "1"
-            case "d": if case .bulk(let bytes) = fields[index + 1] { data = bytes }
+        for (field, value) in parts[1].pairs {
+            switch field.string {
+            case "s": stream = value.string
+            case "q": sequence = value.integer.map(Int.init)
+            case "f": isFinal = value.string == "1"
+            case "d": if case .bulk(let bytes) = value { data = bytes }
             default: continue
             }
         }

@@ -31,6 +31,13 @@ public enum RESPValue: Sendable, Equatable {
         return []
     }
 
+    /// An array reply read as consecutive pairs: field and value (`HGETALL`, stream entries),
+    /// member and score (`WITHSCORES`). A trailing odd element is ignored.
+    public var pairs: [(RESPValue, RESPValue)] {
+        let values = elements
+        return stride(from: 0, to: values.count - 1, by: 2).map { (values[$0], values[$0 + 1]) }
+    }
+
     /// Whether the reply is `nil` (a missing key, a failed `SET NX`).
     public var isNull: Bool { self == .null }
 }

@@ -1,3 +1,4 @@
+import GatewayCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -138,8 +139,7 @@ public final class RedisClient: Sendable {
                         "Redis connection failed",
                         metadata: [
                             "error": "\(error)",
-                            "retry.ms":
-                                "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                            "retry.ms": "\(delay.milliseconds)",
                         ]
                     )
                 }

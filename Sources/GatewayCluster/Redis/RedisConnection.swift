@@ -134,7 +134,7 @@ final class RedisConnection: Sendable {
         let replies = commands.map { _ in loop.makePromise(of: RESPValue.self) }
         // Every path completes every reply: the answer, a failed write, the connection closing,
         // or the timeout (completing a NIO promise again does nothing).
-        let timeout = loop.scheduleTask(in: .nanoseconds(commandTimeout.nanoseconds)) { [channel] in
+        let timeout = loop.scheduleTask(in: TimeAmount(commandTimeout)) { [channel] in
             let error = RedisError(.connectionLost, "no reply within the command timeout")
             for reply in replies { reply.fail(error) }
             channel.close(promise: nil)
@@ -173,12 +173,5 @@ extension RESPValue {
     func orThrow(_ command: String) throws -> RESPValue {
         if case .error(let message) = self { throw RedisError(.replyError, "\(command): \(message.prefix(120))") }
         return self
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where Redis is: `REDIS_URL=redis://[[user]:password@]host[:port][/db]`.
 public struct RedisEndpoint: Sendable, Equatable {
     public var host: String
@@ -76,7 +78,7 @@ public struct RedisEndpoint: Sendable, Equatable {
     }
 
     private static func decode(_ text: String) throws(RedisEndpointError) -> String {
-        guard let decoded = text.removingPercentEncodingIfValid() else {
+        guard let decoded = text.removingPercentEncoding else {
             throw RedisEndpointError("REDIS_URL: bad percent-encoding in the credentials")
         }
         return decoded
@@ -87,23 +89,4 @@ public struct RedisEndpoint: Sendable, Equatable {
 public struct RedisEndpointError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
-}
-
-extension String {
-    /// Percent-decodes (without Foundation); `nil` when an escape is malformed.
-    fileprivate func removingPercentEncodingIfValid() -> String? {
-        var bytes: [UInt8] = []
-        var iterator = utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { return nil }
-            bytes.append(value)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
 }

@@ -26,7 +26,7 @@ public final class InProcessRateCounter: RateCounter {
             entry.count += 1
             windows[key] = entry
             let left = window - (now - entry.start)
-            return (entry.count, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            return (entry.count, left.milliseconds)
         }
     }
 }

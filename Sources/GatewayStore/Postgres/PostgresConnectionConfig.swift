@@ -146,14 +146,16 @@ struct PostgresConnectionConfig: Sendable, Equatable, CustomStringConvertible {
         return tls
     }
 
+    /// The TLS set-up and whether the server must accept it (`allow` and `prefer` fall back to
+    /// plain connections); `nil` without TLS.
+    var tlsUse: (configuration: TLSConfiguration, required: Bool)? {
+        tlsConfiguration.map { ($0, sslMode != .allow && sslMode != .prefer) }
+    }
+
     /// The pooled client's configuration, with at most `poolSize` connections.
     func clientConfiguration(poolSize: Int, connectTimeout: Duration) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch (sslMode, tlsConfiguration) {
-        case (.allow, let configuration?), (.prefer, let configuration?): tls = .prefer(configuration)
-        case (_, let configuration?): tls = .require(configuration)
-        case (_, nil): tls = .disable
-        }
+        var tls = PostgresClient.Configuration.TLS.disable
+        if let use = tlsUse { tls = use.required ? .require(use.configuration) : .prefer(use.configuration) }
         var configuration = PostgresClient.Configuration(
             host: host,
             port: port,
@@ -169,12 +171,10 @@ struct PostgresConnectionConfig: Sendable, Equatable, CustomStringConvertible {
 
     /// A single connection's configuration (the start-up probe), with the same TLS rules.
     func connectionConfiguration(connectTimeout: Duration) throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch (sslMode, tlsConfiguration) {
-        case (.allow, let configuration?), (.prefer, let configuration?):
-            tls = .prefer(try NIOSSLContext(configuration: configuration))
-        case (_, let configuration?): tls = .require(try NIOSSLContext(configuration: configuration))
-        case (_, nil): tls = .disable
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if let use = tlsUse {
+            let context = try NIOSSLContext(configuration: use.configuration)
+            tls = use.required ? .require(context) : .prefer(context)
         }
         var configuration = PostgresConnection.Configuration(
             host: host,
@@ -184,8 +184,7 @@ struct PostgresConnectionConfig: Sendable, Equatable, CustomStringConvertible {
             database: database,
             tls: tls
         )
-        let (seconds, attoseconds) = connectTimeout.components
-        configuration.options.connectTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        configuration.options.connectTimeout = TimeAmount(connectTimeout)
         return configuration
     }
 }
