@@ -77,8 +77,9 @@ enum SQLiteRows {
         ]
     }
 
-    static func tool(_ row: SQLiteRow) throws -> ToolRecord {
-        ToolRecord(
+    /// A tool or prompt row (they share their columns).
+    static func named<Item: NamedItemRecord>(_ row: SQLiteRow, as type: Item.Type) throws -> Item {
+        Item(
             id: try text(row, "id"),
             gatewayID: try text(row, "gateway_id"),
             originalName: try text(row, "original_name"),
@@ -106,18 +107,6 @@ enum SQLiteRows {
             gatewayID: try text(row, "gateway_id"),
             uriTemplate: try text(row, "uri_template"),
             definition: try object(row, "definition"),
-            createdAt: timestamp(row, "created_at")
-        )
-    }
-
-    static func prompt(_ row: SQLiteRow) throws -> PromptRecord {
-        PromptRecord(
-            id: try text(row, "id"),
-            gatewayID: try text(row, "gateway_id"),
-            originalName: try text(row, "original_name"),
-            name: try text(row, "name"),
-            definition: try object(row, "definition"),
-            enabled: integer(row, "enabled") != 0,
             createdAt: timestamp(row, "created_at")
         )
     }

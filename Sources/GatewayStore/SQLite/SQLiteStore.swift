@@ -116,7 +116,7 @@ public actor SQLiteStore: Store {
                 contents.gateways.append(try SQLiteRows.gateway(row, cipher: cipher))
             }
             for row in try await connection.query("SELECT * FROM tools ORDER BY created_at, name") {
-                contents.tools.append(try SQLiteRows.tool(row))
+                contents.tools.append(try SQLiteRows.named(row, as: ToolRecord.self))
             }
             for row in try await connection.query("SELECT * FROM resources ORDER BY created_at, uri") {
                 contents.resources.append(try SQLiteRows.resource(row))
@@ -126,7 +126,7 @@ public actor SQLiteStore: Store {
                 contents.resourceTemplates.append(try SQLiteRows.template(row))
             }
             for row in try await connection.query("SELECT * FROM prompts ORDER BY created_at, name") {
-                contents.prompts.append(try SQLiteRows.prompt(row))
+                contents.prompts.append(try SQLiteRows.named(row, as: PromptRecord.self))
             }
             var members: [String: (tools: [String], resources: [String], prompts: [String])] = [:]
             for row in try await connection.query("SELECT server_id, tool_id FROM server_tools ORDER BY position") {
