@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 4444
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build run test unit-test integration-test fuzz bench deps system-deps apt-bench clean token lint sbom
+.PHONY: all build run test unit-test integration-test fuzz bench deps system-deps apt-bench clean token lint sbom docs docs-check
 
 all: build
 
@@ -45,18 +45,20 @@ build: system-deps
 	$(SWIFT) build --product mcpgateway
 
 ## One node on 127.0.0.1:4444 with SQLite under ./data; prints an admin token first. The binary
-## refuses loopback upstreams by default (SSRF guard); this local run allows them for the walk-through.
+## refuses loopback upstreams by default (SSRF guard); this local run allows them for the walk-through,
+## and logs readable text rather than the default JSON lines.
 run: build
 	@mkdir -p data
 	@echo "Admin token (valid 7 days):" >&2
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 	@echo "Gateway on http://$(HOST):$(PORT)  (Ctrl-C stops it; upstreams on loopback allowed for this local run)" >&2
-	@HOST=$(HOST) PORT=$(PORT) SSRF_ALLOW_LOCALHOST=$${SSRF_ALLOW_LOCALHOST:-true} exec $(BIN) serve
+	@HOST=$(HOST) PORT=$(PORT) SSRF_ALLOW_LOCALHOST=$${SSRF_ALLOW_LOCALHOST:-true} LOG_FORMAT=$${LOG_FORMAT:-text} \
+		exec $(BIN) serve
 
 token: build
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 
-test: unit-test integration-test fuzz
+test: docs-check unit-test integration-test fuzz
 
 ## The Swift tests; the PostgreSQL store's own tests get a throwaway server on loopback.
 unit-test: deps
@@ -65,6 +67,14 @@ unit-test: deps
 
 integration-test: deps build
 	$(VENV)/bin/pytest Tests/Integration -q -p no:cacheprovider
+
+## docs/configuration.md, generated from the tables on the configuration types (Sources/GatewayApp);
+## docs-check fails when a variable the code reads is undocumented, or the file is stale.
+docs:
+	$(PYTHON) Tools/docs/config_reference.py
+
+docs-check:
+	$(PYTHON) Tools/docs/config_reference.py --check
 
 ## Style and security checks, run by CI before the tests: swift-format (the NIO family's
 ## .swift-format), secret scanning against the reviewed .secrets.baseline, semgrep rules (tested

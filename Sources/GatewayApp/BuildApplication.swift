@@ -16,11 +16,16 @@ import ServiceLifecycle
 public let gatewayVersion = "0.1.0"
 
 /// The gateway's application, ready to run: see ``buildGateway(configuration:logger:)``.
+///   - nodeID: this node's id in the cluster, logs and metrics.
+///   - metrics: the Prometheus backend installed for this process; without it there is no
+///     `/metrics` route.
 public func buildApplication(
     configuration: GatewayConfiguration,
-    logger: Logger
+    logger: Logger,
+    nodeID: String = UUID().uuidString.lowercased(),
+    metrics: PrometheusMetrics? = nil
 ) async throws -> some ApplicationProtocol {
-    try await buildGateway(configuration: configuration, logger: logger).application()
+    try await buildGateway(configuration: configuration, logger: logger, nodeID: nodeID, metrics: metrics).application()
 }
 
 /// Every part of a gateway, wired, before it becomes an application: the router (whose route
@@ -48,7 +53,12 @@ public struct BuiltGateway {
 
 /// The one composition root: builds every part from the configuration and wires them together.
 /// Migrations run here, before the server accepts connections.
-public func buildGateway(configuration: GatewayConfiguration, logger: Logger) async throws -> BuiltGateway {
+public func buildGateway(
+    configuration: GatewayConfiguration,
+    logger: Logger,
+    nodeID: String = UUID().uuidString.lowercased(),
+    metrics: PrometheusMetrics? = nil
+) async throws -> BuiltGateway {
     let store = try await openStore(configuration, logger: logger)
     let secret: String
     do {
@@ -67,6 +77,8 @@ public func buildGateway(configuration: GatewayConfiguration, logger: Logger) as
             store: store,
             secret: secret,
             upstream: upstream,
+            nodeID: nodeID,
+            metrics: metrics,
             logger: logger
         )
     } catch {
@@ -84,9 +96,10 @@ func wireGateway(
     store: any Store,
     secret: String,
     upstream: HTTPUpstreamClient,
+    nodeID: String,
+    metrics: PrometheusMetrics?,
     logger: Logger
 ) async throws -> BuiltGateway {
-    let nodeID = UUID().uuidString.lowercased()
     let identity = NodeIdentity(
         id: nodeID,
         address: configuration.cluster.nodeAddress ?? "\(configuration.host):\(configuration.port)",
@@ -131,6 +144,11 @@ func wireGateway(
     )
 
     let router = Router(context: GatewayRequestContext.self)
+    // First, so every answer is counted, refusals included.
+    if metrics != nil { router.add(middleware: MetricsMiddleware<GatewayRequestContext>()) }
+    // Continues the client's W3C trace (or starts one) for the request and its upstream calls.
+    router.add(middleware: TracingMiddleware<GatewayRequestContext>())
+    router.add(middleware: RequestLogContextMiddleware<GatewayRequestContext>())
     if !configuration.security.corsOrigins.isEmpty {
         router.add(
             middleware: CORSAllowListMiddleware<GatewayRequestContext>(origins: configuration.security.corsOrigins)
@@ -189,6 +207,18 @@ func wireGateway(
         passthrough: configuration.security.headerPassthrough
     )
     mcp.register(on: router)
+    if let metrics, configuration.observability.metricsEnabled {
+        let sampler = ScrapeSampler(
+            runtime: runtime,
+            coordinator: coordinator,
+            catalog: catalog,
+            redis: coordination.redis
+        )
+        MetricsRoutes {
+            await sampler.sample()
+            return metrics.render()
+        }.register(on: router)
+    }
     if coordination.bus != nil {
         registry.afterCommit { old, new in await mcp.recordForOrphanedStreams(old: old, new: new) }
     }
@@ -298,7 +328,8 @@ func addAuthentication<Context: AuthenticatedRequestContext>(
         middleware: BearerAuthMiddleware<Context>(
             authority: authority,
             required: configuration.authRequired,
-            audit: audit
+            audit: audit,
+            scrapeToken: configuration.observability.metricsBearerToken.map(ScrapeToken.init)
         )
     )
     if security.rateLimitEnabled {

@@ -5,14 +5,14 @@ import GatewayCluster
 ///
 /// | Variable | Default | Meaning |
 /// |---|---|---|
-/// | `REDIS_URL` | none | `redis://[[user]:password@]host:port/db`: cluster mode (node registry, leader lease, sessions and limits shared) |
-/// | `REDIS_POOL_SIZE` | `4` | pipelined command connections to Redis per node |
-/// | `REDIS_KEY_PREFIX` | `mcpgw:` | prefix of every Redis key and channel (clusters may share a Redis) |
-/// | `NODE_ADDRESS` | `HOST:PORT` | the address this node announces in `GET /cluster` |
-/// | `LEADER_LEASE_TTL_MS` | `3000` | leader lease time to live; a dead leader is replaced within this plus one heartbeat |
+/// | `REDIS_URL` | none | `redis://[[user]:password@]host:port/db`: cluster mode. Needs `JWT_SECRET_KEY` and `AUTH_ENCRYPTION_SECRET` set, the same on every node |
+/// | `REDIS_POOL_SIZE` | `4` | pipelined command connections to Redis per node (plus one subscriber connection) |
+/// | `REDIS_KEY_PREFIX` | `mcpgw:` | prefix of every key and channel (clusters may share one Redis) |
+/// | `NODE_ADDRESS` | `HOST:PORT` | the address the node announces in `GET /cluster` |
+/// | `LEADER_LEASE_TTL_MS` | `3000` | leader lease time to live; a dead leader is replaced within it plus one heartbeat |
 /// | `CLUSTER_HEARTBEAT_MS` | `1000` | how often a node announces itself and renews or seeks the lease (at most a third of the TTL) |
-/// | `HEALTH_CHECK_INTERVAL` | `60` | seconds between the leader's health checks of every upstream |
-/// | `HEALTH_CHECK_TIMEOUT` | `10` | seconds one health check may take |
+/// | `HEALTH_CHECK_INTERVAL` | `60` | seconds between the leader's health checks of every upstream (also in embedded mode, where the node always leads) |
+/// | `HEALTH_CHECK_TIMEOUT` | `10` | seconds one health check (an MCP `ping`) may take |
 /// | `UNHEALTHY_THRESHOLD` | `3` | failed checks in a row before an upstream is marked unreachable |
 /// | `SHUTDOWN_DRAIN_TIMEOUT` | `30` | seconds calls in flight may take to finish after SIGTERM before they are cancelled |
 public struct ClusterSettings: Sendable {

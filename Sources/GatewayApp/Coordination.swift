@@ -18,6 +18,8 @@ struct Coordination {
     /// What must run beside the server (the Redis coordinator's heartbeat and subscription, the
     /// replay buffer's writer).
     let services: [any Service]
+    /// The Redis command pool in cluster mode (its connections are reported in the metrics).
+    var redis: RedisClient? = nil
 
     static func make(
         _ configuration: GatewayConfiguration,
@@ -68,7 +70,8 @@ struct Coordination {
             rateCounter: RedisRateCounter(redis: redis, keyPrefix: options.keyPrefix, logger: logger),
             eventLog: eventLog,
             bus: coordinator,
-            services: [RedisCloser(redis: redis), eventLog, coordinator, ShutdownAnnouncer(coordinator: coordinator)]
+            services: [RedisCloser(redis: redis), eventLog, coordinator, ShutdownAnnouncer(coordinator: coordinator)],
+            redis: redis
         )
     }
 }

@@ -9,25 +9,25 @@ import Logging
 /// | `PORT` | `--port` | `4444` | port to listen on |
 /// | `DATABASE_URL` | `--database-url` | `sqlite:///./data/mcp.db` | store: `sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://user@host:port/database?sslmode=…` (a password as `user:password@host`) |
 /// | `DB_POOL_SIZE` | `--db-pool-size` | `10` | most connections to PostgreSQL (1 to 200) |
-/// | `JWT_SECRET_KEY` | `--jwt-secret-key` | generated into `<data dir>/jwt-secret` | HS256 secret, ≥ 32 bytes |
-/// | `AUTH_ENCRYPTION_SECRET` | `--auth-encryption-secret` | generated into `<data dir>/encryption-secret` | key material for upstream credentials at rest, ≥ 32 bytes |
-/// | `AUTH_ENCRYPTION_SECRET_PREVIOUS` | `--auth-encryption-secret-previous` | none | the secret being rotated away from (still opens old values) |
-/// | `AUTH_REQUIRED` | `--auth-required` | `true` | require bearer tokens |
-/// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and name |
+/// | `JWT_SECRET_KEY` | `--jwt-secret-key` | generated | HS256 secret, at least 32 bytes; if unset, a random one is created once in `<data dir>/jwt-secret` (mode 0600) and reused |
+/// | `AUTH_ENCRYPTION_SECRET` | `--auth-encryption-secret` | generated | key material (at least 32 bytes) for upstream credentials and stdio environments at rest (AES-256-GCM, HKDF-derived key); if unset, created once in `<data dir>/encryption-secret` (mode 0600). A different secret makes the gateway refuse to start rather than lose credentials |
+/// | `AUTH_ENCRYPTION_SECRET_PREVIOUS` | `--auth-encryption-secret-previous` | none | the old secret during a rotation: values still open with it; `mcpgateway rotate-key` re-encrypts everything under the new one |
+/// | `AUTH_REQUIRED` | `--auth-required` | `true` | require bearer tokens (false: every request is `anonymous`) |
+/// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and item name: `-`, `--`, `_` or `.` |
 /// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
-/// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take |
-/// | `SESSION_TTL` | `--session-ttl` | `86400` | seconds a stateful MCP session lives (then: initialize again) |
-/// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body |
-/// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body |
+/// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take before the client gets an error |
+/// | `SESSION_TTL` | `--session-ttl` | `86400` | seconds a stateful MCP session lives; after that (or after DELETE) its id gets 404 and the client initializes again |
+/// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body (413 beyond) |
+/// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body (413 beyond) |
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
-/// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream |
-/// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session for `Last-Event-ID` |
-/// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay |
-/// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` |
-/// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between keep-alive comments on streams |
+/// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream; beyond it notifications are dropped and requests to the client refused |
+/// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session (GET stream and call streams) for resuming with `Last-Event-ID`; older ones are dropped |
+/// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay, and how long a session whose GET stream dropped still collects them |
+/// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` and `/servers/{id}/ws` (bearer token on the upgrade request) |
+/// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between `: keep-alive` comments on open streams; a call still running after it switches to an SSE answer, and a client that closed its stream is noticed (and its call cancelled upstream) within one interval |
 ///
 /// Security knobs (tokens, admin API, audit log) are listed on ``SecuritySettings``, cluster knobs
-/// on ``ClusterSettings``.
+/// on ``ClusterSettings``, metrics and logs on ``ObservabilitySettings``.
 public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var host: String = "127.0.0.1"
     public var port: Int = 4444
@@ -56,6 +56,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var security = SecuritySettings()
     /// Cluster mode (REDIS_URL) and the leader's periodic work.
     public var cluster = ClusterSettings()
+    /// Metrics and log format.
+    public var observability = ObservabilitySettings()
 
     public init() {}
 
@@ -152,6 +154,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         security = try SecuritySettings(values: values)
         cluster = try ClusterSettings(values: values)
+        observability = try ObservabilitySettings(values: values)
         if cluster.redis != nil {
             // Every node must open the others' session ids and decrypt the same credentials.
             guard jwtSecretKey != nil else {

@@ -1,5 +1,6 @@
 import GatewayCore
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// The work done once per cluster, by the leader only: upstream health checks. Each interval the
@@ -16,6 +17,18 @@ final class LeaderDuties: Service, Sendable {
     let unhealthyThreshold: Int
     let logger: Logger
     private let failures = AsyncFailureCounts()
+    /// `mcpgateway_upstream_health_checks_total{upstream, outcome="success"|"failure"}`.
+    private let checks = MetricCache<HealthCheckKey, Counter> { key in
+        Counter(
+            label: "mcpgateway_upstream_health_checks_total",
+            dimensions: [("upstream", key.upstream), ("outcome", key.succeeded ? "success" : "failure")]
+        )
+    }
+
+    struct HealthCheckKey: Hashable, Sendable {
+        var upstream: String
+        var succeeded: Bool
+    }
 
     init(
         coordinator: any Coordinator,
@@ -75,6 +88,7 @@ final class LeaderDuties: Service, Sendable {
                     relay: nil
                 )
             } catch let error as UpstreamError {
+                checks[HealthCheckKey(upstream: gateway.name, succeeded: false)].increment()
                 let failed = await failures.increment(gateway.id)
                 guard failed >= unhealthyThreshold, gateway.reachable, stillLeading(epoch) else { return }
                 try await registry.setGatewayReachable(id: gateway.id, reachable: false, fencingEpoch: epoch)
@@ -84,6 +98,7 @@ final class LeaderDuties: Service, Sendable {
                 )
                 return
             }
+            checks[HealthCheckKey(upstream: gateway.name, succeeded: true)].increment()
             await failures.clear(gateway.id)
             guard !gateway.reachable, stillLeading(epoch) else { return }
             try await registry.refreshGateway(id: gateway.id, fencingEpoch: epoch)

@@ -135,6 +135,7 @@ extension HTTPUpstreamClient {
         request.headers.add(name: "content-type", value: "application/json")
         for header in target.auth.headers { request.headers.add(name: header.name, value: header.value) }
         for header in target.forwardedHeaders { request.headers.add(name: header.name, value: header.value) }
+        request.headers.addTraceContext()
         request.body = .bytes(ByteBuffer(bytes: body))
         let response: HTTPClientResponse
         do {

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// The upstream client for streamable HTTP and legacy SSE upstreams, over one pooled
 /// AsyncHTTPClient: kept-alive connections, one upstream session per gateway, one upstream request
@@ -193,7 +194,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        let reply = try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+        // A client span: the upstream's `traceparent` names it as the parent.
+        let reply = try await withSpan("MCP \(method)", ofKind: .client) { _ in
+            try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+        }
         if case .result = reply, method == "resources/subscribe" || method == "resources/unsubscribe" {
             remember(method, params: params, gatewayID: target.gatewayID)
         }
@@ -391,6 +395,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
         for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
         for header in target.forwardedHeaders { headers.add(name: header.name, value: header.value) }
+        headers.addTraceContext()
         return headers
     }
 

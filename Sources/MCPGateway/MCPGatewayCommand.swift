@@ -7,13 +7,17 @@ import GatewayTranslate
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Tracing
 import UnixSignals
 
 struct MCPGatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcpgateway",
         abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
-        subcommands: [Serve.self, Token.self, Migrate.self, RotateKey.self, Translate.self, Version.self],
+        subcommands: [
+            Serve.self, Token.self, Migrate.self, RotateKey.self, Export.self, Import.self, Translate.self,
+            Version.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -49,7 +53,8 @@ struct ConfigurationOptions: ParsableArguments {
     var sseKeepaliveInterval: String?
 
     /// The environment with flags laid over it, parsed; exits with one line on stderr if invalid.
-    func load() -> GatewayConfiguration {
+    /// Logging is set up from it, with `nodeID` on every line when given.
+    func load(nodeID: String? = nil) -> GatewayConfiguration {
         var values = ProcessInfo.processInfo.environment
         let flags: [(String, String?)] = [
             ("HOST", host), ("PORT", port), ("DATABASE_URL", databaseURL), ("DB_POOL_SIZE", dbPoolSize),
@@ -66,7 +71,11 @@ struct ConfigurationOptions: ParsableArguments {
         for (key, value) in flags { if let value { values[key] = value } }
         do {
             let configuration = try GatewayConfiguration(values: values)
-            bootstrapLogging(level: configuration.logLevel)
+            bootstrapLogging(
+                level: configuration.logLevel,
+                format: configuration.observability.logFormat,
+                metadata: nodeID.map { ["node_id": .string($0)] } ?? [:]
+            )
             return configuration
         } catch {
             fail(error.description)
@@ -75,8 +84,14 @@ struct ConfigurationOptions: ParsableArguments {
 }
 
 /// Logs go to stderr; stdout carries only command output.
-func bootstrapLogging(level: Logger.Level) {
-    LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level) }
+func bootstrapLogging(
+    level: Logger.Level,
+    format: ObservabilitySettings.LogFormat,
+    metadata: Logger.Metadata = [:]
+) {
+    LoggingSystem.bootstrap { label in
+        StandardErrorLogHandler(label: label, level: level, format: format, metadata: metadata)
+    }
 }
 
 /// Prints one line on stderr and exits non-zero.
@@ -90,11 +105,19 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration = options.load()
+        let nodeID = UUID().uuidString.lowercased()
+        let configuration = options.load(nodeID: nodeID)
         let logger = Logger(label: "mcpgateway")
+        let metrics = configuration.observability.metricsEnabled ? PrometheusMetrics.bootstrap() : nil
+        InstrumentationSystem.bootstrap(TraceContextPropagator())
         let app: any ApplicationProtocol
         do {
-            app = try await buildApplication(configuration: configuration, logger: logger)
+            app = try await buildApplication(
+                configuration: configuration,
+                logger: logger,
+                nodeID: nodeID,
+                metrics: metrics
+            )
         } catch let error as ConfigurationError {
             fail(error.description)
         } catch {
@@ -224,9 +247,13 @@ struct Translate: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             fail("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        bootstrapLogging(level: level)
-        let logger = Logger(label: "mcpgateway.translate")
         let environment = ProcessInfo.processInfo.environment
+        // A bridge mostly runs beside a desktop client: text unless LOG_FORMAT says otherwise.
+        bootstrapLogging(
+            level: level,
+            format: environment["LOG_FORMAT"].flatMap { .init(rawValue: $0.lowercased()) } ?? .text
+        )
+        let logger = Logger(label: "mcpgateway.translate")
         let remotes = [
             connectStreamableHttp.map { RemoteStdioBridge.Remote.streamableHTTP($0) }, connectSse.map { .sse($0) },
         ]

@@ -92,3 +92,17 @@ import Testing
         #expect(Timestamp(millisecondsSince1970: 1_764_088_333_123).iso8601 == "2025-11-25T16:32:13.123Z")
     }
 }
+
+@Suite struct CatalogHolderOrderTests {
+    @Test func aLoadBegunEarlierNeverHidesOneBegunLater() {
+        let holder = CatalogHolder()
+        let early = holder.ticket()
+        let late = holder.ticket()
+        let newer = CatalogSnapshot(contents: CatalogContents(gateways: [CatalogSnapshotTests.gateway("new")]))
+        #expect(holder.replace(with: newer, ticket: late))
+        #expect(!holder.replace(with: .empty, ticket: early))
+        #expect(holder.snapshot.gatewaysByID["new"] != nil)
+        #expect(holder.replace(with: .empty, ticket: holder.ticket()))
+        #expect(holder.snapshot.gatewaysByID.isEmpty)
+    }
+}

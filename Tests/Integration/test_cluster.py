@@ -204,6 +204,38 @@ def test_cluster_view_is_admin_only(cluster: Cluster) -> None:
     assert httpx.get(f"{cluster.admin_url(0)}/cluster", timeout=5).status_code == 401
 
 
+def node_metrics(cluster: Cluster, index: int) -> dict[str, float]:
+    """`name{labels}` → value from one node's /metrics (parsed by prometheus_client)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with node_client(cluster, index) as http:
+        resp = http.get("/metrics")
+    assert resp.status_code == 200, resp.text
+    return {
+        sample.name + json.dumps(sample.labels, sort_keys=True): sample.value
+        for family in text_string_to_metric_families(resp.text)
+        for sample in family.samples
+    }
+
+
+def test_every_node_reports_the_cluster_in_its_metrics(cluster: Cluster) -> None:
+    with node_client(cluster, 1) as http:
+        assert http.get("/gateways").status_code == 200
+    scraped = [node_metrics(cluster, i) for i in range(3)]
+    leaders = [m["mcpgateway_leader{}"] for m in scraped]
+    assert sorted(leaders) == [0, 0, 1], leaders
+    epoch = scraped[leaders.index(1)]["mcpgateway_leader_epoch{}"]
+    assert epoch == cluster.view(0)["leader"]["epoch"]
+    for m in scraped:
+        assert m["mcpgateway_cluster_nodes{}"] == 3
+        # Heartbeats, the lease and the replay log all go through the Redis pool.
+        assert m["mcpgateway_redis_command_duration_seconds_count{}"] > 0
+        assert m["mcpgateway_redis_connections_open{}"] >= 1
+        assert m["mcpgateway_db_pool_size{}"] > 1
+        assert any(key.startswith("mcpgateway_db_operation_duration_seconds_count{\"backend\": \"postgres\"")
+                   for key in m)
+
+
 def test_a_session_continues_on_every_node(cluster: Cluster) -> None:
     with node_client(cluster, 0) as first:
         session_id = initialize(first, cluster.nodes[0].mcp_url)

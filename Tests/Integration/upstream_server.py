@@ -204,11 +204,12 @@ def build_server(page_size: int | None = None, namespace: str | None = None, hos
     def add(a: int, b: int) -> Sum:
         return Sum(sum=a + b)
 
-    @server.tool(description="The x-* headers (and whether authorization or cookie came) of this call's HTTP request.")
+    @server.tool(description="The x-* and W3C trace context headers (and authorization or cookie) of this call's request.")
     def headers(ctx: Context) -> str:
         request = ctx.request_context.request
         seen = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
-        return json.dumps({k: v for k, v in seen.items() if k.startswith("x-") or k in ("authorization", "cookie")})
+        shown = ("authorization", "cookie", "traceparent", "tracestate")
+        return json.dumps({k: v for k, v in seen.items() if k.startswith("x-") or k in shown})
 
     @server.tool(description="Always fails with a tool error (isError result).")
     def fail() -> str:

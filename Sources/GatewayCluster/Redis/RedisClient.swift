@@ -1,5 +1,6 @@
 import GatewayCore
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -36,6 +37,13 @@ public final class RedisClient: Sendable {
 
     private let slots: [Slot]
     private let nextSlot = Atomic<Int>(0)
+    /// Round trips (a pipeline counts once), waiting for a connection included.
+    private let commandDuration = Timer(
+        label: "mcpgateway_redis_command_duration_seconds",
+        preferredDisplayUnit: .seconds
+    )
+    /// Commands and pipelines that failed: Redis unreachable, a timeout, or an error reply.
+    private let errors = Counter(label: "mcpgateway_redis_errors_total")
 
     public init(endpoint: RedisEndpoint, options: Options = Options(), logger: Logger) {
         self.endpoint = endpoint
@@ -47,13 +55,36 @@ public final class RedisClient: Sendable {
     /// Sends one command; error replies are thrown as ``RedisError/Code/replyError``.
     @discardableResult
     public func send(_ command: [RESPArgument]) async throws -> RESPValue {
-        let reply = try await connection().send(command)
-        return try reply.orThrow(command.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "command")
+        try await measured {
+            let reply = try await connection().send(command)
+            return try reply.orThrow(command.first.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "command")
+        }
     }
 
     /// Sends commands in one write; returns every reply (error replies included, not thrown).
     public func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
-        try await connection().pipeline(commands)
+        try await measured { try await connection().pipeline(commands) }
+    }
+
+    private func measured<T>(_ body: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        defer { commandDuration.record(duration: start.duration(to: .now)) }
+        do {
+            return try await body()
+        } catch {
+            errors.increment()
+            throw error
+        }
+    }
+
+    /// Command connections open now (the subscriber's is not counted).
+    public var openConnections: Int {
+        slots.reduce(0) { open, slot in
+            slot.state.withLock { state in
+                if case .connected(let connection) = state, connection.isActive { return open + 1 }
+                return open
+            }
+        }
     }
 
     /// Runs a Lua script by its body (`EVAL`; scripts here are tiny and sent rarely).

@@ -12,6 +12,8 @@ public struct MCPDispatcher: Sendable {
     public let identity: ServerIdentity
     /// Size limits on requests (params, `_meta`) and the JSON depth transports parse with.
     public let rules: ValidationRules
+    /// Requests by method, and tool calls by tool, upstream and outcome.
+    public let metrics: MCPMetrics
 
     public init(
         catalog: CatalogHolder,
@@ -19,9 +21,11 @@ public struct MCPDispatcher: Sendable {
         pagination: Pagination,
         upstreamTimeout: Duration,
         identity: ServerIdentity,
-        rules: ValidationRules = ValidationRules()
+        rules: ValidationRules = ValidationRules(),
+        metrics: MCPMetrics = MCPMetrics()
     ) {
         self.rules = rules
+        self.metrics = metrics
         self.catalog = catalog
         self.upstream = upstream
         self.pagination = pagination
@@ -38,43 +42,74 @@ public struct MCPDispatcher: Sendable {
 
     /// Handles one request and returns the complete JSON-RPC response.
     public func handle(_ request: JSONRPCMessage, context: MCPRequestContext, logger: Logger) async -> Reply {
+        let method = request.method ?? ""
+        metrics.countRequest(method: method)
+        logger.debug("mcp request", metadata: ["mcp.method": .string(method)])
+        guard method == "tools/call" else { return await answer(request, context: context, logger: logger).reply }
+        let started = ContinuousClock.now
+        let (reply, outcome) = await answer(request, context: context, logger: logger)
+        let (tool, upstream) = callLabels(request, serverID: context.serverID)
+        metrics.recordCall(tool: tool, upstream: upstream, outcome: outcome, duration: started.duration(to: .now))
+        return reply
+    }
+
+    /// The tool and upstream a call is counted under: catalog names only, `unknown` otherwise.
+    func callLabels(_ request: JSONRPCMessage, serverID: String?) -> (tool: String, upstream: String) {
+        let snapshot = catalog.snapshot
+        guard let name = ParamsRewriter.stringMember("name", in: request),
+            let route = snapshot.view(serverID: serverID)?.toolRoutes[name]
+        else { return ("unknown", "unknown") }
+        return (name, snapshot.gatewaysByID[route.target.gatewayID]?.name ?? route.target.gatewayID)
+    }
+
+    /// The response, and how the request ended (for tool-call metrics).
+    func answer(
+        _ request: JSONRPCMessage,
+        context: MCPRequestContext,
+        logger: Logger
+    ) async -> (reply: Reply, outcome: MCPCallOutcome) {
         let id = request.id ?? .null
         do {
             try rules.checkLimits(of: request)
             let result = try await result(for: request, context: context, logger: logger)
             switch result {
             case .local(let bytes), .forwarded(.result(let bytes)):
+                let outcome: MCPCallOutcome =
+                    request.method == "tools/call" && ToolResult.isError(bytes) ? .toolError : .success
                 if ProtocolVersions.isStateless(context.protocolVersion) {
                     let decorated = ResultDecorator.decorate(bytes, method: request.method ?? "")
-                    return Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: decorated))
+                    return (Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: decorated)), outcome)
                 }
-                return Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: bytes))
+                return (Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: bytes)), outcome)
             case .forwarded(.error(let bytes)):
-                return Reply(bytes: JSONRPCMessage.errorResponseBytes(id: id, error: bytes))
+                return (Reply(bytes: JSONRPCMessage.errorResponseBytes(id: id, error: bytes)), .error)
             }
         } catch let error as JSONRPCError {
-            return Reply(bytes: error.answering(id).responseBytes, errorCode: error.code)
+            return (Reply(bytes: error.answering(id).responseBytes, errorCode: error.code), .error)
         } catch let error as UpstreamError where Task.isCancelled {
             logger.debug(
                 "request cancelled",
                 metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)]
             )
             let failure = JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: id)
-            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+            return (Reply(bytes: failure.responseBytes, errorCode: failure.code), .cancelled)
         } catch is CancellationError {
             let failure = JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: id)
-            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+            return (Reply(bytes: failure.responseBytes, errorCode: failure.code), .cancelled)
         } catch let error as UpstreamError {
             logger.warning(
                 "upstream call failed",
                 metadata: ["mcp.method": .string(request.method ?? ""), "upstream.error": .string(error.description)]
             )
             let failure = JSONRPCError(code: .upstreamError, message: "Upstream error: \(error.message)", id: id)
-            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+            return (
+                Reply(bytes: failure.responseBytes, errorCode: failure.code),
+                error.code == .timeout ? .timeout : .error
+            )
         } catch {
             logger.error("request failed", metadata: ["mcp.method": .string(request.method ?? "")])
             let failure = JSONRPCError.internalError("the request could not be completed", id: id)
-            return Reply(bytes: failure.responseBytes, errorCode: failure.code)
+            return (Reply(bytes: failure.responseBytes, errorCode: failure.code), .error)
         }
     }
 
@@ -233,8 +268,10 @@ public struct MCPDispatcher: Sendable {
         return JSONValue.object(result).serializedBytes
     }
 
-    /// The result of `initialize` for the negotiated version.
+    /// The result of `initialize` for the negotiated version (every transport answers
+    /// `initialize` through here, so this is where it is counted).
     public func initializeResult(protocolVersion: String) -> [UInt8] {
+        metrics.countRequest(method: "initialize")
         var result = JSONObject([
             ("protocolVersion", .string(protocolVersion)),
             ("capabilities", identity.capabilities),

@@ -39,8 +39,9 @@ public struct Registry: Sendable {
 
     /// Reloads the snapshot from the store.
     public func reload() async throws {
+        let ticket = catalog.ticket()
         let contents = try await store.loadCatalog()
-        catalog.replace(with: CatalogSnapshot(contents: contents))
+        catalog.replace(with: CatalogSnapshot(contents: contents), ticket: ticket)
     }
 
     /// Work to run after this node commits a change, before the write is answered, given the

@@ -5,16 +5,19 @@ import Logging
 
 /// Requires a valid bearer token on every route except the liveness and readiness probes, and
 /// keeps server-scoped tokens on their server's MCP endpoints. Refusals are audited.
-/// With `AUTH_REQUIRED=false` requests pass as the `anonymous` principal.
+/// With `AUTH_REQUIRED=false` requests pass as the `anonymous` principal. The static scrape token,
+/// when configured, is accepted on `GET /metrics` only.
 public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
     let authority: TokenAuthority
     let required: Bool
     let audit: AuditTrail?
+    let scrapeToken: ScrapeToken?
 
-    public init(authority: TokenAuthority, required: Bool, audit: AuditTrail? = nil) {
+    public init(authority: TokenAuthority, required: Bool, audit: AuditTrail? = nil, scrapeToken: ScrapeToken? = nil) {
         self.authority = authority
         self.required = required
         self.audit = audit
+        self.scrapeToken = scrapeToken
     }
 
     public func handle(
@@ -32,9 +35,14 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
             refused(request, context, reason: "no bearer token")
             throw BearerAuth.unauthorized("A bearer token is required")
         }
+        let token = header.dropFirst(7)
+        if let scrapeToken, request.method == .get, request.uri.path == ScrapeToken.path, scrapeToken.matches(token) {
+            context.principal = .metricsScraper
+            return try await next(request, context)
+        }
         let principal: Principal
         do {
-            principal = try await authority.authenticate(String(header.dropFirst(7)))
+            principal = try await authority.authenticate(String(token))
         } catch {
             context.logger.info("authentication failed", metadata: ["auth.reason": .string(error.message)])
             refused(request, context, reason: error.message)

@@ -8,12 +8,22 @@ public struct Principal: Sendable, Hashable {
     public var serverScope: String?
     /// The token's `jti`, by which it is revoked.
     public var tokenID: String?
+    /// Set only for the static scrape token (`METRICS_BEARER_TOKEN`), which may read `/metrics`
+    /// and nothing else.
+    public var readsMetricsOnly = false
 
     public init(subject: String, isAdmin: Bool = false, serverScope: String? = nil, tokenID: String? = nil) {
         self.subject = subject
         self.isAdmin = isAdmin
         self.serverScope = serverScope
         self.tokenID = tokenID
+    }
+
+    /// Whoever presented the scrape token.
+    public static var metricsScraper: Principal {
+        var principal = Principal(subject: "metrics-scraper")
+        principal.readsMetricsOnly = true
+        return principal
     }
 }
 

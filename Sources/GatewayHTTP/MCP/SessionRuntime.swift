@@ -45,6 +45,15 @@ public final class SessionRuntime: Sendable {
     /// MCP calls in flight on this node (reported as the node's load).
     public var callsInFlight: Int { inFlight.count }
 
+    /// Sessions with live state on this node: streamable HTTP sessions with a stream here, and
+    /// legacy SSE and WebSocket sessions. (A stateful session that only posts has none: its state
+    /// is sealed in its id.)
+    public var openSessions: Int { streams.counts.sessions + connections.count }
+
+    /// Client streams attached on this node: GET and call streams of streamable HTTP sessions,
+    /// and legacy SSE and WebSocket connections.
+    public var openStreams: Int { streams.counts.streams + connections.count }
+
     /// An upstream announced a change to a resource: every session subscribed to it hears of it
     /// on its GET stream.
     public func resourceUpdated(gatewayID: String, uri: String, notification: [UInt8]) {

@@ -35,6 +35,14 @@ final class SessionStreams: Sendable {
         self.bus = bus
     }
 
+    /// Sessions with streams on this node (attached, or collecting events for a resume), and the
+    /// connections attached to them.
+    var counts: (sessions: Int, streams: Int) {
+        entries.withLock { entries in
+            (entries.count, entries.values.reduce(0) { $0 + $1.attached.count })
+        }
+    }
+
     /// A fresh sequence number: microseconds since 1970, or one more than the last one if that is
     /// larger. Ids never repeat on a node, and events numbered on different nodes of a cluster
     /// keep their order (to within the nodes' clock difference), which replay relies on.

@@ -101,6 +101,7 @@ public struct RESTRoutes: Sendable {
         registerGateways(on: group.group("gateways"))
         registerItems(on: group)
         registerServers(on: group.group("servers"))
+        registerExportImport(on: group)
     }
 
     static func limit(_ request: Request) throws -> Int? {

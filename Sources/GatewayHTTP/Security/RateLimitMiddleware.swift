@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import Metrics
 import NIOCore
 
 /// Request limits per minute, by tier of route, for one kind of caller.
@@ -80,12 +81,18 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
     let limits: RateLimits
     let counter: any RateCounter
     let resolver: ClientAddressResolver
+    /// `mcpgateway_rate_limit_rejections_total{tier="address"|"subject"}`.
+    let rejections: Counter
 
     public init(scope: Scope, limits: RateLimits, counter: any RateCounter, resolver: ClientAddressResolver) {
         self.scope = scope
         self.limits = limits
         self.counter = counter
         self.resolver = resolver
+        self.rejections = Counter(
+            label: "mcpgateway_rate_limit_rejections_total",
+            dimensions: [("tier", scope == .address ? "address" : "subject")]
+        )
     }
 
     public func handle(
@@ -108,6 +115,7 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
         let (count, resetIn) = try await counter.hit(key, window: .seconds(60))
         let resetSeconds = max(1, (resetIn + 999) / 1000)
         guard count <= limit else {
+            rejections.increment()
             var problem = ProblemError(
                 .tooManyRequests,
                 "Rate limit exceeded: \(limit) requests per minute; retry in \(resetSeconds) s"

@@ -26,6 +26,7 @@ public final class PostgresStore: Store {
     let cipher: CredentialCipher
     let logger: Logger
     let options: Options
+    let metrics: StoreMetrics
 
     /// Connects to the database named by `url` (one probe connection first, so a wrong host,
     /// port, password or database fails here with the reason) and starts the pool.
@@ -51,11 +52,25 @@ public final class PostgresStore: Store {
             "PostgreSQL store opened",
             metadata: ["store.host": "\(config.host):\(config.port)", "store.pool_size": "\(poolSize)"]
         )
-        return PostgresStore(client: client, runner: runner, cipher: cipher, logger: logger, options: options)
+        return PostgresStore(
+            client: client,
+            runner: runner,
+            cipher: cipher,
+            logger: logger,
+            options: options,
+            poolSize: poolSize
+        )
     }
 
-    init(client: PostgresClient, runner: Task<Void, Never>, cipher: CredentialCipher, logger: Logger, options: Options)
-    {
+    init(
+        client: PostgresClient,
+        runner: Task<Void, Never>,
+        cipher: CredentialCipher,
+        logger: Logger,
+        options: Options,
+        poolSize: Int
+    ) {
+        self.metrics = StoreMetrics(backend: "postgres", poolSize: poolSize)
         self.client = client
         self.runner = runner
         self.cipher = cipher
@@ -87,16 +102,24 @@ public final class PostgresStore: Store {
     /// Runs `body` on a pooled connection, waiting at most `leaseTimeout` for one; errors come
     /// back as ``StoreError``.
     @discardableResult
-    func withSession<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) async throws -> T) async throws -> T {
+    func withSession<T: Sendable>(
+        operation: String = #function,
+        _ body: @escaping @Sendable (PostgresSession) async throws -> T
+    ) async throws -> T {
         let lease = LeaseDeadline()
         let client = client
         let logger = logger
         let timeout = options.leaseTimeout
+        let metrics = metrics
+        let start = ContinuousClock.now
+        defer { metrics.recordOperation(operation, since: start) }
         do {
             return try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     try await client.withConnection { connection in
                         guard lease.claim() else { throw CancellationError() }
+                        metrics.connectionLeased(waitingSince: start)
+                        defer { metrics.connectionReturned() }
                         return try await body(PostgresSession(connection: connection, logger: logger))
                     }
                 }
@@ -127,9 +150,10 @@ public final class PostgresStore: Store {
     @discardableResult
     func transaction<T: Sendable>(
         _ begin: PostgresQuery = "BEGIN",
+        operation: String = #function,
         _ body: @escaping @Sendable (PostgresSession) async throws -> T
     ) async throws -> T {
-        try await withSession { session in try await session.transaction(begin, body) }
+        try await withSession(operation: operation) { session in try await session.transaction(begin, body) }
     }
 
     // MARK: - Store

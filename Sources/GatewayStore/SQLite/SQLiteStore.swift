@@ -9,6 +9,7 @@ public actor SQLiteStore: Store {
     let connection: SQLiteConnection
     let logger: Logger
     let cipher: CredentialCipher
+    let metrics = StoreMetrics(backend: "sqlite", poolSize: 1)
     private var locked = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
@@ -52,13 +53,21 @@ public actor SQLiteStore: Store {
         }
     }
 
-    /// Runs `body` holding the lock, inside a transaction when `transaction` is set.
+    /// Runs `body` holding the lock, inside a transaction when `transaction` is set; measured as
+    /// `operation` (the calling store method).
     func exclusive<T: Sendable>(
         transaction: Bool,
+        operation: String = #function,
         _ body: (SQLiteConnection) async throws -> T
     ) async throws -> T {
+        let start = ContinuousClock.now
         await lock()
-        defer { unlock() }
+        metrics.connectionLeased(waitingSince: start)
+        defer {
+            unlock()
+            metrics.connectionReturned()
+            metrics.recordOperation(operation, since: start)
+        }
         if transaction { _ = try await connection.query("BEGIN IMMEDIATE") }
         do {
             let value = try await body(connection)

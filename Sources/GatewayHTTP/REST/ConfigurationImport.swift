@@ -1,0 +1,312 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+
+/// Imports gateways and virtual servers from an export document (``ExportDocument``, or
+/// ContextForge's) through the registry, so every entity is validated, checked against the SSRF
+/// policy and discovered exactly as a REST registration would be. Entities are keyed by name.
+///
+/// Conflict strategies (ContextForge's): `update` (the default) changes the existing entity,
+/// `skip` leaves it, `rename` imports under `<name>_imported_<unix seconds>`, and `fail` refuses
+/// the whole import with 409 before anything is written when any name is taken (ContextForge
+/// writes what it can and fails per entity). A dry run validates everything and reports what each
+/// strategy would do, without contacting upstreams or writing.
+struct ConfigurationImport {
+    enum Strategy: String, CaseIterable {
+        case skip, update, rename, fail
+    }
+
+    struct Options {
+        var strategy = Strategy.update
+        var dryRun = false
+        /// Names to import, by entity type; `nil` imports everything.
+        var selected: [String: Set<String>]?
+    }
+
+    /// ContextForge's import status shape.
+    struct Report {
+        let id = UUID().uuidString.lowercased()
+        let startedAt = Timestamp.now()
+        var total = 0, processed = 0, created = 0, updated = 0, skipped = 0, failed = 0
+        var errors: [String] = []
+        var warnings: [String] = []
+
+        func json(dryRun: Bool) -> JSONValue {
+            let counters: [(String, Int)] = [
+                ("total", total), ("processed", processed), ("created", created), ("updated", updated),
+                ("skipped", skipped), ("failed", failed),
+            ]
+            let progress = JSONObject(counters.map { ($0.0, JSONValue.int(Int64($0.1))) })
+            let members: [(String, JSONValue)] = [
+                ("import_id", .string(id)),
+                ("status", .string("completed")),
+                ("dry_run", .bool(dryRun)),
+                ("progress", .object(progress)),
+                ("errors", .array(errors.map(JSONValue.string))),
+                ("warnings", .array(warnings.map(JSONValue.string))),
+                ("started_at", .string(startedAt.iso8601)),
+                ("completed_at", .string(Timestamp.now().iso8601)),
+            ]
+            return .object(JSONObject(members))
+        }
+    }
+
+    let registry: Registry
+    var rules: ValidationRules { registry.rules }
+
+    /// The parts of a document this import reads, checked before anything else happens.
+    struct Entities {
+        var gateways: [JSONObject] = []
+        var servers: [JSONObject] = []
+        /// Discovered items and roots in the file, by type: counted and skipped.
+        var others: [(type: String, count: Int)] = []
+    }
+
+    /// Checks the document's shape: 422 naming the first problem.
+    static func entities(of document: JSONObject) throws -> Entities {
+        guard let version = document["version"]?.stringValue, !version.isEmpty else {
+            throw ProblemError.invalid("import_data.version", "is required and must be a non-empty string")
+        }
+        guard case .object(let all)? = document["entities"] else {
+            throw ProblemError.invalid("import_data.entities", "is required and must be an object of arrays")
+        }
+        var entities = Entities()
+        for (type, value) in all.members {
+            guard ExportDocument.entityTypes.contains(type) else {
+                throw ProblemError.invalid("import_data.entities.\(type)", "is not an entity type")
+            }
+            guard case .array(let items) = value else {
+                throw ProblemError.invalid("import_data.entities.\(type)", "must be an array")
+            }
+            var objects: [JSONObject] = []
+            for (index, item) in items.enumerated() {
+                guard case .object(let object) = item,
+                    let name = object["name"]?.stringValue ?? object["uri"]?.stringValue,
+                    !name.isEmpty
+                else {
+                    throw ProblemError.invalid(
+                        "import_data.entities.\(type)[\(index)]",
+                        "must be an object with a name"
+                    )
+                }
+                objects.append(object)
+            }
+            switch type {
+            case "gateways": entities.gateways = objects
+            case "servers": entities.servers = objects
+            default: if !objects.isEmpty { entities.others.append((type, objects.count)) }
+            }
+        }
+        return entities
+    }
+
+    func run(_ document: JSONObject, options: Options) async throws -> Report {
+        var entities = try Self.entities(of: document)
+        entities.gateways = entities.gateways.filter { isSelected($0, type: "gateways", options) }
+        entities.servers = entities.servers.filter { isSelected($0, type: "servers", options) }
+        var report = Report()
+        report.total = entities.gateways.count + entities.servers.count + entities.others.reduce(0) { $0 + $1.count }
+        for (type, count) in entities.others {
+            report.skipped += count
+            report.processed += count
+            report.warnings.append(
+                "\(count) \(type) skipped: discovered items are not imported; registering their gateway discovers them"
+            )
+        }
+        if options.strategy == .fail {
+            let taken = conflicts(entities)
+            guard taken.isEmpty else {
+                throw ProblemError(
+                    .conflict,
+                    "Already registered (conflict_strategy fail): " + taken.joined(separator: ", ")
+                )
+            }
+        }
+        for gateway in entities.gateways {
+            await importGateway(gateway, options: options, into: &report)
+        }
+        for server in entities.servers {
+            await importServer(server, options: options, into: &report)
+        }
+        return report
+    }
+
+    func isSelected(_ object: JSONObject, type: String, _ options: Options) -> Bool {
+        guard let selected = options.selected?[type] else { return options.selected == nil }
+        return selected.isEmpty || object["name"]?.stringValue.map(selected.contains) == true
+    }
+
+    func conflicts(_ entities: Entities) -> [String] {
+        let snapshot = registry.catalog.snapshot
+        let gateways = entities.gateways.compactMap { $0["name"]?.stringValue }.filter {
+            existingGateway(named: $0, in: snapshot) != nil
+        }
+        let servers = entities.servers.compactMap { $0["name"]?.stringValue }.filter { name in
+            snapshot.contents.servers.contains { $0.name == name }
+        }
+        return gateways.map { "gateway '\($0)'" } + servers.map { "server '\($0)'" }
+    }
+
+    func existingGateway(named name: String, in snapshot: CatalogSnapshot) -> GatewayRecord? {
+        let slug = Naming.slug(name)
+        return snapshot.contents.gateways.first { $0.name == name || $0.slug == slug }
+    }
+
+    // MARK: - Gateways
+
+    func importGateway(_ entity: JSONObject, options: Options, into report: inout Report) async {
+        let name = entity["name"]?.stringValue ?? ""
+        let object = credentialsChecked(entity, name: name, into: &report)
+        let existing = existingGateway(named: name, in: registry.catalog.snapshot)
+        let active = entity["is_active"]?.boolValue ?? entity["enabled"]?.boolValue ?? true
+        await settle("gateway", name: name, taken: existing != nil, options: options, into: &report) { name in
+            var object = object
+            object["name"] = .string(name)
+            let input = try InputParser.gatewayInput(object, rules: rules)
+            guard !options.dryRun else { return }
+            let gateway = try await registry.registerGateway(input)
+            if !active { _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: false) }
+        } update: {
+            guard let gateway = existing else { return }
+            var changes = object
+            changes["name"] = nil
+            let update = try InputParser.gatewayUpdate(changes, rules: rules)
+            guard !options.dryRun else { return }
+            _ = try await registry.updateGateway(id: gateway.id, update)
+            if gateway.enabled != active { _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: active) }
+        }
+    }
+
+    /// Does what the strategy says with one entity and counts the outcome: `create` (under a new
+    /// name when renaming) when its name is free or the strategy renames, `update` when the name
+    /// is taken and the strategy updates; a dry run validates in both but writes nothing.
+    func settle(
+        _ kind: String,
+        name: String,
+        taken: Bool,
+        options: Options,
+        into report: inout Report,
+        create: (_ name: String) async throws -> Void,
+        update: () async throws -> Void
+    ) async {
+        report.processed += 1
+        let wouldOrDid = options.dryRun ? "would be" : "was"
+        do {
+            switch (taken, options.strategy) {
+            case (false, _), (true, .rename):
+                let target = taken ? "\(name)_imported_\(Timestamp.now().millisecondsSince1970 / 1000)" : name
+                try await create(target)
+                if taken { report.warnings.append("\(kind) '\(name)' exists: \(wouldOrDid) imported as '\(target)'") }
+                if options.dryRun { report.warnings.append("\(kind) '\(target)' would be created") }
+                report.created += 1
+            case (true, .update):
+                try await update()
+                if options.dryRun { report.warnings.append("\(kind) '\(name)' would be updated") }
+                report.updated += 1
+            case (true, .skip), (true, .fail):
+                report.skipped += 1
+                report.warnings.append("\(kind) '\(name)' exists: skipped")
+            }
+        } catch {
+            report.failed += 1
+            report.errors.append("\(kind) '\(name)': \(Self.reason(error))")
+        }
+    }
+
+    /// The entity as a registration body. Credentials are never in our exports, and ContextForge's
+    /// `auth_value` is sealed with the exporting instance's key: either way the gateway is
+    /// imported without them, with a warning, unless the file spells them out in the REST fields.
+    func credentialsChecked(_ entity: JSONObject, name: String, into report: inout Report) -> JSONObject {
+        var object = entity
+        let spelledOut = ["auth_token", "auth_username", "auth_password", "auth_header_key", "auth_header_value"]
+            .contains { entity[$0] != nil }
+        if let type = entity["auth_type"]?.stringValue, type != "none", !spelledOut {
+            object["auth_type"] = nil
+            report.warnings.append(
+                "gateway '\(name)': its \(type) credentials are not in the file; "
+                    + "set them with PUT /gateways/{id} if discovery needs them"
+            )
+        }
+        object["auth_value"] = nil
+        object["auth_query_params"] = nil
+        return object
+    }
+
+    // MARK: - Virtual servers
+
+    func importServer(_ entity: JSONObject, options: Options, into report: inout Report) async {
+        let name = entity["name"]?.stringValue ?? ""
+        let snapshot = registry.catalog.snapshot
+        let existing = snapshot.contents.servers.first { $0.name == name }
+        let active = entity["is_active"]?.boolValue ?? entity["enabled"]?.boolValue ?? true
+        let tools = resolve(entity, keys: ["tool_ids", "associated_tools"], kind: "tool", name: name, into: &report) {
+            reference in snapshot.toolsByID[reference]?.id ?? snapshot.contents.tools.first { $0.name == reference }?.id
+        }
+        let resources = resolve(entity, keys: ["associated_resources"], kind: "resource", name: name, into: &report) {
+            reference in
+            snapshot.resourcesByID[reference]?.id ?? snapshot.contents.resources.first { $0.uri == reference }?.id
+        }
+        let prompts = resolve(entity, keys: ["associated_prompts"], kind: "prompt", name: name, into: &report) {
+            reference in
+            snapshot.promptsByID[reference]?.id ?? snapshot.contents.prompts.first { $0.name == reference }?.id
+        }
+        /// The entity's own fields, validated as `POST /servers` validates them, with the members.
+        func input(named name: String?) throws -> ServerInput {
+            var fields = JSONObject()
+            for key in ["description", "icon"] { fields[key] = entity[key] }
+            fields["name"] = .string(name ?? "unchanged")
+            var input = try InputParser.serverInput(fields, creating: true, rules: rules)
+            input.name = name
+            input.toolIDs = tools
+            input.resourceIDs = resources
+            input.promptIDs = prompts
+            return input
+        }
+        await settle("server", name: name, taken: existing != nil, options: options, into: &report) { name in
+            let input = try input(named: name)
+            guard !options.dryRun else { return }
+            let server = try await registry.createServer(input)
+            if !active { _ = try await registry.setServerEnabled(id: server.id, enabled: false) }
+        } update: {
+            guard let server = existing else { return }
+            let input = try input(named: nil)
+            guard !options.dryRun else { return }
+            _ = try await registry.updateServer(id: server.id, input)
+            if server.enabled != active { _ = try await registry.setServerEnabled(id: server.id, enabled: active) }
+        }
+    }
+
+    /// Member references (ids of this catalog, or qualified names, or resource URIs) as ids;
+    /// references that match nothing are dropped with a warning.
+    func resolve(
+        _ entity: JSONObject,
+        keys: [String],
+        kind: String,
+        name: String,
+        into report: inout Report,
+        _ lookUp: (String) -> String?
+    ) -> [String] {
+        guard let key = keys.first(where: { entity[$0] != nil }), case .array(let values)? = entity[key] else {
+            return []
+        }
+        var ids: [String] = []
+        for value in values {
+            guard let reference = value.stringValue, let id = lookUp(reference) else {
+                report.warnings.append(
+                    "server '\(name)': no \(kind) '\(value.stringValue ?? "?")' in the catalog; left out"
+                )
+                continue
+            }
+            if !ids.contains(id) { ids.append(id) }
+        }
+        return ids
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let problem as ProblemError: problem.detail
+        case let registry as RegistryError: registry.message
+        default: "the change could not be made"
+        }
+    }
+}
