@@ -146,8 +146,8 @@ func wireGateway(
     let router = Router(context: GatewayRequestContext.self)
     // First, so every answer is counted, refusals included.
     if metrics != nil { router.add(middleware: MetricsMiddleware<GatewayRequestContext>()) }
-    // Continues the client's W3C trace (or starts one) for the request and its upstream calls.
-    router.add(middleware: TracingMiddleware<GatewayRequestContext>())
+    // Continues the client's W3C trace for the request and its upstream calls.
+    router.add(middleware: TraceContextMiddleware<GatewayRequestContext>())
     router.add(middleware: RequestLogContextMiddleware<GatewayRequestContext>())
     if !configuration.security.corsOrigins.isEmpty {
         router.add(

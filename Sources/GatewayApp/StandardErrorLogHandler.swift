@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayHTTP
 import Logging
 
 #if canImport(Glibc)
@@ -10,7 +11,8 @@ import Glibc
 ///
 /// A JSON line has `timestamp` (ISO 8601, UTC), `level`, `logger`, `message`, `source`, then
 /// every metadata key (the node's `node_id`, a request's `request_id`, `session_hash`, `trace_id`,
-/// and what the event adds) as its own member. Nothing here filters secrets: no code logs one.
+/// and what the event adds) as its own member; Hummingbird's `hb.request.id` is written as
+/// `request_id`. Nothing here filters secrets: no code logs one.
 ///
 /// swift-log's `StreamLogHandler` re-renders all metadata every time one key is set, and
 /// Hummingbird sets a request id on every request's logger; this handler renders metadata only
@@ -56,7 +58,8 @@ public struct StandardErrorLogHandler: LogHandler {
     func textLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> [UInt8] {
         var line = "\(Timestamp.now().iso8601) \(event.level) \(label): \(event.message)"
         for key in metadata.keys.sorted() {
-            line += " \(key)=\(metadata[key].map { "\($0)" } ?? "")"
+            let name = key == RequestLogContext.hummingbirdKey ? "request_id" : key
+            line += " \(name)=\(metadata[key].map { "\($0)" } ?? "")"
         }
         line += "\n"
         return Array(line.utf8)
@@ -77,7 +80,7 @@ public struct StandardErrorLogHandler: LogHandler {
         for key in metadata.keys.sorted() where !Self.reserved.contains(key) {
             guard let value = metadata[key] else { continue }
             writer.raw(",")
-            writer.string(key)
+            writer.string(key == RequestLogContext.hummingbirdKey ? "request_id" : key)
             writer.raw(":")
             writer.value(Self.json(value))
         }

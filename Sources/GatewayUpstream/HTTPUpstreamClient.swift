@@ -194,9 +194,15 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         relay: (any UpstreamCallRelay)?
     ) async throws -> UpstreamReply {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
-        // A client span: the upstream's `traceparent` names it as the parent.
-        let reply = try await withSpan("MCP \(method)", ofKind: .client) { _ in
-            try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+        let reply: UpstreamReply
+        if InstrumentationContext.current != nil {
+            // Within a client's trace: a client span, which the upstream's `traceparent` names as
+            // the parent.
+            reply = try await withSpan("MCP \(method)", ofKind: .client) { _ in
+                try await send(target, method: method, params: params, deadline: deadline, relay: relay)
+            }
+        } else {
+            reply = try await send(target, method: method, params: params, deadline: deadline, relay: relay)
         }
         if case .result = reply, method == "resources/subscribe" || method == "resources/unsubscribe" {
             remember(method, params: params, gatewayID: target.gatewayID)

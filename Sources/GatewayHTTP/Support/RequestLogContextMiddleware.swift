@@ -20,10 +20,15 @@ public struct RequestLogContextMiddleware<Context: RequestContext>: RouterMiddle
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let generated = context.logger[metadataKey: RequestLogContext.hummingbirdKey]
-        context.logger[metadataKey: RequestLogContext.hummingbirdKey] = nil
-        let id = request.headers[.xRequestID].flatMap(RequestLogContext.acceptable) ?? generated.map { "\($0)" } ?? ""
-        context.logger[metadataKey: "request_id"] = .string(id)
+        // Hummingbird's generated id is on the logger already (rendered as `request_id`); a
+        // client's own id replaces it.
+        let id: String
+        if let own = request.headers[.xRequestID].flatMap(RequestLogContext.acceptable) {
+            id = own
+            context.logger[metadataKey: RequestLogContext.hummingbirdKey] = .string(own)
+        } else {
+            id = context.logger[metadataKey: RequestLogContext.hummingbirdKey].map { "\($0)" } ?? ""
+        }
         if let trace = InstrumentationContext.current?.traceContext {
             context.logger[metadataKey: "trace_id"] = .stringConvertible(trace.traceID)
         }
@@ -43,7 +48,8 @@ public struct RequestLogContextMiddleware<Context: RequestContext>: RouterMiddle
 
 /// What ``RequestLogContextMiddleware`` reads and writes.
 public enum RequestLogContext {
-    static let hummingbirdKey = "hb.request.id"
+    /// Where Hummingbird keeps a request's id on its logger; log lines name it `request_id`.
+    public static let hummingbirdKey = "hb.request.id"
 
     /// A client's id, if it is safe to log and echo: 1 to 128 of `A-Z a-z 0-9 . _ : -`.
     static func acceptable(_ text: String) -> String? {
