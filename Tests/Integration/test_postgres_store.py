@@ -273,3 +273,26 @@ def test_outage_writes_are_503_reads_use_the_snapshot_and_writes_resume(
             h.ok_json(api.post("/tokens", json={"name": "after outage"}), 201)
     finally:
         gateway.stop()
+
+
+def test_a_schema_newer_than_the_build_is_reported_at_start(
+    database: str, postgres: postgres_server.PostgresServer, tmp_path: Path
+) -> None:
+    """A rolled-back image on a schema a newer build migrated starts (the migrations are additive)
+    but says so; SQLite and PostgreSQL alike."""
+    first = start_on(tmp_path / "first", database)
+    first.stop()
+    postgres.psql("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)", database=db_name(database))
+    sqlite_dir = tmp_path / "sqlite"
+    sqlite = h.start_gateway(sqlite_dir)
+    sqlite.stop()
+    import sqlite3
+
+    with sqlite3.connect(sqlite_dir / "gw.db") as connection:
+        connection.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)")
+    for gateway in (start_on(tmp_path / "second", database), h.start_gateway(sqlite_dir)):
+        try:
+            log = gateway.process.log()
+            assert "the database schema is newer than this build" in log and '"store.schema_version":"99"' in log
+        finally:
+            gateway.stop()
