@@ -237,19 +237,25 @@ func wireGateway(
         server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
     }
 
+    let leaderDuties = LeaderDuties(
+        coordinator: coordinator,
+        registry: registry,
+        upstream: upstream,
+        interval: .seconds(configuration.cluster.healthCheckIntervalSeconds),
+        timeout: .seconds(configuration.cluster.healthCheckTimeoutSeconds),
+        unhealthyThreshold: configuration.cluster.unhealthyThreshold,
+        logger: logger
+    )
+    // Series of tools and upstreams that left the catalog leave the metrics with them.
+    catalog.observe { _, new in
+        dispatcher.metrics.prune(keeping: Set(new.fullView.toolRoutes.keys))
+        leaderDuties.pruneChecks(keeping: Set(new.contents.gateways.map(\.name)))
+    }
     var services: [any Service] = [
         upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit, bodyReader,
         UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
         RevocationListener(coordinator: coordinator, revocations: authority.revocations, store: store, logger: logger),
-        LeaderDuties(
-            coordinator: coordinator,
-            registry: registry,
-            upstream: upstream,
-            interval: .seconds(configuration.cluster.healthCheckIntervalSeconds),
-            timeout: .seconds(configuration.cluster.healthCheckTimeoutSeconds),
-            unhealthyThreshold: configuration.cluster.unhealthyThreshold,
-            logger: logger
-        ),
+        leaderDuties,
     ]
     services += coordination.services
     if coordination.bus != nil { services.append(SessionBusListener(routes: mcp)) }

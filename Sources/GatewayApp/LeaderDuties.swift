@@ -30,6 +30,11 @@ final class LeaderDuties: Service, Sendable {
         var succeeded: Bool
     }
 
+    /// Drops the health-check series of upstreams no longer registered (`names` are the ones left).
+    func pruneChecks(keeping names: Set<String>) {
+        for counter in checks.removeAll(where: { !names.contains($0.upstream) }) { counter.destroy() }
+    }
+
     init(
         coordinator: any Coordinator,
         registry: Registry,

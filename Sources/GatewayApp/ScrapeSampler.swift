@@ -38,7 +38,8 @@ struct ScrapeSampler: Sendable {
         streamsOpen.record(runtime.openStreams)
         let epoch = coordinator.leaderEpoch()
         leader.record(epoch == nil ? 0 : 1)
-        if let epoch { leaderEpoch.record(epoch) }
+        // The term this node leads in; 0 while it does not lead.
+        leaderEpoch.record(epoch ?? 0)
         if let redis { redisConnections.record(redis.openConnections) }
         // Without Redis the registry cannot be read; the last count stays.
         if let view = try? await coordinator.clusterView() { clusterNodes.record(view.nodes.count) }

@@ -114,7 +114,13 @@ struct Export: AsyncParsableCommand {
             return
         }
         let path = out ?? "mcpgateway-export-\(Self.stamp()).json"
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { fail("cannot write \(path)") }
+        // Owner-only: no credentials are in it, but stdio arguments and URLs are.
+        let written = FileManager.default.createFile(
+            atPath: path,
+            contents: Data(bytes),
+            attributes: [.posixPermissions: 0o600]
+        )
+        guard written else { fail("cannot write \(path)") }
         FileHandle.standardError.write(Data("exported \(counts) to \(path)\n".utf8))
     }
 

@@ -198,3 +198,52 @@ def test_bad_exports_and_non_admins_are_refused(source: h.Stack) -> None:
         h.assert_problem(api.get("/export"), 403)
         h.assert_problem(api.post("/import", json={"import_data": {"version": "1", "entities": {}}}), 403)
     assert httpx.get(f"{gateway.base_url}/export", timeout=10).status_code == 401
+
+
+def test_stdio_gateways_and_servers_update_in_place_keeping_what_the_file_lacks(tmp_path: Path) -> None:
+    """A stdio gateway's environment is never exported; importing the file back over it (update)
+    keeps the stored environment, and a server entity without members keeps its members."""
+    import os
+    import stat
+    import sys
+
+    gateway = h.start_gateway(tmp_path / "gw")
+    try:
+        with h.rest_client(gateway) as api:
+            stdio = h.ok_json(api.post("/gateways", json={
+                "name": "Local", "transport": "STDIO", "command": sys.executable,
+                "args": [str(h.UPSTREAM_SCRIPT), "--transport", "stdio"],
+                "env": {"LOCAL_TOKEN": SECRET}}), 200, 201)
+            tools = h.wait_for_tools(api, stdio["id"], len(h.UPSTREAM_TOOLS))
+            echo = next(t for t in tools if t["originalName"] == "echo")
+            h.ok_json(api.post("/servers", json={"name": "Kept", "associated_tools": [echo["id"]]}), 200, 201)
+        path = tmp_path / "export.json"
+        done = cli(gateway, "export", "-o", str(path))
+        assert done.returncode == 0, done.stderr
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        document = json.loads(path.read_text())
+        [entity] = document["entities"]["gateways"]
+        assert entity["transport"] == "STDIO" and entity["command"] == sys.executable and "env" not in entity
+        assert {"gateway": "Local", "field": "env", "names": ["LOCAL_TOKEN"]} in document["metadata"]["secrets_omitted"]
+        assert SECRET not in path.read_text()
+        # The server entity loses its member list: an update keeps the stored one.
+        del document["entities"]["servers"][0]["tool_ids"]
+        path.write_text(json.dumps(document))
+        done = cli(gateway, "import", str(path))
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["progress"]["updated"] == 2 and report["progress"]["failed"] == 0, report
+        with h.rest_client(gateway) as api:
+            assert h.ok_json(api.get(f"/gateways/{stdio['id']}"))["env"] == {"LOCAL_TOKEN": "*****"}
+            [server] = h.list_rest(api, "servers")
+            assert server["associatedTools"] == [echo["id"]]
+    finally:
+        gateway.stop()
+
+
+def test_an_import_of_too_many_entities_is_refused(source: h.Stack) -> None:
+    many = [{"name": f"g{i}", "url": "http://example.invalid/mcp"} for i in range(1001)]
+    with h.rest_client(source.gateway) as api:
+        problem = h.assert_problem(api.post("/import", json={
+            "import_data": {"version": "1", "entities": {"gateways": many}}}), 422)
+    assert problem["field"] == "import_data.entities.gateways" and "1000" in problem["detail"]

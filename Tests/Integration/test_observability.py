@@ -143,6 +143,30 @@ def test_metrics_need_an_admin_token_or_the_scrape_token(stack: h.Stack) -> None
         assert resp.status_code == 401, (path, resp.status_code)
 
 
+def test_the_scrape_token_works_with_authentication_off(tmp_path: Path) -> None:
+    token = secrets.token_hex(24)
+    gateway = h.start_gateway(tmp_path, extra_env={"AUTH_REQUIRED": "false", "METRICS_BEARER_TOKEN": token})
+    try:
+        url = f"{gateway.base_url}/metrics"
+        assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+        assert httpx.get(url, timeout=10).status_code == 403
+    finally:
+        gateway.stop()
+
+
+def test_series_of_a_deleted_upstream_leave_the_metrics(tmp_path: Path) -> None:
+    with h.private_stack(tmp_path, "Fleeting", extra_env={"METRICS_BEARER_TOKEN": SCRAPE_TOKEN}) as stack:
+        call_tools(stack, [(stack.tool("echo"), {"text": "x"})])
+        before = scrape(stack.gateway, SCRAPE_TOKEN)
+        assert value(before, "mcpgateway_mcp_calls_total", upstream="Fleeting") == 1
+        assert value(before, "mcpgateway_upstream_up", upstream="Fleeting") == 1
+        with h.rest_client(stack.gateway) as api:
+            [gateway] = h.list_rest(api, "gateways")
+            assert api.delete(f"/gateways/{gateway['id']}").status_code in (200, 204)
+        after = scrape(stack.gateway, SCRAPE_TOKEN)
+        assert not [key for key in after if ("upstream", "Fleeting") in key[1]], after
+
+
 def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
     gateway = h.start_gateway(tmp_path, extra_env={"METRICS_ENABLED": "false"})
     try:

@@ -58,7 +58,7 @@ public struct MCPDispatcher: Sendable {
         let snapshot = catalog.snapshot
         guard let name = ParamsRewriter.stringMember("name", in: request),
             let route = snapshot.view(serverID: serverID)?.toolRoutes[name]
-        else { return ("unknown", "unknown") }
+        else { return (MCPMetrics.unknown, MCPMetrics.unknown) }
         return (name, snapshot.gatewaysByID[route.target.gatewayID]?.name ?? route.target.gatewayID)
     }
 

@@ -24,22 +24,27 @@ public struct MCPMetrics: Sendable {
         var outcome: MCPCallOutcome
     }
 
+    /// The count and the latency of one tool, upstream and outcome, made together.
+    struct CallSeries: Sendable {
+        let count: Counter
+        let duration: Timer
+    }
+
     private let requests: MetricCache<String, Counter>
-    private let calls: MetricCache<CallKey, Counter>
-    private let durations: MetricCache<CallKey, Timer>
+    private let calls: MetricCache<CallKey, CallSeries>
 
     public init() {
         requests = MetricCache { method in
             Counter(label: "mcpgateway_mcp_requests_total", dimensions: [("method", method)])
         }
         calls = MetricCache { key in
-            Counter(label: "mcpgateway_mcp_calls_total", dimensions: Self.dimensions(key))
-        }
-        durations = MetricCache { key in
-            Timer(
-                label: "mcpgateway_mcp_call_duration_seconds",
-                dimensions: Self.dimensions(key),
-                preferredDisplayUnit: .seconds
+            CallSeries(
+                count: Counter(label: "mcpgateway_mcp_calls_total", dimensions: Self.dimensions(key)),
+                duration: Timer(
+                    label: "mcpgateway_mcp_call_duration_seconds",
+                    dimensions: Self.dimensions(key),
+                    preferredDisplayUnit: .seconds
+                )
             )
         }
     }
@@ -55,10 +60,23 @@ public struct MCPMetrics: Sendable {
 
     /// Records one finished tool call.
     public func recordCall(tool: String, upstream: String, outcome: MCPCallOutcome, duration: Duration) {
-        let key = CallKey(tool: tool, upstream: upstream, outcome: outcome)
-        calls[key].increment()
-        durations[key].record(duration: duration)
+        let series = calls[CallKey(tool: tool, upstream: upstream, outcome: outcome)]
+        series.count.increment()
+        series.duration.record(duration: duration)
     }
+
+    /// Drops the series of tools that left the catalog (upstreams name their tools, so a catalog
+    /// that changes would otherwise grow the exposition for ever); `tools` are the qualified names
+    /// still served.
+    public func prune(keeping tools: Set<String>) {
+        for series in calls.removeAll(where: { $0.tool != Self.unknown && !tools.contains($0.tool) }) {
+            series.count.destroy()
+            series.duration.destroy()
+        }
+    }
+
+    /// The label of a call whose tool the catalog does not know.
+    public static let unknown = "unknown"
 
     /// JSON-RPC methods clients send to a server, by the current and earlier specifications.
     static let knownMethods: Set<String> = [

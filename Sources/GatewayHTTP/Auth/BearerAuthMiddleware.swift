@@ -27,18 +27,22 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
     ) async throws -> Response {
         if BearerAuth.openPaths.contains(request.uri.path) { return try await next(request, context) }
         var context = context
+        let header = request.headers[.authorization]
+        let token = header.flatMap { ASCIICaseInsensitive.hasPrefix($0, "bearer ") ? $0.dropFirst(7) : nil }
+        // Before the AUTH_REQUIRED check: a scrape job presents the token either way.
+        if let scrapeToken, let token, request.method == .get, request.uri.path == ScrapeToken.path,
+            scrapeToken.matches(token)
+        {
+            context.principal = .metricsScraper
+            return try await next(request, context)
+        }
         guard required else {
             context.principal = Principal(subject: "anonymous")
             return try await next(request, context)
         }
-        guard let header = request.headers[.authorization], ASCIICaseInsensitive.hasPrefix(header, "bearer ") else {
+        guard let token else {
             refused(request, context, reason: "no bearer token")
             throw BearerAuth.unauthorized("A bearer token is required")
-        }
-        let token = header.dropFirst(7)
-        if let scrapeToken, request.method == .get, request.uri.path == ScrapeToken.path, scrapeToken.matches(token) {
-            context.principal = .metricsScraper
-            return try await next(request, context)
         }
         let principal: Principal
         do {

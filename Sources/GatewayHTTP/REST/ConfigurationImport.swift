@@ -62,6 +62,10 @@ struct ConfigurationImport {
         var others: [(type: String, count: Int)] = []
     }
 
+    /// The most entities of one type in one import: each gateway is discovered and committed in
+    /// turn, so a larger document would hold the request for a long time.
+    static let maximumEntities = 1000
+
     /// Checks the document's shape: 422 naming the first problem.
     static func entities(of document: JSONObject) throws -> Entities {
         guard let version = document["version"]?.stringValue, !version.isEmpty else {
@@ -77,6 +81,9 @@ struct ConfigurationImport {
             }
             guard case .array(let items) = value else {
                 throw ProblemError.invalid("import_data.entities.\(type)", "must be an array")
+            }
+            guard items.count <= maximumEntities else {
+                throw ProblemError.invalid("import_data.entities.\(type)", "has more than \(maximumEntities) entries")
             }
             var objects: [JSONObject] = []
             for (index, item) in items.enumerated() {
@@ -125,8 +132,9 @@ struct ConfigurationImport {
         for gateway in entities.gateways {
             await importGateway(gateway, options: options, into: &report)
         }
+        let members = MemberIndex(registry.catalog.snapshot)
         for server in entities.servers {
-            await importServer(server, options: options, into: &report)
+            await importServer(server, members: members, options: options, into: &report)
         }
         return report
     }
@@ -170,7 +178,16 @@ struct ConfigurationImport {
             guard let gateway = existing else { return }
             var changes = object
             changes["name"] = nil
-            let update = try InputParser.gatewayUpdate(changes, rules: rules)
+            if gateway.transport == .stdio || entity["transport"]?.stringValue?.uppercased() == "STDIO" {
+                // `url` is the display form `stdio:command args`, not an address.
+                changes["url"] = nil
+            }
+            var update = try InputParser.gatewayUpdate(changes, rules: rules)
+            if var command = update.command, entity["env"] == nil, entity["environment"] == nil {
+                // Environment values are never exported: the file's command keeps the stored ones.
+                command.environment = gateway.command?.environment ?? [:]
+                update.command = command
+            }
             guard !options.dryRun else { return }
             _ = try await registry.updateGateway(id: gateway.id, update)
             if gateway.enabled != active { _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: active) }
@@ -234,21 +251,23 @@ struct ConfigurationImport {
 
     // MARK: - Virtual servers
 
-    func importServer(_ entity: JSONObject, options: Options, into report: inout Report) async {
+    func importServer(
+        _ entity: JSONObject,
+        members index: MemberIndex,
+        options: Options,
+        into report: inout Report
+    ) async {
         let name = entity["name"]?.stringValue ?? ""
-        let snapshot = registry.catalog.snapshot
-        let existing = snapshot.contents.servers.first { $0.name == name }
+        let existing = registry.catalog.snapshot.contents.servers.first { $0.name == name }
         let active = entity["is_active"]?.boolValue ?? entity["enabled"]?.boolValue ?? true
         let tools = resolve(entity, keys: ["tool_ids", "associated_tools"], kind: "tool", name: name, into: &report) {
-            reference in snapshot.toolsByID[reference]?.id ?? snapshot.contents.tools.first { $0.name == reference }?.id
+            index.tools[$0]
         }
         let resources = resolve(entity, keys: ["associated_resources"], kind: "resource", name: name, into: &report) {
-            reference in
-            snapshot.resourcesByID[reference]?.id ?? snapshot.contents.resources.first { $0.uri == reference }?.id
+            index.resources[$0]
         }
         let prompts = resolve(entity, keys: ["associated_prompts"], kind: "prompt", name: name, into: &report) {
-            reference in
-            snapshot.promptsByID[reference]?.id ?? snapshot.contents.prompts.first { $0.name == reference }?.id
+            index.prompts[$0]
         }
         /// The entity's own fields, validated as `POST /servers` validates them, with the members.
         func input(named name: String?) throws -> ServerInput {
@@ -276,8 +295,31 @@ struct ConfigurationImport {
         }
     }
 
-    /// Member references (ids of this catalog, or qualified names, or resource URIs) as ids;
-    /// references that match nothing are dropped with a warning.
+    /// Member references by id, qualified name (tools, prompts) or URI (resources), read once
+    /// from the catalog after the gateways of the document were imported.
+    struct MemberIndex {
+        var tools: [String: String] = [:]
+        var resources: [String: String] = [:]
+        var prompts: [String: String] = [:]
+
+        init(_ snapshot: CatalogSnapshot) {
+            for tool in snapshot.contents.tools {
+                tools[tool.id] = tool.id
+                tools[tool.name] = tools[tool.name] ?? tool.id
+            }
+            for resource in snapshot.contents.resources {
+                resources[resource.id] = resource.id
+                resources[resource.uri] = resources[resource.uri] ?? resource.id
+            }
+            for prompt in snapshot.contents.prompts {
+                prompts[prompt.id] = prompt.id
+                prompts[prompt.name] = prompts[prompt.name] ?? prompt.id
+            }
+        }
+    }
+
+    /// Member references as ids; references that match nothing are left out with a warning.
+    /// `nil` when the entity has no such member list (an update then keeps the server's own).
     func resolve(
         _ entity: JSONObject,
         keys: [String],
@@ -285,9 +327,11 @@ struct ConfigurationImport {
         name: String,
         into report: inout Report,
         _ lookUp: (String) -> String?
-    ) -> [String] {
-        guard let key = keys.first(where: { entity[$0] != nil }), case .array(let values)? = entity[key] else {
-            return []
+    ) -> [String]? {
+        guard let key = keys.first(where: { entity[$0] != nil }) else { return nil }
+        guard case .array(let values)? = entity[key] else {
+            report.warnings.append("server '\(name)': \(key) is not an array; left as it is")
+            return nil
         }
         var ids: [String] = []
         for value in values {

@@ -21,7 +21,13 @@ extension RESTRoutes {
         }
         group.post("import") { request, context in
             _ = try Self.requireAdmin(context, "import")
-            let body = try await body(request)
+            // An export of a large catalog is bigger than a REST body usually is.
+            let body = try await RequestJSON.object(
+                request,
+                limit: max(maximumBodyBytes, Self.maximumImportBytes),
+                depth: rules.maximumJSONDepth,
+                reader: bodyReader
+            )
             guard case .object(let document)? = body["import_data"] else {
                 throw ProblemError.invalid("import_data", "is required and must be an export document (an object)")
             }
@@ -36,6 +42,9 @@ extension RESTRoutes {
             return Self.json(report.json(dryRun: options.dryRun))
         }
     }
+
+    /// The largest import document accepted (or MAX_REQUEST_BODY_BYTES, if larger).
+    static let maximumImportBytes = 16 << 20
 
     static func requireAdmin(_ context: GatewayRequestContext, _ what: String) throws -> Principal {
         let principal = try context.requirePrincipal()

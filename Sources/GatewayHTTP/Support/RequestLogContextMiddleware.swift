@@ -33,7 +33,8 @@ public struct RequestLogContextMiddleware<Context: RequestContext>: RouterMiddle
             context.logger[metadataKey: "trace_id"] = .stringConvertible(trace.traceID)
         }
         if let session = request.headers[.mcpSessionID] {
-            context.logger[metadataKey: "session_hash"] = .string(RequestLogContext.sessionHash(session))
+            // Hashed only if a line is written.
+            context.logger[metadataKey: "session_hash"] = .stringConvertible(SessionHash(sessionID: session))
         }
         do {
             var response = try await next(request, context)
@@ -78,4 +79,11 @@ public enum RequestLogContext {
 extension HTTPField.Name {
     static let xRequestID = Self("X-Request-Id")!
     static let mcpSessionID = Self("Mcp-Session-Id")!
+}
+
+/// A session id's hash for log lines, computed when a line is rendered rather than on every
+/// request (most requests log nothing).
+struct SessionHash: CustomStringConvertible, Sendable {
+    let sessionID: String
+    var description: String { RequestLogContext.sessionHash(sessionID) }
 }
