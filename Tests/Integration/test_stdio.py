@@ -197,3 +197,17 @@ def test_a_process_that_refuses_initialize_is_stopped_at_once(env: StdioEnv) -> 
         started = time.monotonic()
         h.assert_problem(api.post("/gateways", json=body), 502)
         assert time.monotonic() - started < 10
+
+
+def test_only_admin_tokens_may_run_a_command(env: StdioEnv, tmp_path: Path) -> None:
+    """A stdio upstream is a process on the gateway's host: a non-admin token can neither register
+    one nor change its command (403, nothing stored or changed)."""
+    user = h.mint_token(env.gateway, "someone@example.com", admin=False)
+    with h.rest_client(env.gateway, user) as api:
+        before = h.list_rest(api, "gateways")
+        h.assert_problem(api.post("/gateways", json=stdio_body("Not Yours", tmp_path / "none")), 403)
+        h.assert_problem(api.put(f"/gateways/{env.gateway_id}", json={"command": "/bin/sh", "args": ["-c", "id"]}), 403)
+        assert h.list_rest(api, "gateways") == before
+        # Describing it is still an ordinary write.
+        changed = h.ok_json(api.put(f"/gateways/{env.gateway_id}", json={"description": "described by a user"}))
+        assert changed["description"] == "described by a user" and changed["command"] == sys.executable

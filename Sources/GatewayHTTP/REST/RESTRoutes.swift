@@ -104,6 +104,17 @@ public struct RESTRoutes: Sendable {
         registerExportImport(on: group)
     }
 
+    /// A stdio upstream is a process the gateway runs on its own host: only admin tokens may
+    /// register one or change its command.
+    static func requireAdminForProcesses(_ context: GatewayRequestContext) throws {
+        guard try context.requirePrincipal().isAdmin else {
+            throw ProblemError(
+                .forbidden,
+                "STDIO upstreams run a command on the gateway's host: they need an admin token"
+            )
+        }
+    }
+
     static func limit(_ request: Request) throws -> Int? {
         guard let text = request.uri.queryParameters.get("limit") else { return 50 }
         guard let limit = Int(text), limit >= 0 else {
@@ -139,6 +150,7 @@ public struct RESTRoutes: Sendable {
         }
         group.post { request, context in
             let input = try InputParser.gatewayInput(try await body(request), rules: rules)
+            if input.transport == .stdio { try Self.requireAdminForProcesses(context) }
             let gateway = try await registry.registerGateway(input)
             audited(context, "gateway.create", "gateway", gateway.id, name: gateway.name)
             return Self.json(RecordJSON.gateway(gateway))
@@ -156,6 +168,7 @@ public struct RESTRoutes: Sendable {
                 throw ProblemError.notFound("Gateway not found: \(id)")
             }
             let update = try InputParser.gatewayUpdate(try await body(request), rules: rules)
+            if update.command != nil || update.transport == .stdio { try Self.requireAdminForProcesses(context) }
             let gateway = try await registry.updateGateway(id: id, update)
             audited(context, "gateway.update", "gateway", id, name: gateway.name)
             return Self.json(RecordJSON.gateway(gateway))
