@@ -58,8 +58,7 @@ public struct StandardErrorLogHandler: LogHandler {
     func textLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> [UInt8] {
         var line = "\(Timestamp.now().iso8601) \(event.level) \(label): \(event.message)"
         for key in metadata.keys.sorted() {
-            let name = key == RequestLogContext.hummingbirdKey ? "request_id" : key
-            line += " \(name)=\(metadata[key].map { "\($0)" } ?? "")"
+            line += " \(Self.displayName(key))=\(metadata[key].map { "\($0)" } ?? "")"
         }
         line += "\n"
         return Array(line.utf8)
@@ -80,12 +79,17 @@ public struct StandardErrorLogHandler: LogHandler {
         for key in metadata.keys.sorted() where !Self.reserved.contains(key) {
             guard let value = metadata[key] else { continue }
             writer.raw(",")
-            writer.string(key == RequestLogContext.hummingbirdKey ? "request_id" : key)
+            writer.string(Self.displayName(key))
             writer.raw(":")
             writer.value(Self.json(value))
         }
         writer.raw("}\n")
         return writer.bytes
+    }
+
+    /// A metadata key as lines show it: Hummingbird's request id is `request_id`.
+    static func displayName(_ key: String) -> String {
+        key == RequestLogContext.hummingbirdKey ? "request_id" : key
     }
 
     /// Keys the line itself uses; metadata never overwrites them.

@@ -28,22 +28,9 @@ struct RemoteGatewayOptions: ParsableArguments {
         if let token = token ?? ProcessInfo.processInfo.environment["MCPGATEWAY_BEARER_TOKEN"], !token.isEmpty {
             return (base, token)
         }
-        do {
-            let authority = try await tokenAuthority(configuration)
-            guard authority.canIssue else { fail("pass --token: this configuration cannot sign tokens") }
-            let issued = try await authority.issue(subject: "mcpgateway-cli", lifetime: .seconds(300), admin: true)
-            return (base, issued.token)
-        } catch {
-            fail("cannot sign a token: \(error)")
-        }
+        let token = await signedToken(configuration, subject: "mcpgateway-cli", lifetime: .seconds(300), admin: true)
+        return (base, token)
     }
-}
-
-/// Prints one line on stderr and exits 1: the gateway could not be reached or refused the request
-/// (invalid usage exits 2, through `fail`).
-func refused(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("mcpgateway: \(message)\n".utf8))
-    exit(1)
 }
 
 /// Sends one request to the gateway and returns the JSON answer; a refusal ends the command
@@ -66,13 +53,13 @@ func requestGateway(
     do {
         response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
     } catch {
-        refused("cannot reach the gateway at \(url): \(error)")
+        fail("cannot reach the gateway at \(url): \(error)", status: 1)
     }
     let bytes = Array(try await response.body.collect(upTo: 256 << 20).readableBytesView)
     let answer = try? JSONScanner.parse(bytes)
     guard (200..<300).contains(response.status.code), let answer else {
         let detail = answer?["detail"]?.stringValue ?? String(decoding: bytes.prefix(500), as: UTF8.self)
-        refused("the gateway answered \(response.status.code): \(detail)")
+        fail("the gateway answered \(response.status.code): \(detail)", status: 1)
     }
     return answer
 }

@@ -94,10 +94,11 @@ func bootstrapLogging(
     }
 }
 
-/// Prints one line on stderr and exits non-zero.
-func fail(_ message: String) -> Never {
+/// Prints one line on stderr and exits non-zero: 2 for invalid usage or configuration, 1 when the
+/// work itself could not be done.
+func fail(_ message: String, status: Int32 = 2) -> Never {
     FileHandle.standardError.write(Data("mcpgateway: \(message)\n".utf8))
-    exit(2)
+    exit(status)
 }
 
 struct Serve: AsyncParsableCommand {
@@ -148,18 +149,34 @@ struct Token: AsyncParsableCommand {
         let configuration = options.load()
         guard expMinutes > 0, expMinutes <= 525_600 else { fail("--exp-minutes must be from 1 to 525600") }
         guard !username.isEmpty else { fail("--username must not be empty") }
-        let authority: TokenAuthority
-        do { authority = try await tokenAuthority(configuration) } catch { fail("\(error)") }
-        guard authority.canIssue else {
-            fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens")
-        }
-        let issued = try await authority.issue(
+        let token = await signedToken(
+            configuration,
             subject: username,
             lifetime: .seconds(expMinutes * 60),
             admin: admin,
             serverScope: serverId
         )
-        FileHandle.standardOutput.write(Data((issued.token + "\n").utf8))
+        FileHandle.standardOutput.write(Data((token + "\n").utf8))
+    }
+}
+
+/// A bearer token signed with the configured key; exits with the reason when none can be signed.
+func signedToken(
+    _ configuration: GatewayConfiguration,
+    subject: String,
+    lifetime: Duration,
+    admin: Bool,
+    serverScope: String? = nil
+) async -> String {
+    do {
+        let authority = try await tokenAuthority(configuration)
+        guard authority.canIssue else {
+            fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens")
+        }
+        return try await authority.issue(subject: subject, lifetime: lifetime, admin: admin, serverScope: serverScope)
+            .token
+    } catch {
+        fail("cannot sign a token: \(error)")
     }
 }
 

@@ -46,6 +46,18 @@ public final class CatalogSnapshot: Sendable {
         return serverViews[serverID]
     }
 
+    /// The gateway whose name, or whose name's slug, `name` would take (other than `id`): a
+    /// registration or rename under `name` is a conflict with it.
+    public func gateway(clashingWith name: String, except id: String? = nil) -> GatewayRecord? {
+        let slug = Naming.slug(name)
+        return contents.gateways.first { $0.id != id && ($0.name == name || $0.slug == slug) }
+    }
+
+    /// The virtual server named `name` (other than `id`).
+    public func server(named name: String, except id: String? = nil) -> VirtualServerRecord? {
+        contents.servers.first { $0.id != id && $0.name == name }
+    }
+
     /// An empty catalog.
     public static let empty = CatalogSnapshot(contents: CatalogContents())
 

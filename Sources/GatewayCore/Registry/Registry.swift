@@ -83,7 +83,7 @@ public struct Registry: Sendable {
         let snapshot = catalog.snapshot
         let slug = Naming.slug(input.name)
         guard !slug.isEmpty else { throw RegistryError.invalid("name", "must contain letters or digits") }
-        if snapshot.contents.gateways.contains(where: { $0.name == input.name || $0.slug == slug }) {
+        if snapshot.gateway(clashingWith: input.name) != nil {
             throw RegistryError(.conflict, "A gateway named '\(input.name)' already exists", field: "name")
         }
         let id = Self.newID()
@@ -131,7 +131,7 @@ public struct Registry: Sendable {
         if let name = update.name, name != gateway.name {
             let slug = Naming.slug(name)
             guard !slug.isEmpty else { throw RegistryError.invalid("name", "must contain letters or digits") }
-            if snapshot.contents.gateways.contains(where: { $0.id != id && ($0.name == name || $0.slug == slug) }) {
+            if snapshot.gateway(clashingWith: name, except: id) != nil {
                 throw RegistryError(.conflict, "A gateway named '\(name)' already exists", field: "name")
             }
             gateway.name = name
@@ -412,7 +412,7 @@ public struct Registry: Sendable {
     public func createServer(_ input: ServerInput) async throws -> VirtualServerRecord {
         let snapshot = catalog.snapshot
         guard let name = input.name else { throw RegistryError.invalid("name", "is required") }
-        if snapshot.contents.servers.contains(where: { $0.name == name }) {
+        if snapshot.server(named: name) != nil {
             throw RegistryError(.conflict, "A server named '\(name)' already exists", field: "name")
         }
         try checkMembers(input, snapshot: snapshot)
@@ -439,7 +439,7 @@ public struct Registry: Sendable {
         let snapshot = catalog.snapshot
         guard var server = snapshot.serversByID[id] else { throw RegistryError.notFound("Server", id) }
         if let name = input.name, name != server.name {
-            if snapshot.contents.servers.contains(where: { $0.id != id && $0.name == name }) {
+            if snapshot.server(named: name, except: id) != nil {
                 throw RegistryError(.conflict, "A server named '\(name)' already exists", field: "name")
             }
             server.name = name

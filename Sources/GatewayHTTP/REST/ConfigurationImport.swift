@@ -147,17 +147,12 @@ struct ConfigurationImport {
     func conflicts(_ entities: Entities) -> [String] {
         let snapshot = registry.catalog.snapshot
         let gateways = entities.gateways.compactMap { $0["name"]?.stringValue }.filter {
-            existingGateway(named: $0, in: snapshot) != nil
+            snapshot.gateway(clashingWith: $0) != nil
         }
-        let servers = entities.servers.compactMap { $0["name"]?.stringValue }.filter { name in
-            snapshot.contents.servers.contains { $0.name == name }
+        let servers = entities.servers.compactMap { $0["name"]?.stringValue }.filter {
+            snapshot.server(named: $0) != nil
         }
         return gateways.map { "gateway '\($0)'" } + servers.map { "server '\($0)'" }
-    }
-
-    func existingGateway(named name: String, in snapshot: CatalogSnapshot) -> GatewayRecord? {
-        let slug = Naming.slug(name)
-        return snapshot.contents.gateways.first { $0.name == name || $0.slug == slug }
     }
 
     // MARK: - Gateways
@@ -165,7 +160,7 @@ struct ConfigurationImport {
     func importGateway(_ entity: JSONObject, options: Options, into report: inout Report) async {
         let name = entity["name"]?.stringValue ?? ""
         let object = credentialsChecked(entity, name: name, into: &report)
-        let existing = existingGateway(named: name, in: registry.catalog.snapshot)
+        let existing = registry.catalog.snapshot.gateway(clashingWith: name)
         let active = entity["is_active"]?.boolValue ?? entity["enabled"]?.boolValue ?? true
         await settle("gateway", name: name, taken: existing != nil, options: options, into: &report) { name in
             var object = object
@@ -258,7 +253,7 @@ struct ConfigurationImport {
         into report: inout Report
     ) async {
         let name = entity["name"]?.stringValue ?? ""
-        let existing = registry.catalog.snapshot.contents.servers.first { $0.name == name }
+        let existing = registry.catalog.snapshot.server(named: name)
         let active = entity["is_active"]?.boolValue ?? entity["enabled"]?.boolValue ?? true
         let tools = resolve(entity, keys: ["tool_ids", "associated_tools"], kind: "tool", name: name, into: &report) {
             index.tools[$0]

@@ -70,15 +70,6 @@ extension RESTRoutes {
         return types.subtracting(try list("exclude_types") ?? [])
     }
 
-    static func flag(_ key: String, in request: Request, default value: Bool) throws -> Bool {
-        guard let text = request.uri.queryParameters.get(key) else { return value }
-        switch text.lowercased() {
-        case "true", "1": return true
-        case "false", "0": return false
-        default: throw ProblemError.invalid(key, "must be true or false")
-        }
-    }
-
     static func importOptions(_ body: JSONObject) throws -> ConfigurationImport.Options {
         var options = ConfigurationImport.Options()
         if let value = body["conflict_strategy"], !value.isNull {

@@ -133,12 +133,13 @@ public struct RESTRoutes: Sendable {
         return json(.array(page.map(render)))
     }
 
-    static func activate(_ request: Request) throws -> Bool {
-        guard let text = request.uri.queryParameters.get("activate") else { return true }
+    /// A `true`/`false` (or `1`/`0`) query parameter; anything else is a 422 naming it.
+    static func flag(_ key: String, in request: Request, default value: Bool) throws -> Bool {
+        guard let text = request.uri.queryParameters.get(key) else { return value }
         switch text.lowercased() {
         case "true", "1": return true
         case "false", "0": return false
-        default: throw ProblemError.invalid("activate", "must be true or false")
+        default: throw ProblemError.invalid(key, "must be true or false")
         }
     }
 
@@ -181,7 +182,7 @@ public struct RESTRoutes: Sendable {
         }
         group.post(":id/state") { request, context in
             let id = try context.parameters.require("id")
-            let activate = try Self.activate(request)
+            let activate = try Self.flag("activate", in: request, default: true)
             let gateway = try await registry.setGatewayEnabled(id: id, enabled: activate)
             audited(context, activate ? "gateway.activate" : "gateway.deactivate", "gateway", id, name: gateway.name)
             return Self.json([
@@ -321,7 +322,7 @@ public struct RESTRoutes: Sendable {
         }
         group.post(":id/state") { request, context in
             let id = try context.parameters.require("id")
-            let activate = try Self.activate(request)
+            let activate = try Self.flag("activate", in: request, default: true)
             let server = try await registry.setServerEnabled(id: id, enabled: activate)
             audited(context, activate ? "server.activate" : "server.deactivate", "server", id, name: server.name)
             return Self.json(RecordJSON.server(server))

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -69,10 +70,7 @@ public enum RequestLogContext {
 
     /// The first 8 bytes of the session id's SHA-256, in hex.
     public static func sessionHash(_ sessionID: String) -> String {
-        SHA256.hash(data: Array(sessionID.utf8)).prefix(8).map { byte in
-            let digits = String(byte, radix: 16)
-            return byte < 16 ? "0" + digits : digits
-        }.joined()
+        SHA256.hash(data: Array(sessionID.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 }
 

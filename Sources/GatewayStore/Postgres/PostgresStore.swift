@@ -186,13 +186,11 @@ public final class PostgresStore: Store {
                 try PostgresRows.integer($0, "version")
             }
         )
-        let known = Int64(PostgresMigrations.all.last?.version ?? 0)
-        if let newest = applied.max(), newest > known {
-            logger.warning(
-                "the database schema is newer than this build: running on it unchecked (see docs/operations.md, Rollback)",
-                metadata: ["store.schema_version": "\(newest)", "store.known_version": "\(known)"]
-            )
-        }
+        NewerSchema.warnIfNewer(
+            applied.max() ?? 0,
+            known: Int64(PostgresMigrations.all.last?.version ?? 0),
+            logger: logger
+        )
         for migration in PostgresMigrations.all where !applied.contains(Int64(migration.version)) {
             do {
                 try await session.transaction { session in

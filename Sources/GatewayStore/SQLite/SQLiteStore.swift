@@ -92,15 +92,6 @@ public actor SQLiteStore: Store {
 
     // MARK: - Store
 
-    /// Warns that the schema was migrated by a newer build (a rollback): this build runs on it
-    /// without checking that every change since is one it can live with.
-    nonisolated func newerSchema(_ version: Int, known: Int) {
-        logger.warning(
-            "the database schema is newer than this build: running on it unchecked (see docs/operations.md, Rollback)",
-            metadata: ["store.schema_version": "\(version)", "store.known_version": "\(known)"]
-        )
-    }
-
     public func migrate() async throws {
         try await exclusive(transaction: true) { connection in
             _ = try await connection.query(
@@ -108,8 +99,11 @@ public actor SQLiteStore: Store {
             )
             let rows = try await connection.query("SELECT MAX(version) AS version FROM schema_migrations")
             let current = rows.first?.column("version")?.integer ?? 0
-            let known = SQLiteMigrations.all.last?.version ?? 0
-            if current > known { newerSchema(current, known: known) }
+            NewerSchema.warnIfNewer(
+                Int64(current),
+                known: Int64(SQLiteMigrations.all.last?.version ?? 0),
+                logger: logger
+            )
             for migration in SQLiteMigrations.all where migration.version > current {
                 for statement in migration.statements { _ = try await connection.query(statement) }
                 _ = try await connection.query(
