@@ -46,8 +46,9 @@ build: system-deps
 
 ## One node on 127.0.0.1:4444 with SQLite under ./data; prints an admin token first. The binary
 ## refuses loopback upstreams by default (SSRF guard); this local run allows them for the walk-through,
-## and logs readable text rather than the default JSON lines.
-run: build
+## and logs readable text rather than the default JSON lines. The README's walk-through runs an
+## upstream and a client from .venv, so it is made here too.
+run: build $(VENV_STAMP)
 	@mkdir -p data
 	@echo "Admin token (valid 7 days):" >&2
 	@$(BIN) token --admin --username admin@example.com --exp-minutes 10080

@@ -70,6 +70,7 @@ public func buildGateway(
     }
     var upstreamOptions = HTTPUpstreamClient.Options()
     upstreamOptions.networkPolicy = configuration.security.networkPolicy
+    upstreamOptions.stdioInheritedEnvironment = configuration.security.stdioInheritedEnvironment
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
     do {
         return try await wireGateway(
@@ -258,6 +259,17 @@ func wireGateway(
         leaderDuties,
     ]
     services += coordination.services
+    if configuration.cluster.redis != nil {
+        services.append(
+            Reconciler(
+                registry: registry,
+                revocations: authority.revocations,
+                store: store,
+                interval: .seconds(configuration.cluster.reconcileIntervalSeconds),
+                logger: logger
+            )
+        )
+    }
     if coordination.bus != nil { services.append(SessionBusListener(routes: mcp)) }
     if configuration.security.adminAPIEnabled {
         services.append(

@@ -14,6 +14,7 @@ import GatewayCluster
 /// | `HEALTH_CHECK_INTERVAL` | `60` | seconds between the leader's health checks of every upstream (also in embedded mode, where the node always leads) |
 /// | `HEALTH_CHECK_TIMEOUT` | `10` | seconds one health check (an MCP `ping`) may take |
 /// | `UNHEALTHY_THRESHOLD` | `3` | failed checks in a row before an upstream is marked unreachable |
+/// | `RECONCILE_INTERVAL` | `15` | seconds between a node's reloads of token revocations and the catalog from the store, so a lost announcement is served stale for at most this long |
 /// | `SHUTDOWN_DRAIN_TIMEOUT` | `30` | seconds calls in flight may take to finish after SIGTERM before they are cancelled |
 public struct ClusterSettings: Sendable {
     public var redis: RedisEndpoint?
@@ -26,6 +27,7 @@ public struct ClusterSettings: Sendable {
     public var healthCheckTimeoutSeconds = 10
     public var unhealthyThreshold = 3
     public var drainTimeoutSeconds = 30
+    public var reconcileIntervalSeconds = 15
 
     public init() {}
 
@@ -65,6 +67,9 @@ public struct ClusterSettings: Sendable {
         }
         if let text = values["SHUTDOWN_DRAIN_TIMEOUT"] {
             drainTimeoutSeconds = try GatewayConfiguration.integer("SHUTDOWN_DRAIN_TIMEOUT", text, in: 1...3600)
+        }
+        if let text = values["RECONCILE_INTERVAL"] {
+            reconcileIntervalSeconds = try GatewayConfiguration.integer("RECONCILE_INTERVAL", text, in: 1...3600)
         }
         if let text = values["UNHEALTHY_THRESHOLD"] {
             unhealthyThreshold = try GatewayConfiguration.integer("UNHEALTHY_THRESHOLD", text, in: 1...100)

@@ -34,7 +34,7 @@ struct Coordination {
             return Coordination(
                 coordinator: InProcessCoordinator(identity: identity),
                 rateCounter: InProcessRateCounter(),
-                eventLog: InMemorySessionEventLog(capacity: configuration.replayBufferEvents, retention: retention),
+                eventLog: InMemorySessionEventLog(limits: configuration.replayLimits),
                 bus: nil,
                 services: []
             )
@@ -51,8 +51,7 @@ struct Coordination {
         let eventLog = RedisSessionEventLog(
             redis: redis,
             keyPrefix: options.keyPrefix,
-            capacity: configuration.replayBufferEvents,
-            retention: retention,
+            limits: configuration.replayLimits,
             logger: logger
         )
         let coordinator = RedisCoordinator(
@@ -144,5 +143,18 @@ struct RevocationListener: Service {
                 logger.warning("cannot reload token revocations", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+extension GatewayConfiguration {
+    /// The replay buffer's bounds, from the `MCP_REPLAY_*` knobs.
+    var replayLimits: ReplayBuffers<ContinuousClock.Instant>.Limits {
+        ReplayBuffers.Limits(
+            eventsPerSession: replayBufferEvents,
+            bytesPerSession: replayBufferBytes,
+            totalBytes: replayBufferTotalBytes,
+            maximumSessions: 100_000,
+            retention: .seconds(replayRetentionSeconds)
+        )
     }
 }

@@ -22,6 +22,8 @@ import Logging
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
 /// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream; beyond it notifications are dropped and requests to the client refused |
 /// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session (GET stream and call streams) for resuming with `Last-Event-ID`; older ones are dropped |
+/// | `MCP_REPLAY_BUFFER_BYTES` | `--mcp-replay-buffer-bytes` | `4194304` | bytes of events kept per session for replay (in memory, and in Redis in cluster mode); the oldest go first, and an event larger than this is delivered but not kept |
+/// | `MCP_REPLAY_BUFFER_TOTAL_BYTES` | `--mcp-replay-buffer-total-bytes` | `268435456` | bytes of replay events one node keeps in memory over all sessions (and queues for Redis in cluster mode); beyond it the sessions idle longest are forgotten first |
 /// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay, and how long a session whose GET stream dropped still collects them |
 /// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` and `/servers/{id}/ws` (bearer token on the upgrade request) |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between `: keep-alive` comments on open streams; a call still running after it switches to an SSE answer, and a client that closed its stream is noticed (and its call cancelled upstream) within one interval |
@@ -52,6 +54,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var webSocketEnabled = false
     public var replayBufferEvents: Int = 256
     public var replayRetentionSeconds: Int = 300
+    public var replayBufferBytes: Int = 4 << 20
+    public var replayBufferTotalBytes: Int = 256 << 20
     /// Tokens, the admin API and the audit log.
     public var security = SecuritySettings()
     /// Cluster mode (REDIS_URL) and the leader's periodic work.
@@ -145,6 +149,12 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_REPLAY_BUFFER_EVENTS"] {
             replayBufferEvents = try Self.integer("MCP_REPLAY_BUFFER_EVENTS", text, in: 1...100_000)
+        }
+        if let text = values["MCP_REPLAY_BUFFER_BYTES"] {
+            replayBufferBytes = try Self.integer("MCP_REPLAY_BUFFER_BYTES", text, in: 4096...(1 << 30))
+        }
+        if let text = values["MCP_REPLAY_BUFFER_TOTAL_BYTES"] {
+            replayBufferTotalBytes = try Self.integer("MCP_REPLAY_BUFFER_TOTAL_BYTES", text, in: (1 << 20)...(1 << 40))
         }
         if let text = values["MCP_REPLAY_RETENTION"] {
             replayRetentionSeconds = try Self.integer("MCP_REPLAY_RETENTION", text, in: 1...86400)

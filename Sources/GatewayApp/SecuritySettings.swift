@@ -18,7 +18,7 @@ import GatewayHTTP
 /// | `ADMIN_HOST` | `127.0.0.1` | the admin listener's address (beyond loopback only when set) |
 /// | `ADMIN_PORT` | `4445` | the admin listener's port |
 /// | `AUDIT_RETENTION_DAYS` | `90` | audit entries older than this are pruned |
-/// | `RATE_LIMIT_ENABLED` | `true` | answer 429 beyond the limits below (per minute) |
+/// | `RATE_LIMITING_ENABLED` / `RATE_LIMIT_ENABLED` | `true` | answer 429 beyond the limits below (per minute); `RATE_LIMITING_ENABLED` is ContextForge's name and wins, `RATE_LIMIT_ENABLED` is kept as an alias |
 /// | `RATE_LIMIT_MCP_PER_MINUTE` | `3000` | MCP requests per token subject |
 /// | `RATE_LIMIT_READ_PER_MINUTE` | `1200` | REST reads per token subject |
 /// | `RATE_LIMIT_WRITE_PER_MINUTE` | `300` | REST writes per token subject |
@@ -43,6 +43,7 @@ import GatewayHTTP
 /// | `SSRF_ALLOW_LOCALHOST` | `false` | let upstreams be on loopback |
 /// | `SSRF_ALLOW_PRIVATE_NETWORKS` | `false` | let upstreams be in private ranges (RFC 1918, CGNAT, ULA) |
 /// | `SSRF_ALLOWED_NETWORKS` | none | comma-separated CIDRs allowed whatever their class (never metadata) |
+/// | `STDIO_ENV_ALLOWLIST` | `PATH,HOME,LANG,LC_ALL,LC_CTYPE,TMPDIR,TZ` | the gateway's variables a stdio upstream's process inherits (then its registered `env`); nothing else of the gateway's environment reaches it |
 public struct SecuritySettings: Sendable {
     public enum Algorithm: String, Sendable {
         case hs256 = "HS256"
@@ -75,6 +76,10 @@ public struct SecuritySettings: Sendable {
     public var bodyReadTimeoutSeconds = 30
     /// The certificate chain and key files when the gateway terminates TLS.
     public var tls: (certificateFile: String, keyFile: String)?
+    /// What stdio upstreams inherit of the gateway's environment.
+    public var childEnvironment = ChildEnvironment()
+    /// The inherited part of a stdio upstream's environment: the allowed variables the gateway has.
+    public var stdioInheritedEnvironment: [String: String] = [:]
 
     public init() {}
 
@@ -124,7 +129,9 @@ public struct SecuritySettings: Sendable {
         }
         networkPolicy.allowedNetworks = try Self.networks("SSRF_ALLOWED_NETWORKS", values)
         trustedProxies = try Self.networks("TRUSTED_PROXIES", values)
-        if let text = values["RATE_LIMIT_ENABLED"] {
+        if let text = values["RATE_LIMITING_ENABLED"] {
+            rateLimitEnabled = try GatewayConfiguration.boolean("RATE_LIMITING_ENABLED", text)
+        } else if let text = values["RATE_LIMIT_ENABLED"] {
             rateLimitEnabled = try GatewayConfiguration.boolean("RATE_LIMIT_ENABLED", text)
         }
         for (name, keyPath) in [
@@ -209,6 +216,17 @@ public struct SecuritySettings: Sendable {
         }
         if let text = values["AUDIT_RETENTION_DAYS"] {
             auditRetentionDays = try GatewayConfiguration.integer("AUDIT_RETENTION_DAYS", text, in: 1...3650)
+        }
+        childEnvironment = try Self.childEnvironment(values)
+        stdioInheritedEnvironment = childEnvironment.environment(parent: values)
+    }
+
+    /// `STDIO_ENV_ALLOWLIST`: variable names, comma-separated (empty: children inherit nothing).
+    static func childEnvironment(_ values: [String: String]) throws(ConfigurationError) -> ChildEnvironment {
+        do {
+            return try ChildEnvironment(setting: values["STDIO_ENV_ALLOWLIST"])
+        } catch {
+            throw ConfigurationError("STDIO_ENV_ALLOWLIST: \(error.message)")
         }
     }
 

@@ -4,8 +4,13 @@ import ServiceLifecycle
 import Synchronization
 
 /// The replay buffer of client sessions in Redis, readable by every node: one Redis Stream per
-/// session (`XADD … MAXLEN capacity`, expiring `retention` after its last event), so a client
-/// whose stream was on a node that died resumes on any other with `Last-Event-ID`.
+/// session, expiring `retention` after its last event, so a client whose stream was on a node
+/// that died resumes on any other with `Last-Event-ID`.
+///
+/// Each session's stream is bounded in events and in bytes: one script appends an event, adds its
+/// size to the session's size record (`…:bytes`, expiring with the stream) and trims the oldest
+/// events until both bounds hold. An event larger than the byte bound is not kept at all. Events
+/// waiting to be written are bounded by the node's byte budget.
 ///
 /// Recording never waits: events are queued and written by one writer task in pipelined
 /// batches, in the order they were recorded. Events still queued when the node dies are lost with
@@ -18,6 +23,8 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
 
     struct State {
         var queue: [Write] = []
+        /// Bytes of the events waiting in `queue`.
+        var queuedBytes = 0
         /// Writes accepted so far, and how many of them are in Redis (or given up on).
         var enqueued = 0
         var written = 0
@@ -29,8 +36,8 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
 
     let redis: RedisClient
     let keyPrefix: String
-    let capacity: Int
-    let retention: Duration
+    let limits: ReplayBuffers<ContinuousClock.Instant>.Limits
+    var retention: Duration { limits.retention }
     let logger: Logger
     private let state = Mutex(State())
     private let wakeUp: AsyncStream<Void>.Continuation
@@ -41,29 +48,40 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
     let batchSize = 512
     private let dropped = Atomic<Int>(0)
 
-    public init(redis: RedisClient, keyPrefix: String, capacity: Int, retention: Duration, logger: Logger) {
+    public init(
+        redis: RedisClient,
+        keyPrefix: String,
+        limits: ReplayBuffers<ContinuousClock.Instant>.Limits,
+        logger: Logger
+    ) {
         self.redis = redis
         self.keyPrefix = keyPrefix + "events:"
-        self.capacity = capacity
-        self.retention = retention
+        self.limits = limits
         self.logger = logger
         (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func key(_ session: String) -> String { keyPrefix + session }
+    /// The session's size record: the bytes its stream holds, as the trim script counts them.
+    func sizeKey(_ session: String) -> String { keyPrefix + session + ":bytes" }
 
     public func record(_ event: LoggedEvent, session: String) {
-        enqueue(.event(session: session, event))
+        let bytes = ReplayBuffers<ContinuousClock.Instant>.cost(of: event)
+        guard bytes <= limits.bytesPerSession else { return }
+        enqueue(.event(session: session, event), bytes: bytes)
     }
 
     public func forget(session: String) {
-        enqueue(.forget(session: session))
+        enqueue(.forget(session: session), bytes: 0)
     }
 
-    private func enqueue(_ write: Write) {
+    private func enqueue(_ write: Write, bytes: Int) {
         let accepted = state.withLock { state in
-            guard !state.stopped, state.queue.count < maximumQueued else { return false }
+            guard !state.stopped, state.queue.count < maximumQueued,
+                state.queuedBytes + bytes <= limits.totalBytes
+            else { return false }
             state.queue.append(write)
+            state.queuedBytes += bytes
             state.enqueued += 1
             return true
         }
@@ -125,6 +143,9 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
             let batch = state.withLock { state in
                 let taken = Array(state.queue.prefix(batchSize))
                 state.queue.removeFirst(taken.count)
+                for case .event(_, let event) in taken {
+                    state.queuedBytes -= ReplayBuffers<ContinuousClock.Instant>.cost(of: event)
+                }
                 return taken
             }
             if batch.isEmpty { return }
@@ -144,24 +165,18 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
 
     private func write(_ batch: [Write]) async {
         var commands: [[RESPArgument]] = []
-        commands.reserveCapacity(batch.count + 8)
-        var expiring: Set<String> = []
+        commands.reserveCapacity(batch.count)
         for write in batch {
             switch write {
             case .event(let session, let event):
-                let key = key(session)
                 commands.append([
-                    "XADD", .init(key), "MAXLEN", .init(Int64(capacity)), "*",
-                    "s", .init(event.stream), "q", .init(Int64(event.sequence)), "f", event.isFinal ? "1" : "0",
-                    "d", .init(event.data),
+                    "EVAL", .init(Self.appendScript), "2", .init(key(session)), .init(sizeKey(session)),
+                    .init(Int64(limits.eventsPerSession)), .init(Int64(limits.bytesPerSession)),
+                    .init(retention.milliseconds), .init(Int64(ReplayBuffers<ContinuousClock.Instant>.cost(of: event))),
+                    .init(event.stream), .init(Int64(event.sequence)), event.isFinal ? "1" : "0", .init(event.data),
                 ])
-                // Right after the key's first event in this slice, so a slice cut short never
-                // leaves a key without an expiry.
-                if expiring.insert(key).inserted {
-                    commands.append(["PEXPIRE", .init(key), .init(retention.milliseconds)])
-                }
             case .forget(let session):
-                commands.append(["DEL", .init(key(session))])
+                commands.append(["DEL", .init(key(session)), .init(sizeKey(session))])
             }
         }
         do {
@@ -170,6 +185,27 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
             logger.warning("replay events not written", metadata: ["error": "\(error)", "events": "\(batch.count)"])
         }
     }
+
+    /// Appends one event (ARGV: most events, most bytes, retention in ms, the event's cost, stream,
+    /// sequence, final flag, data), then trims the oldest until both bounds hold; both keys expire
+    /// with the retention. Entries carry their cost (`n`) so the trim subtracts what was added.
+    static let appendScript = """
+        redis.call('XADD', KEYS[1], '*', 's', ARGV[5], 'q', ARGV[6], 'f', ARGV[7], 'd', ARGV[8], 'n', ARGV[4])
+        local total = redis.call('INCRBY', KEYS[2], ARGV[4])
+        local count = redis.call('XLEN', KEYS[1])
+        while count > tonumber(ARGV[1]) or total > tonumber(ARGV[2]) do
+          local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+          if not first then break end
+          local cost = 0
+          for i = 1, #first[2], 2 do if first[2][i] == 'n' then cost = tonumber(first[2][i + 1]) end end
+          redis.call('XDEL', KEYS[1], first[1])
+          total = redis.call('DECRBY', KEYS[2], cost)
+          count = count - 1
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        redis.call('PEXPIRE', KEYS[2], ARGV[3])
+        return total
+        """
 
     /// One `XRANGE` entry: `[id, [field, value, …]]`.
     static func event(_ entry: RESPValue) -> LoggedEvent? {

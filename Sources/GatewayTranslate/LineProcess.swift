@@ -8,9 +8,11 @@ import Synchronization
 /// ``run()`` until it exits or the running task is cancelled (SIGTERM, then SIGKILL).
 ///
 /// The command is a shell command line (`/bin/sh -c 'exec …'`), as users write it after
-/// `--stdio`, so quoting works as in their shell.
+/// `--stdio`, so quoting works as in their shell. It gets `environment` only (see
+/// ``ChildEnvironment``), not the bridge's own, which holds its tokens.
 public final class LineProcess: Sendable {
     public let commandLine: String
+    let environment: [String: String]
     let logger: Logger
     let maximumLineBytes: Int
     /// Lines of the process's standard output, in order; ends when the process does.
@@ -19,8 +21,15 @@ public final class LineProcess: Sendable {
     let outbound: AsyncStream<[UInt8]>
     let outboundContinuation: AsyncStream<[UInt8]>.Continuation
 
-    public init(commandLine: String, logger: Logger, maximumLineBytes: Int = 16 << 20, queue: Int = 4096) {
+    public init(
+        commandLine: String,
+        environment: [String: String],
+        logger: Logger,
+        maximumLineBytes: Int = 16 << 20,
+        queue: Int = 4096
+    ) {
         self.commandLine = commandLine
+        self.environment = environment
         self.logger = logger
         self.maximumLineBytes = maximumLineBytes
         (lines, linesContinuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(queue))
@@ -52,6 +61,11 @@ public final class LineProcess: Sendable {
             let result = try await Subprocess.run(
                 .name("sh"),
                 arguments: ["-c", "exec " + commandLine],
+                environment: .custom(
+                    Dictionary(
+                        uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }
+                    )
+                ),
                 platformOptions: platform,
                 input: .inputWriter,
                 output: .sequence,

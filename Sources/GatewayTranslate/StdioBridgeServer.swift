@@ -23,6 +23,10 @@ public struct StdioBridgeServer: Sendable {
         public var keepAlive: Duration = .seconds(15)
         public var maximumBodyBytes = 4 << 20
 
+        /// The environment the process gets (by default nothing of the bridge's own; see
+        /// ``ChildEnvironment``).
+        public var environment: [String: String] = [:]
+
         public init(commandLine: String) { self.commandLine = commandLine }
     }
 
@@ -68,7 +72,7 @@ public struct StdioBridgeServer: Sendable {
 
     /// Starts a session's process and its output pump.
     func startSession() -> BridgeSession? {
-        let process = LineProcess(commandLine: options.commandLine, logger: logger)
+        let process = LineProcess(commandLine: options.commandLine, environment: options.environment, logger: logger)
         let session = BridgeSession(key: SessionSealer.newKey(), process: process)
         guard sessions.insert(session, limit: options.maximumSessions) else { return nil }
         let table = sessions

@@ -10,12 +10,14 @@ extension HTTPUpstreamClient {
         guard let command = target.command else {
             throw UpstreamError(.protocolViolation, "a STDIO upstream needs a command")
         }
+        var stdioOptions = StdioUpstream.Options()
+        stdioOptions.inheritedEnvironment = options.stdioInheritedEnvironment
         let (process, started) = processes.withLock { processes -> (StdioUpstream, Bool) in
             if let existing = processes[target.gatewayID], existing.command == command { return (existing, false) }
             let process = StdioUpstream(
                 target: target,
                 command: command,
-                options: StdioUpstream.Options(),
+                options: stdioOptions,
                 clientInfo: ["name": .string(options.clientName), "version": .string(options.clientVersion)],
                 logger: logger,
                 makeID: { [weak self] in self?.makeID() ?? JSONRPCID(0) },

@@ -34,6 +34,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         public var clientVersion: String = "0.1.0"
         /// Which addresses upstreams may have (the SSRF guard); by default public ones only.
         public var networkPolicy = NetworkPolicy()
+        /// What stdio upstreams inherit of the gateway's environment (before their registered
+        /// `env`); by default nothing (see ``ChildEnvironment``).
+        public var stdioInheritedEnvironment: [String: String] = [:]
 
         public init() {}
     }

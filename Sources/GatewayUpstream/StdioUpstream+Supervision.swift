@@ -48,14 +48,16 @@ extension StdioUpstream {
         platform.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: options.terminationGrace)]
         let executable: Executable =
             command.command.contains("/") ? .path(FilePath(command.command)) : .name(command.command)
-        var updates: [Environment.Key: String?] = [:]
-        for (key, value) in command.environment { updates[Environment.Key(stringLiteral: key)] = value }
+        var environment: [Environment.Key: String] = [:]
+        for (key, value) in options.inheritedEnvironment.merging(command.environment, uniquingKeysWith: { $1 }) {
+            environment[Environment.Key(stringLiteral: key)] = value
+        }
         let maximumLine = options.maximumLineBytes
         do {
             let result = try await run(
                 executable,
                 arguments: Arguments(command.arguments),
-                environment: .inherit.updating(updates),
+                environment: .custom(environment),
                 platformOptions: platform,
                 input: .inputWriter,
                 output: .sequence,

@@ -27,6 +27,9 @@ final class StdioUpstream: Sendable {
         var terminationGrace: Duration = .seconds(2)
         /// Most messages waiting to be written to the process.
         var writeQueue = 4096
+        /// What the process inherits of the gateway's environment; its registered `env` is laid
+        /// over it. Nothing else of the gateway's environment (its secrets) reaches it.
+        var inheritedEnvironment: [String: String] = [:]
     }
 
     /// What initialize told.

@@ -47,6 +47,10 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents:
         String?
     @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
+    @Option(help: "Bytes of events kept per session for replay (MCP_REPLAY_BUFFER_BYTES).")
+    var mcpReplayBufferBytes: String?
+    @Option(help: "Bytes of replay events one node keeps (MCP_REPLAY_BUFFER_TOTAL_BYTES).")
+    var mcpReplayBufferTotalBytes: String?
     @Option(help: "Serve MCP over WebSocket at /ws: true or false (MCPGATEWAY_WS_RELAY_ENABLED).") var wsRelayEnabled:
         String?
     @Option(help: "Seconds between keep-alive comments on streams (SSE_KEEPALIVE_INTERVAL).")
@@ -67,6 +71,8 @@ struct ConfigurationOptions: ParsableArguments {
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
             ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval), ("MCP_REPLAY_BUFFER_EVENTS", mcpReplayBufferEvents),
             ("MCP_REPLAY_RETENTION", mcpReplayRetention), ("MCPGATEWAY_WS_RELAY_ENABLED", wsRelayEnabled),
+            ("MCP_REPLAY_BUFFER_BYTES", mcpReplayBufferBytes),
+            ("MCP_REPLAY_BUFFER_TOTAL_BYTES", mcpReplayBufferTotalBytes),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {
@@ -283,6 +289,7 @@ struct Translate: AsyncParsableCommand {
             options.host = host
             options.port = port
             options.authToken = authToken ?? environment["TRANSLATE_AUTH_TOKEN"]
+            options.environment = childEnvironment(environment).environment(parent: environment)
             if exposeSSE || exposeStreamableHttp {
                 options.exposeSSE = exposeSSE
                 options.exposeStreamableHTTP = exposeStreamableHttp
@@ -307,6 +314,18 @@ struct Translate: AsyncParsableCommand {
             try await bridge.run()
         default:
             fail("give either --stdio CMD, or one of --connect-streamable-http URL and --connect-sse URL")
+        }
+    }
+}
+
+extension Translate {
+    /// What the bridged process inherits: the variables `STDIO_ENV_ALLOWLIST` names, as for a
+    /// gateway's stdio upstreams; never the bridge's tokens.
+    func childEnvironment(_ environment: [String: String]) -> ChildEnvironment {
+        do {
+            return try ChildEnvironment(setting: environment["STDIO_ENV_ALLOWLIST"])
+        } catch {
+            fail("STDIO_ENV_ALLOWLIST: \(error.message)")
         }
     }
 }

@@ -46,6 +46,22 @@ import Testing
         }
     }
 
+    @Test func idsAreBoundedAndAnOversizedOneIsNotEchoed() throws {
+        let longest = "\"" + String(repeating: "a", count: JSONRPCID.maximumBytes - 2) + "\""
+        #expect(try message(#"{"jsonrpc":"2.0","id":\#(longest),"method":"ping"}"#).id?.raw.count == 256)
+        let tooLong = "\"" + String(repeating: "a", count: 4 << 20) + "\""
+        do {
+            _ = try message(#"{"jsonrpc":"2.0","id":\#(tooLong),"method":"ping"}"#)
+            Issue.record("a 4 MiB id was accepted")
+        } catch {
+            #expect(error.code == .invalidRequest)
+            #expect(error.responseBytes.count < 512, "the refusal does not echo the id")
+            #expect(try JSONScanner.parse(error.responseBytes)["id"] == .null)
+        }
+        let longNumber = String(repeating: "9", count: 300)
+        #expect(throws: JSONRPCError.self) { try message(#"{"jsonrpc":"2.0","id":\#(longNumber),"method":"ping"}"#) }
+    }
+
     @Test func errorResponsesEchoTheIdByteForByte() throws {
         let request = try message(#"{"jsonrpc":"2.0","id":"é1","method":"nope"}"#)
         let bytes = JSONRPCError.methodNotFound("nope", id: request.id).responseBytes

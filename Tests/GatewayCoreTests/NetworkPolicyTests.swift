@@ -11,6 +11,13 @@ import Testing
         ("::", "unicast"), ("224.0.0.1", "unicast"), ("255.255.255.255", "unicast"), ("ff02::1", "unicast"),
         ("10.0.0.1", "private"), ("172.16.0.1", "private"), ("172.31.255.255", "private"), ("192.168.1.1", "private"),
         ("100.64.0.1", "private"), ("fd12:3456::1", "private"), ("fc00::1", "private"),
+        // Cloud host services beyond IMDS, and IPv6 forms that deliver to an IPv4 address.
+        ("168.63.129.16", "metadata"), ("192.0.0.192", "metadata"), ("64:ff9b::a9fe:a9fe", "metadata"),
+        ("64:ff9b::169.254.169.254", "metadata"), ("::169.254.169.254", "metadata"), ("::a9fe:a9fe", "metadata"),
+        ("2002:a9fe:a9fe::1", "metadata"), ("2001:0:4136:e378:8000:63bf:5601:5601", "metadata"),
+        ("64:ff9b::7f00:1", "loopback"), ("::127.0.0.1", "loopback"), ("2002:7f00:1::", "loopback"),
+        ("64:ff9b::a00:1", "private"), ("::192.168.0.1", "private"), ("2002:c0a8:101::1", "private"),
+        ("64:ff9b::a9fe:101", "link-local"), ("64:ff9b:1::1", "private"),
     ])
     func refusedByDefault(_ text: String, _ reason: String) throws {
         let address = try #require(IPAddress(text))
@@ -18,7 +25,10 @@ import Testing
         #expect(refusal.contains(reason))
     }
 
-    @Test(arguments: ["8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:1.1.1.1", "192.169.0.1"])
+    @Test(arguments: [
+        "8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:1.1.1.1", "192.169.0.1",
+        "64:ff9b::808:808", "2002:808:808::1", "::8.8.8.8", "168.63.129.17",
+    ])
     func publicAddressesPass(_ text: String) throws {
         #expect(strict.refusal(for: try #require(IPAddress(text))) == nil)
     }

@@ -80,14 +80,29 @@ struct RelayTests {
         #expect(ClientCapabilities.required(for: "tools/call") == nil)
     }
 
+    static func limits(
+        events: Int = 10,
+        bytes: Int = 1 << 20,
+        total: Int = 1 << 30,
+        sessions: Int = 100,
+        retention: Duration = .seconds(60)
+    ) -> ReplayBuffers<ContinuousClock.Instant>.Limits {
+        .init(
+            eventsPerSession: events,
+            bytesPerSession: bytes,
+            totalBytes: total,
+            maximumSessions: sessions,
+            retention: retention
+        )
+    }
+
+    static func event(_ sequence: Int, bytes: Int = 1, stream: String = "g") -> LoggedEvent {
+        LoggedEvent(stream: stream, sequence: sequence, data: Array(repeating: 0x61, count: bytes), isFinal: false)
+    }
+
     @Test func replayBufferKeepsTheLastEventsOfEachStream() async {
-        let log = InMemorySessionEventLog(capacity: 3, retention: .seconds(60))
-        for sequence in 1...4 {
-            log.record(
-                LoggedEvent(stream: "g", sequence: sequence, data: [UInt8(sequence)], isFinal: false),
-                session: "a"
-            )
-        }
+        let log = InMemorySessionEventLog(limits: Self.limits(events: 3))
+        for sequence in 1...4 { log.record(Self.event(sequence), session: "a") }
         log.record(LoggedEvent(stream: "c9", sequence: 5, data: [5], isFinal: true), session: "a")
         // Capacity 3: events 1 and 2 are gone; the call stream is kept apart.
         #expect(await log.events(session: "a", stream: "g", after: 0).map(\.sequence) == [3, 4])
@@ -96,17 +111,48 @@ struct RelayTests {
         #expect(await log.events(session: "b", stream: "g", after: 0).isEmpty)
         log.forget(session: "a")
         #expect(await log.events(session: "a", stream: "g", after: 0).isEmpty)
+        #expect(log.totalBytes == 0)
     }
 
-    @Test func replayBufferForgetsOldEventsAndIdleSessions() async throws {
-        let log = InMemorySessionEventLog(capacity: 10, retention: .milliseconds(50), maximumSessions: 10)
-        log.record(LoggedEvent(stream: "g", sequence: 1, data: [1], isFinal: false), session: "old")
-        try await Task.sleep(for: .milliseconds(80))
-        #expect(await log.events(session: "old", stream: "g", after: 0).isEmpty)
+    @Test func replayBufferForgetsOldEventsAndIdleSessions() {
+        let start = ContinuousClock.now
+        var buffers = ReplayBuffers(limits: Self.limits(sessions: 10, retention: .milliseconds(50)))
+        buffers.record(Self.event(1), session: "old", now: start)
+        #expect(buffers.events(session: "old", stream: "g", after: 0, now: start + .milliseconds(80)).isEmpty)
         for index in 0..<11 {
-            log.record(LoggedEvent(stream: "g", sequence: index, data: [], isFinal: false), session: "s\(index)")
+            buffers.record(Self.event(index), session: "s\(index)", now: start + .milliseconds(80 + index))
         }
-        #expect(log.sessionCount <= 10)
+        #expect(buffers.sessionCount <= 10)
+        #expect(buffers.events(session: "old", stream: "g", after: 0, now: start + .milliseconds(100)).isEmpty)
+    }
+
+    @Test func replayBufferIsBoundedInBytesPerSession() {
+        let now = ContinuousClock.now
+        let cost = ReplayBuffers<ContinuousClock.Instant>.cost(of: Self.event(0, bytes: 1000))
+        var buffers = ReplayBuffers(limits: Self.limits(events: 1000, bytes: 3 * cost))
+        for sequence in 1...10 { buffers.record(Self.event(sequence, bytes: 1000), session: "a", now: now) }
+        // Three events fit the byte budget: the oldest seven went, whatever the event count allows.
+        #expect(buffers.events(session: "a", stream: "g", after: 0, now: now).map(\.sequence) == [8, 9, 10])
+        #expect(buffers.totalBytes == 3 * cost)
+        // One event larger than the whole budget is not kept, and pushes nothing out.
+        let kept = buffers.record(Self.event(11, bytes: 4 * cost), session: "a", now: now)
+        #expect(!kept)
+        #expect(buffers.events(session: "a", stream: "g", after: 0, now: now).map(\.sequence) == [8, 9, 10])
+    }
+
+    @Test func replayBufferIsBoundedInBytesPerNodeEvictingTheIdlest() {
+        let start = ContinuousClock.now
+        let cost = ReplayBuffers<ContinuousClock.Instant>.cost(of: Self.event(0, bytes: 1000))
+        var buffers = ReplayBuffers(limits: Self.limits(events: 1000, bytes: 100 * cost, total: 10 * cost))
+        for index in 0..<10 {
+            buffers.record(Self.event(index, bytes: 1000), session: "s\(index)", now: start + .milliseconds(index))
+        }
+        #expect(buffers.totalBytes == 10 * cost && buffers.sessionCount == 10)
+        buffers.record(Self.event(99, bytes: 1000), session: "s9", now: start + .milliseconds(20))
+        // Over the node budget: the idlest sessions went until a tenth was free; the newest stay.
+        #expect(buffers.totalBytes <= 9 * cost)
+        #expect(buffers.events(session: "s0", stream: "g", after: -1, now: start).isEmpty)
+        #expect(buffers.events(session: "s9", stream: "g", after: -1, now: start).map(\.sequence) == [9, 99])
     }
 
     @Test func eventIDsRoundTripAndForeignOnesAreRefused() {

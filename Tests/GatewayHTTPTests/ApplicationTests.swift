@@ -31,9 +31,11 @@ import Testing
         try JSONScanner.parse(Array(buffer.readableBytesView))
     }
 
+    /// The bearer token, and JSON as the body's type (REST writes take `application/json` only).
     static func auth(_ token: String, _ extra: HTTPFields = [:]) -> HTTPFields {
         var fields = extra
         fields[.authorization] = "Bearer \(token)"
+        if fields[.contentType] == nil { fields[.contentType] = "application/json" }
         return fields
     }
 

@@ -23,7 +23,15 @@ import Testing
 
     @Test func streamsRecordEventsAndReplayAfterAnID() async {
         let streams = SessionStreams(
-            log: InMemorySessionEventLog(capacity: 16, retention: .seconds(60)),
+            log: InMemorySessionEventLog(
+                limits: .init(
+                    eventsPerSession: 16,
+                    bytesPerSession: 1 << 20,
+                    totalBytes: 1 << 30,
+                    maximumSessions: 1000,
+                    retention: .seconds(60)
+                )
+            ),
             retention: .seconds(60)
         )
         let queue = OutboundQueue(capacity: 8)

@@ -11,6 +11,8 @@ import Testing
 final class ScriptedUpstream: UpstreamClient {
     let tools: Mutex<[String]>
     let failing: Bool
+    /// While set, discovery announces that it started and waits until the gate opens.
+    let gate = Mutex<DiscoveryGate?>(nil)
 
     init(tools: [String], failing: Bool = false) {
         self.tools = Mutex(tools)
@@ -19,6 +21,7 @@ final class ScriptedUpstream: UpstreamClient {
 
     func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog {
         if failing { throw UpstreamError(.unreachable, "cannot connect") }
+        if let gate = gate.withLock({ $0 }) { await gate.pass() }
         let names = tools.withLock { $0 }
         return DiscoveredCatalog(
             tools: names.map { JSONObject([("name", .string($0)), ("inputSchema", ["type": "object"])]) },
@@ -42,6 +45,26 @@ final class ScriptedUpstream: UpstreamClient {
     func release(gatewayID: String) async {}
 
     var events: AsyncStream<UpstreamEvent> { AsyncStream { $0.finish() } }
+}
+
+/// Holds one discovery in the middle: `started` yields when it arrives, `open()` lets it go on.
+final class DiscoveryGate: Sendable {
+    let started: AsyncStream<Void>
+    private let startedContinuation: AsyncStream<Void>.Continuation
+    private let opened: AsyncStream<Void>
+    private let openContinuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (started, startedContinuation) = AsyncStream.makeStream()
+        (opened, openContinuation) = AsyncStream.makeStream()
+    }
+
+    func pass() async {
+        startedContinuation.yield()
+        for await _ in opened { return }
+    }
+
+    func open() { openContinuation.yield() }
 }
 
 @Suite struct RegistryOnSQLiteTests {
@@ -165,6 +188,30 @@ final class ScriptedUpstream: UpstreamClient {
             #expect(Set(snapshot.contents.tools.map(\.originalName)) == ["echo", "new"])
             #expect(snapshot.serversByID[server.id]?.toolIDs == [echo.id])
             #expect(snapshot.view(serverID: server.id)?.toolRoutes.keys.sorted() == ["gw-echo"])
+        }
+    }
+
+    @Test func aRefreshNeverUndoesAChangeMadeWhileItListed() async throws {
+        let upstream = ScriptedUpstream(tools: ["echo"])
+        try await withRegistry(upstream) { registry, store in
+            let gateway = try await registry.registerGateway(input("gw"))
+            let gate = DiscoveryGate()
+            upstream.gate.withLock { $0 = gate }
+            upstream.tools.withLock { $0 = ["echo", "listed-late"] }
+            async let refreshed = registry.refreshGateway(id: gateway.id, fencingEpoch: 1)
+            for await _ in gate.started { break }
+            // While the slow listing runs, an operator deactivates the gateway.
+            upstream.gate.withLock { $0 = nil }
+            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: false)
+            gate.open()
+            #expect(try await refreshed == false)
+            let stored = try await store.loadCatalog()
+            #expect(stored.gateways.first?.enabled == false, "the deactivation stands")
+            #expect(!stored.tools.contains { $0.originalName == "listed-late" })
+            // With nothing in between, a refresh is written.
+            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: true)
+            #expect(try await registry.refreshGateway(id: gateway.id, fencingEpoch: 1))
+            #expect(try await store.loadCatalog().tools.contains { $0.originalName == "listed-late" })
         }
     }
 

@@ -78,6 +78,15 @@ def main(workdir: Path, hosts_file: Path) -> int:
                 (f"http://2130706433:{port}/mcp", "loopback"),  # 127.0.0.1 written as one number
                 (f"http://0x7f.1:{port}/mcp", "loopback"),  # and in inet_aton's short hex form
                 (f"http://0.0.0.0:{port}/mcp", "not a unicast address"),
+                # IPv6 forms that a translator or tunnel delivers to an IPv4 address, and cloud
+                # host services that are not at 169.254.169.254.
+                ("http://[64:ff9b::a9fe:a9fe]/mcp", "metadata"),  # NAT64 of 169.254.169.254
+                ("http://[::169.254.169.254]/mcp", "metadata"),  # IPv4-compatible
+                ("http://[2002:a9fe:a9fe::1]/mcp", "metadata"),  # 6to4
+                ("http://168.63.129.16/mcp", "metadata"),  # Azure WireServer
+                (f"http://[64:ff9b::7f00:1]:{port}/mcp", "loopback"),
+                ("http://[2002:a01:203::1]/mcp", "private"),
+                ("http://[64:ff9b::a00:1]/mcp", "private"),
             ]:
                 expect_refused(strict, url, reason)
             expect_refused(strict, "http://169.254.169.254/sse", "metadata", transport="SSE")

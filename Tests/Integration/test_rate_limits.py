@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 import mcp_helpers as h
 
@@ -84,3 +85,19 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(tmp_path: Path) -
         assert get("192.0.2.1, 203.0.113.7") == 429
     finally:
         gateway.stop()
+
+
+def test_contextforge_name_for_the_switch_is_honoured_and_wins_over_the_alias(tmp_path: Path) -> None:
+    """RATE_LIMITING_ENABLED is ContextForge's name (RATE_LIMIT_ENABLED is ours, kept as an alias)."""
+    for index, switch in enumerate([{"RATE_LIMITING_ENABLED": "false", "RATE_LIMIT_ENABLED": "true"},
+                                    {"RATE_LIMIT_ENABLED": "false"}]):
+        env = {**switch, "RATE_LIMIT_READ_PER_MINUTE": "2"}
+        gateway = h.or_fail(lambda: h.start_gateway(tmp_path / str(index), extra_env=env))
+        try:
+            statuses = {httpx.get(f"{gateway.base_url}/tools", headers=bearer(gateway.token), timeout=10).status_code
+                        for _ in range(5)}
+            assert statuses == {200}, (switch, statuses)
+        finally:
+            gateway.stop()
+    with pytest.raises(RuntimeError, match="RATE_LIMITING_ENABLED"):
+        h.start_gateway(tmp_path / "bad", extra_env={"RATE_LIMITING_ENABLED": "sometimes"})

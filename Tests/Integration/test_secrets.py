@@ -3,6 +3,7 @@ refused under another secret, and re-encrypted by `mcpgateway rotate-key`."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -87,3 +88,49 @@ def test_a_short_encryption_secret_is_refused(tmp_path: Path) -> None:
     done = subprocess.run([str(h.check_gateway_binary()), "serve"], env=env, capture_output=True, timeout=30)
     assert done.returncode == 2
     assert b"AUTH_ENCRYPTION_SECRET must be at least 32 bytes" in done.stderr
+
+
+def authorization_seen(gateway: h.Gateway, tool: str) -> str | None:
+    async def body() -> str | None:
+        async with h.connect(gateway.mcp_url, token=gateway.token, mode="modern") as client:
+            return json.loads((await client.call_tool(tool, {})).content[0].text).get("authorization")
+
+    return h.run(body)
+
+
+def test_stored_credentials_do_not_follow_a_url_to_another_origin(tmp_path: Path) -> None:
+    """PUT /gateways/{id} with a URL on another host or port needs the credentials again: stored
+    ones are never sent to the new origin (the review's scenario: any writer redirects them)."""
+    first = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path, namespace="first"))
+    second = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path, namespace="second"))
+    gateway = h.or_fail(lambda: h.start_gateway(tmp_path / "gw"))
+    try:
+        writer = h.mint_token(gateway, "writer@example.com", admin=False)
+        with h.rest_client(gateway, writer) as api:
+            body = {"name": "Moving", "url": first.url, "auth_type": "bearer", "auth_token": TOKEN}
+            created = h.ok_json(api.post("/gateways", json=body), 200, 201)
+            problem = h.assert_problem(api.put(f"/gateways/{created['id']}", json={"url": second.url}), 422)
+            assert problem.get("field") == "auth_type" and "origin" in problem["detail"], problem
+            assert h.ok_json(api.get(f"/gateways/{created['id']}"), 200)["url"] == first.url, "nothing changed"
+            assert authorization_seen(gateway, "moving-headers") == f"Bearer {TOKEN}"
+
+            # The same origin, another path: the credentials stay (the path is not where they go).
+            same_origin = first.url + "?moved=within-the-origin"
+            h.ok_json(api.put(f"/gateways/{created['id']}", json={"url": same_origin}), 200)
+            # With the credentials given again, the move is allowed and the new ones are used.
+            moved = {"url": second.url, "auth_type": "bearer", "auth_token": "for-the-second-host"}
+            h.ok_json(api.put(f"/gateways/{created['id']}", json=moved), 200)
+            assert authorization_seen(gateway, "moving-headers") == "Bearer for-the-second-host"
+    finally:
+        gateway.stop()
+        first.stop()
+        second.stop()
+
+
+@pytest.mark.parametrize("userinfo", ["user:pa55word@", "user@", ":pa55word@"])
+def test_credentials_in_a_url_are_refused(api, upstream_http: h.Upstream, userinfo: str) -> None:  # type: ignore[no-untyped-def]
+    url = upstream_http.url.replace("://", f"://{userinfo}", 1)
+    before = api.get("/gateways").text
+    problem = h.assert_problem(api.post("/gateways", json={"name": f"Userinfo {len(userinfo)}", "url": url}), 422)
+    assert problem.get("field") == "url" and "auth_type basic" in problem["detail"], problem
+    assert api.get("/gateways").text == before and "pa55word" not in before

@@ -4,6 +4,7 @@ error, restarts it when it exits, and gives it up (unreachable) when it keeps fa
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -211,3 +212,57 @@ def test_only_admin_tokens_may_run_a_command(env: StdioEnv, tmp_path: Path) -> N
         # Describing it is still an ordinary write.
         changed = h.ok_json(api.put(f"/gateways/{env.gateway_id}", json={"description": "described by a user"}))
         assert changed["description"] == "described by a user" and changed["command"] == sys.executable
+
+
+# What a stdio process may see of the gateway's environment: the documented allow-list and its
+# own registered `env`, nothing else (STDIO_ENV_ALLOWLIST's default).
+DEFAULT_ALLOWLIST = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"}
+GATEWAY_SECRETS = {"METRICS_BEARER_TOKEN": "m" * 40, "AUTH_ENCRYPTION_SECRET": "e" * 40}
+
+
+def environment_of(gateway: h.Gateway, tool: str) -> dict[str, str]:
+    async def body() -> dict[str, str]:
+        async with h.connect(gateway.mcp_url, token=gateway.token, mode="modern") as client:
+            result = await client.call_tool(tool, {})
+            return json.loads(result.content[0].text)
+
+    return h.run(body)
+
+
+def register_environment_printer(gateway: h.Gateway, tmp_path: Path) -> str:
+    name = f"Env Printer {time.monotonic_ns()}"
+    body = stdio_body(name, tmp_path / "flag", "--expose-environment")
+    with h.rest_client(gateway) as api:
+        h.ok_json(api.post("/gateways", json=body), 200, 201)
+    return h.prefixed(h.slugify(name), "environment")
+
+
+def test_a_stdio_process_gets_none_of_the_gateways_secrets(tmp_path: Path) -> None:
+    gateway = h.or_fail(lambda: h.start_gateway(tmp_path / "gw", extra_env={**GATEWAY_SECRETS, "LANG": "C.UTF-8"}))
+    try:
+        seen = environment_of(gateway, register_environment_printer(gateway, tmp_path))
+        assert seen["STDIO_TEST_SECRET"] == "not-for-your-eyes", "the registered env reaches the process"
+        assert seen.get("PATH") == gateway.env["PATH"] and seen.get("LANG") == "C.UTF-8"
+        assert set(seen) <= DEFAULT_ALLOWLIST | {"STDIO_TEST_SECRET"}, sorted(set(seen) - DEFAULT_ALLOWLIST)
+        secrets = {"JWT_SECRET_KEY": gateway.env["JWT_SECRET_KEY"], "DATABASE_URL": gateway.env["DATABASE_URL"],
+                   **GATEWAY_SECRETS}
+        leaked = {key for key, value in secrets.items() if value in seen.values()}
+        assert not leaked, f"the process saw the gateway's {sorted(leaked)}"
+    finally:
+        gateway.stop()
+
+
+def test_the_allowlist_is_a_knob(tmp_path: Path) -> None:
+    extra = {**GATEWAY_SECRETS, "STDIO_ENV_ALLOWLIST": "PATH,SHARED_WITH_SERVERS", "SHARED_WITH_SERVERS": "yes"}
+    gateway = h.or_fail(lambda: h.start_gateway(tmp_path / "gw", extra_env=extra))
+    try:
+        seen = environment_of(gateway, register_environment_printer(gateway, tmp_path))
+        # Python sets LC_CTYPE itself when it starts without a locale (PEP 538's coercion).
+        assert set(seen) - {"LC_CTYPE"} == {"PATH", "SHARED_WITH_SERVERS", "STDIO_TEST_SECRET"}, sorted(seen)
+    finally:
+        gateway.stop()
+
+
+def test_an_allowlist_that_names_no_variable_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="STDIO_ENV_ALLOWLIST"):
+        h.start_gateway(tmp_path, extra_env={"STDIO_ENV_ALLOWLIST": "PATH,BAD-NAME"})

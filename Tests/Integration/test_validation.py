@@ -46,6 +46,12 @@ URL = "http://127.0.0.1:9/mcp"
         ("/gateways", {"name": "ok", "url": "file:///etc/passwd"}, "url"),
         ("/gateways", {"name": "ok", "url": "http://127.0.0.1/" + "a" * 2048}, "url"),
         ("/servers", {"name": "bad|name"}, "name"),
+        ("/servers", {"name": "icon-js", "icon": "javascript:alert(1)"}, "icon"),
+        ("/servers", {"name": "icon-data", "icon": "data:image/svg+xml,<svg onload=alert(1)>"}, "icon"),
+        ("/servers", {"name": "icon-vb", "icon": "vbscript:msgbox(1)"}, "icon"),
+        ("/servers", {"name": "icon-file", "icon": "file:///etc/passwd"}, "icon"),
+        ("/servers", {"name": "icon-case", "icon": " JaVaScRiPt:alert(1)"}, "icon"),
+        ("/servers", {"name": "icon-relative", "icon": "//evil.example/x.png"}, "icon"),
         ("/servers", {"name": "ok", "description": "<iframe src=//evil>"}, "description"),
         ("/tokens", {"name": "tab\tname"}, "name"),
         ("/tokens", {"name": "ok", "description": "<a href='javascript:void(0)'>"}, "description"),
@@ -57,6 +63,33 @@ def test_bad_rest_inputs_are_422_naming_the_field(stack: h.Stack, path: str, bod
         problem = h.assert_problem(api.post(path, json=body), 422)
         assert problem["field"] == field, problem
         assert (api.get("/gateways").json(), api.get("/servers").json()) == before
+
+
+def test_an_icon_url_on_update_and_a_good_one(stack: h.Stack) -> None:
+    with h.rest_client(stack.gateway) as api:
+        created = h.ok_json(api.post("/servers", json={"name": "iconic", "icon": "https://cdn.example.com/i.png"}), 201)
+        assert created["icon"] == "https://cdn.example.com/i.png"
+        problem = h.assert_problem(api.put(f"/servers/{created['id']}", json={"icon": "javascript:alert(1)"}), 422)
+        assert problem["field"] == "icon"
+        assert h.ok_json(api.get(f"/servers/{created['id']}"), 200)["icon"] == "https://cdn.example.com/i.png"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+@pytest.mark.parametrize("path", ["/gateways", "/servers", "/tokens", "/import"])
+def test_rest_writes_take_json_only_as_application_json(stack: h.Stack, path: str, content_type: str | None) -> None:
+    body = json.dumps({"name": "sent-as-text", "url": "http://127.0.0.1:9/mcp"}).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    with h.rest_client(stack.gateway) as api:
+        before = (api.get("/gateways").json(), api.get("/servers").json(), api.get("/tokens").json())
+        request = api.build_request("POST", path, content=body, headers=headers)
+        if content_type is None:
+            request.headers.pop("content-type", None)
+        problem = h.assert_problem(api.send(request), 415)
+        assert "application/json" in problem["detail"], problem
+        assert (api.get("/gateways").json(), api.get("/servers").json(), api.get("/tokens").json()) == before
+        # The same body as application/json (with a charset) gets past the media type check.
+        accepted = api.post(path, content=body, headers={"content-type": "application/json; charset=utf-8"})
+        assert accepted.status_code != 415
 
 
 def test_json_nesting_is_limited_while_parsing(stack: h.Stack) -> None:

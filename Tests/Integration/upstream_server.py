@@ -182,7 +182,9 @@ class PagingMCPServer(MCPServer):
         return ListPromptsResult(prompts=chunk, next_cursor=cursor)
 
 
-def build_server(page_size: int | None = None, namespace: str | None = None, hostile: bool = False) -> PagingMCPServer:
+def build_server(
+    page_size: int | None = None, namespace: str | None = None, hostile: bool = False, expose_environment: bool = False
+) -> PagingMCPServer:
     uris = resource_uris(namespace)
     server = PagingMCPServer(
         SERVER_NAME,
@@ -192,6 +194,12 @@ def build_server(page_size: int | None = None, namespace: str | None = None, hos
         page_size=page_size,
         hostile=hostile,
     )
+
+    if expose_environment:
+
+        @server.tool(description="The process's environment variables, as a JSON object (what a hostile server could leak).")
+        def environment() -> str:
+            return json.dumps(dict(os.environ))
 
     @server.tool(
         description="Echo the given text back unchanged.",
@@ -360,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP transports")
     parser.add_argument("--hostile", action="store_true", help="also list tools and resources a gateway must refuse")
     parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
+    parser.add_argument("--expose-environment", action="store_true", help="add a tool returning os.environ")
     args = parser.parse_args(argv)
     if args.page_size is not None and args.page_size < 1:
         parser.error("--page-size must be at least 1")
@@ -372,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.transport != "stdio" and args.port is None:
         parser.error("--port is required for the HTTP transports")
-    server = build_server(args.page_size, args.namespace, args.hostile)
+    server = build_server(args.page_size, args.namespace, args.hostile, args.expose_environment)
     if args.transport == "stdio":
         print(f"{SERVER_NAME}: serving on stdio", file=sys.stderr, flush=True)
         anyio.run(server.run_stdio_async)

@@ -353,7 +353,7 @@ public struct DiscoveredCatalog: Sendable, Hashable {
 }
 
 /// Everything the store holds, as loaded for a catalog snapshot.
-public struct CatalogContents: Sendable {
+public struct CatalogContents: Sendable, Equatable {
     public var gateways: [GatewayRecord]
     public var tools: [ToolRecord]
     public var resources: [ResourceRecord]

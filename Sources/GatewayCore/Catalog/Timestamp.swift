@@ -12,6 +12,13 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         Timestamp(millisecondsSince1970: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
+    /// The current time, or one millisecond after `previous` if the clock has not passed it: a
+    /// record's `updatedAt` then changes on every write, so it serves as the record's version.
+    public static func now(after previous: Timestamp) -> Timestamp {
+        let now = Timestamp.now()
+        return now > previous ? now : Timestamp(millisecondsSince1970: previous.millisecondsSince1970 + 1)
+    }
+
     /// ISO 8601 with milliseconds, UTC (`2026-11-25T16:32:13.123Z`).
     public var iso8601: String {
         let milliseconds = millisecondsSince1970

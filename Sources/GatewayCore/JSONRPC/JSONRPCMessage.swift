@@ -10,6 +10,10 @@ public struct JSONRPCID: Sendable, Hashable, CustomStringConvertible {
     /// A numeric id.
     public init(_ number: Int) { self.raw = Array(String(number).utf8) }
 
+    /// The longest id accepted, as JSON text (quotes and escapes included); a request with a
+    /// longer one is refused with -32600 and answered with a `null` id.
+    public static let maximumBytes = 256
+
     /// The JSON `null` id used in errors for requests whose id could not be read.
     public static let null = JSONRPCID(raw: Array("null".utf8))
 
@@ -83,7 +87,12 @@ public struct JSONRPCMessage: Sendable {
                     let range = try scanner.skipValue(depth: 1)
                     switch next {
                     case UInt8(ascii: "\""), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                        id = JSONRPCID(raw: Array(bytes[range]))
+                        if range.count > JSONRPCID.maximumBytes {
+                            // Not echoed: an id is kept, replayed and logged, so its size is bounded.
+                            shapeProblem = "\"id\" must be at most \(JSONRPCID.maximumBytes) bytes of JSON"
+                        } else {
+                            id = JSONRPCID(raw: Array(bytes[range]))
+                        }
                     case UInt8(ascii: "n"):
                         idIsNull = true
                     default:

@@ -19,6 +19,17 @@ public protocol Store: TokenStore, AuditStore {
     /// when `epoch` is at least the newest fencing epoch the store has seen, which it then records;
     /// otherwise throws `StoreError(.fenced)` and changes nothing.
     func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch epoch: Int64) async throws
+    /// Writes what was learned from the upstream itself (a refresh's items, reachability) unless
+    /// the gateway was changed since `basis`, the `updatedAt` of the record the write was computed
+    /// from: returns `false` and changes nothing when an operator deactivated, re-pointed or
+    /// re-credentialed it meanwhile (or deleted it). With `fencingEpoch`, a stale leader's write is
+    /// refused as by ``updateGateway(_:items:fencingEpoch:)``.
+    func updateGateway(
+        _ gateway: GatewayRecord,
+        items: GatewayItems?,
+        ifUnchangedSince basis: Timestamp,
+        fencingEpoch epoch: Int64?
+    ) async throws -> Bool
     /// The newest fencing epoch the store has seen (a new leader's term starts above it, so the
     /// store never mistakes it for a stale one, even after Redis lost its own counter).
     func fencingEpoch() async throws -> Int64

@@ -44,6 +44,16 @@ public struct Registry: Sendable {
         catalog.replace(with: CatalogSnapshot(contents: contents), ticket: ticket)
     }
 
+    /// Reloads the snapshot from the store and installs it only if it differs from the one in
+    /// force: how a node that missed a change announcement catches up. Returns whether it did.
+    @discardableResult
+    public func reconcile() async throws -> Bool {
+        let ticket = catalog.ticket()
+        let contents = try await store.loadCatalog()
+        guard contents != catalog.snapshot.contents else { return false }
+        return catalog.replace(with: CatalogSnapshot(contents: contents), ticket: ticket)
+    }
+
     /// Work to run after this node commits a change, before the write is answered, given the
     /// snapshots before and after (cluster mode records list changes for streams whose node died).
     public typealias CommitHook = @Sendable (_ old: CatalogSnapshot, _ new: CatalogSnapshot) async -> Void
@@ -65,6 +75,8 @@ public struct Registry: Sendable {
         do {
             try await coordinator.publishCatalogChanged()
         } catch {
+            // Other nodes catch up at their next reconciliation (``reconcile()``).
+            AnnouncementMetrics.failed(.catalog)
             logger.warning("catalog change could not be announced", metadata: ["error": "\(error)"])
         }
         let new = catalog.snapshot
@@ -137,6 +149,7 @@ public struct Registry: Sendable {
             gateway.name = name
             gateway.slug = slug
         }
+        if let url = update.url { try Self.checkCredentialsFollow(gateway, to: url, update: update) }
         let needsDiscovery =
             (update.url.map { $0 != gateway.url } ?? false)
             || (update.transport.map { $0 != gateway.transport } ?? false)
@@ -153,7 +166,7 @@ public struct Registry: Sendable {
             throw RegistryError.invalid("transport", "STDIO upstreams take a command; the others a url")
         }
         if let description = update.description { gateway.description = description }
-        gateway.updatedAt = Timestamp.now()
+        gateway.updatedAt = Timestamp.now(after: gateway.updatedAt)
         var items: GatewayItems?
         if needsDiscovery {
             await upstream.release(gatewayID: id)
@@ -182,15 +195,35 @@ public struct Registry: Sendable {
         return gateway
     }
 
+    /// Refuses to move an upstream that has credentials to another origin (scheme, host, port)
+    /// unless the same update gives its credentials again (or `auth_type: none`): stored
+    /// credentials are never sent to a host they were not given for.
+    static func checkCredentialsFollow(_ gateway: GatewayRecord, to url: String, update: GatewayUpdate) throws {
+        guard update.auth == nil, !gateway.auth.headers.isEmpty,
+            UpstreamOrigin(url: gateway.url) != UpstreamOrigin(url: url)
+        else { return }
+        let from = UpstreamOrigin(url: gateway.url)?.description ?? "its current address"
+        let to = UpstreamOrigin(url: url)?.description ?? url
+        throw RegistryError.invalid(
+            "auth_type",
+            "the url moves the upstream from \(from) to \(to), and its stored credentials are not sent to another origin: give them again in the same request (auth_type with its fields, or auth_type none)"
+        )
+    }
+
     /// Lists an upstream's items again (it announced a list change) and stores what changed;
     /// item ids, and so virtual server memberships, survive. Disabled or unknown gateways are
     /// left alone.
     ///
     /// With `fencingEpoch` (the leader's periodic work) the write is refused with
-    /// ``StoreError/Code/fenced`` when a newer leader has written since.
-    public func refreshGateway(id: String, fencingEpoch: Int64? = nil) async throws {
+    /// ``StoreError/Code/fenced`` when a newer leader has written since. The listing is slow, so
+    /// the write happens only if nobody changed the gateway meanwhile (a deactivation, a new URL
+    /// or credentials are never undone by it); otherwise it is dropped, and the change that
+    /// intervened has started its own discovery. Returns whether it was written.
+    @discardableResult
+    public func refreshGateway(id: String, fencingEpoch: Int64? = nil) async throws -> Bool {
         let snapshot = catalog.snapshot
-        guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return }
+        guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return false }
+        let basis = gateway.updatedAt
         let target = gateway.target
         let discovered = try await upstream.discover(target, timeout: discoveryTimeout)
         gateway.capabilities = discovered.capabilities
@@ -199,26 +232,27 @@ public struct Registry: Sendable {
         gateway.lastSeen = Timestamp.now()
         let items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
         let refreshed = gateway
-        try await write { try await update(refreshed, items: items, fencingEpoch: fencingEpoch) }
-        await committed()
-    }
-
-    func update(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch: Int64?) async throws {
-        if let fencingEpoch {
-            try await store.updateGateway(gateway, items: items, fencingEpoch: fencingEpoch)
-        } else {
-            try await store.updateGateway(gateway, items: items)
+        let written = try await write {
+            try await store.updateGateway(refreshed, items: items, ifUnchangedSince: basis, fencingEpoch: fencingEpoch)
         }
+        if !written {
+            logger.info("refresh dropped: the gateway changed while it was listed", metadata: ["upstream.id": "\(id)"])
+        }
+        await committed()
+        return written
     }
 
     /// Records whether an upstream can be reached (the upstream client noticed it); nothing is
-    /// written when it is already so.
+    /// written when it is already so, or when the gateway changed since the snapshot.
     public func setGatewayReachable(id: String, reachable: Bool, fencingEpoch: Int64? = nil) async throws {
         guard var gateway = catalog.snapshot.gatewaysByID[id], gateway.reachable != reachable else { return }
+        let basis = gateway.updatedAt
         gateway.reachable = reachable
         if reachable { gateway.lastSeen = Timestamp.now() }
         let changed = gateway
-        try await write { try await update(changed, items: nil, fencingEpoch: fencingEpoch) }
+        _ = try await write {
+            try await store.updateGateway(changed, items: nil, ifUnchangedSince: basis, fencingEpoch: fencingEpoch)
+        }
         await committed()
     }
 
@@ -226,7 +260,7 @@ public struct Registry: Sendable {
     public func setGatewayEnabled(id: String, enabled: Bool) async throws -> GatewayRecord {
         guard var gateway = catalog.snapshot.gatewaysByID[id] else { throw RegistryError.notFound("Gateway", id) }
         gateway.enabled = enabled
-        gateway.updatedAt = Timestamp.now()
+        gateway.updatedAt = Timestamp.now(after: gateway.updatedAt)
         let finalGateway = gateway
         try await write { try await store.updateGateway(finalGateway, items: nil) }
         if !enabled { await upstream.release(gatewayID: id) }

@@ -2,8 +2,10 @@ import Foundation
 
 /// Which upstream addresses the gateway may connect to (the SSRF guard's rules).
 ///
-/// Always refused: cloud metadata endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200 and
-/// the metadata host names), link-local, unspecified, multicast and broadcast addresses.
+/// Always refused: cloud metadata endpoints (169.254.169.254, fd00:ec2::254, 100.100.100.200,
+/// 168.63.129.16, 192.0.0.192 and the metadata host names), link-local, unspecified, multicast
+/// and broadcast addresses. IPv6 addresses that carry an IPv4 address (NAT64, IPv4-compatible,
+/// 6to4, Teredo) are judged as the IPv4 address they reach.
 /// Refused unless allowed: loopback (`SSRF_ALLOW_LOCALHOST`) and private ranges — RFC 1918,
 /// CGNAT 100.64/10, IPv6 ULA fc00::/7 — (`SSRF_ALLOW_PRIVATE_NETWORKS`). Networks in
 /// `SSRF_ALLOWED_NETWORKS` are allowed whatever their class, except metadata endpoints.
@@ -116,12 +118,28 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             .joined(separator: ":")
     }
 
+    /// The IPv4 address an IPv6 address reaches, where a translator or tunnel delivers it to
+    /// one: NAT64 `64:ff9b::/96` (RFC 6052), IPv4-compatible `::a.b.c.d` (deprecated, still
+    /// routed by some stacks), 6to4 `2002:aabb:ccdd::/48` and Teredo `2001:0::/32` (the client
+    /// address, inverted). Classified as that IPv4 address, so `64:ff9b::a9fe:a9fe` is metadata.
+    public var embeddedIPv4: IPAddress? {
+        guard bytes.count == 16 else { return nil }
+        if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] || bytes[0..<12].allSatisfy({ $0 == 0 }) {
+            return IPAddress(bytes: Array(bytes[12..<16]))
+        }
+        if bytes[0] == 0x20, bytes[1] == 0x02 { return IPAddress(bytes: Array(bytes[2..<6])) }
+        if bytes[0..<4] == [0x20, 0x01, 0x00, 0x00] { return IPAddress(bytes: bytes[12..<16].map { ~$0 }) }
+        return nil
+    }
+
     public enum Classification: Sendable {
         case metadata, linkLocal, unspecified, multicast, broadcast, loopback, privateNetwork, global
     }
 
+    /// Cloud metadata and host services: AWS/GCP/Azure IMDS, Alibaba, Azure's WireServer
+    /// (168.63.129.16), Oracle (192.0.0.192) and AWS's IPv6 IMDS.
     static let metadataAddresses: Set<[UInt8]> = [
-        [169, 254, 169, 254], [100, 100, 100, 200],
+        [169, 254, 169, 254], [100, 100, 100, 200], [168, 63, 129, 16], [192, 0, 0, 192],
         [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54],
     ]
 
@@ -144,6 +162,8 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
         if bytes.allSatisfy({ $0 == 0 }) { return .unspecified }
         if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return .loopback }
+        if let embedded = embeddedIPv4 { return embedded.classification }
+        if bytes[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] { return .privateNetwork }  // NAT64 local use /48
         if bytes[0] == 0xff { return .multicast }
         if bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 { return .linkLocal }
         if bytes[0] & 0xfe == 0xfc { return .privateNetwork }

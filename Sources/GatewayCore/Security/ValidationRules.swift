@@ -64,6 +64,29 @@ public struct ValidationRules: Sendable, Equatable {
         return nil
     }
 
+    /// Why `text` is refused as the value of a URL-valued field (an upstream's `url`, a virtual
+    /// server's `icon`), or `nil`: it must be an absolute `http` or `https` URL with a host,
+    /// without credentials, whitespace or control characters. So `javascript:`, `data:`,
+    /// `vbscript:`, `file:` and every other scheme are refused, and a UI that shows the value
+    /// as a link or an image is never handed script.
+    public static func urlProblem(_ text: String) -> String? {
+        if text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            return "must not contain whitespace or control characters"
+        }
+        guard let colon = text.firstIndex(of: ":") else { return "must be an absolute http or https URL" }
+        let scheme = text[..<colon].lowercased()
+        guard scheme == "http" || scheme == "https" else {
+            return "scheme must be http or https (not \(scheme.prefix(32)):)"
+        }
+        guard let url = URL(string: text), let host = url.host, !host.isEmpty else {
+            return "must be an absolute http or https URL"
+        }
+        if url.user != nil || url.password != nil || UpstreamOrigin.redactingUserInfo(text) != text {
+            return "must not carry credentials (user:password@)"
+        }
+        return nil
+    }
+
     /// Whether a discovered resource may declare `mimeType` (parameters such as `; charset=` aside).
     public func allows(mimeType: String) -> Bool {
         let bare = mimeType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? mimeType

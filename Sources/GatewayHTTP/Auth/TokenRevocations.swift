@@ -17,9 +17,16 @@ public final class TokenRevocations: Sendable {
         }
     }
 
-    /// Adds every revocation in `list` (at start, or after missing announcements).
-    public func load(_ list: [TokenRevocation]) {
-        for revocation in list { revoke(revocation.tokenID, until: revocation.expiresAt) }
+    /// Adds every revocation in `list` (at start, or after missing announcements); returns
+    /// whether any of them was not known yet.
+    @discardableResult
+    public func load(_ list: [TokenRevocation]) -> Bool {
+        var added = false
+        for revocation in list where !isRevoked(revocation.tokenID) {
+            revoke(revocation.tokenID, until: revocation.expiresAt)
+            added = true
+        }
+        return added
     }
 
     public func isRevoked(_ tokenID: String) -> Bool {

@@ -71,7 +71,7 @@ public enum ExportDocument {
     static func gateway(in record: GatewayRecord, omitted: inout [JSONValue]) -> JSONValue {
         var object = JSONObject([
             ("name", .string(record.name)),
-            ("url", .string(record.url)),
+            ("url", .string(UpstreamOrigin.redactingUserInfo(record.url))),
             ("description", record.description.map(JSONValue.string) ?? .null),
             ("transport", .string(record.transport.rawValue)),
             ("capabilities", record.capabilities),

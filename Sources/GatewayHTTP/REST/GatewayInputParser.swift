@@ -36,10 +36,11 @@ enum InputParser {
             if required { throw ProblemError.invalid("url", "is required") }
             return nil
         }
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty
-        else { throw ProblemError.invalid("url", "must be an absolute http or https URL") }
-        guard scheme == "http" || scheme == "https" else {
-            throw ProblemError.invalid("url", "scheme must be http or https")
+        if let problem = ValidationRules.urlProblem(text) {
+            let hint =
+                problem.contains("credentials")
+                ? ": give them as auth_type basic with auth_username and auth_password" : ""
+            throw ProblemError.invalid("url", problem + hint)
         }
         return text
     }
@@ -194,6 +195,13 @@ enum InputParser {
         return update
     }
 
+    /// A virtual server's icon: an http(s) URL like every URL-valued field, or absent.
+    static func icon(_ fields: Fields) throws -> String? {
+        guard let text = try fields.string("icon", maxLength: maximumURLLength) else { return nil }
+        if let problem = ValidationRules.urlProblem(text) { throw ProblemError.invalid("icon", problem) }
+        return text
+    }
+
     static func serverInput(_ body: JSONObject, creating: Bool, rules: ValidationRules) throws -> ServerInput {
         var object = body
         if case .object(let inner)? = body["server"] { object = inner }
@@ -202,7 +210,7 @@ enum InputParser {
         return ServerInput(
             name: name,
             description: fields.has("description") ? .some(try description(fields)) : nil,
-            icon: fields.has("icon") ? .some(try fields.string("icon", maxLength: 2048)) : nil,
+            icon: fields.has("icon") ? .some(try icon(fields)) : nil,
             toolIDs: try fields.stringArray("associated_tools", "associatedTools"),
             resourceIDs: try fields.stringArray("associated_resources", "associatedResources"),
             promptIDs: try fields.stringArray("associated_prompts", "associatedPrompts")

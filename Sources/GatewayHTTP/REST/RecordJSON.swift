@@ -8,7 +8,8 @@ enum RecordJSON {
     static func gateway(_ gateway: GatewayRecord) -> JSONValue {
         var object = JSONObject([
             ("id", .string(gateway.id)), ("name", .string(gateway.name)), ("slug", .string(gateway.slug)),
-            ("url", .string(gateway.url)), ("description", optional(gateway.description)),
+            ("url", .string(UpstreamOrigin.redactingUserInfo(gateway.url))),
+            ("description", optional(gateway.description)),
             ("transport", .string(gateway.transport.rawValue)), ("capabilities", gateway.capabilities),
             ("enabled", .bool(gateway.enabled)), ("reachable", .bool(gateway.reachable)),
             ("protocolVersion", optional(gateway.protocolVersion)),

@@ -4,10 +4,16 @@ import Hummingbird
 
 /// Reading and validating JSON request bodies for the REST API.
 enum RequestJSON {
-    /// The body parsed as a JSON object; 400 for malformed JSON, 413 beyond `limit`, 408 when it
+    /// The body parsed as a JSON object; 415 unless it is sent as JSON, 400 for malformed JSON, 413 beyond `limit`, 408 when it
     /// does not arrive within the reader's timeout.
     static func object(_ request: Request, limit: Int, depth: Int, reader: RequestBodyReader) async throws -> JSONObject
     {
+        guard isJSON(request.headers[.contentType]) else {
+            throw ProblemError(
+                .unsupportedMediaType,
+                "The body must be JSON sent as Content-Type: application/json (got \(request.headers[.contentType].map { "'\($0.prefix(64))'" } ?? "none"))"
+            )
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await reader.collect(request, limit: limit)
@@ -22,6 +28,15 @@ enum RequestJSON {
         }
         guard case .object(let object) = value else { throw ProblemError.badRequest("The body must be a JSON object") }
         return object
+    }
+}
+
+extension RequestJSON {
+    /// Whether a Content-Type names JSON: `application/json` or a `+json` type, with any parameters.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 }
 

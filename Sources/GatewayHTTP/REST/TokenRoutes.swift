@@ -1,6 +1,7 @@
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`: API tokens a user creates for their
 /// agents, in ContextForge's shape. The signed token is returned once; only its record is kept.
@@ -61,7 +62,13 @@ public struct TokenRoutes: Sendable {
             authority.revocations.revoke(token.id, until: token.expiresAt)
             // Stored first, so a node that misses this announcement still learns of it when it
             // reloads revocations after reconnecting.
-            try? await coordinator?.publishRevocation(TokenRevocation(tokenID: token.id, expiresAt: token.expiresAt))
+            do {
+                try await coordinator?.publishRevocation(TokenRevocation(tokenID: token.id, expiresAt: token.expiresAt))
+            } catch {
+                // Other nodes catch up at their next reconciliation with the store.
+                AnnouncementMetrics.failed(.revocations)
+                context.logger.warning("token revocation could not be announced", metadata: ["error": "\(error)"])
+            }
             audit?.record(
                 AuditEntry(
                     at: .now(),

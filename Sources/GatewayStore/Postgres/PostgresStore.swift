@@ -309,6 +309,30 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func updateGateway(
+        _ gateway: GatewayRecord,
+        items: GatewayItems?,
+        ifUnchangedSince basis: Timestamp,
+        fencingEpoch epoch: Int64?
+    ) async throws -> Bool {
+        let cipher = cipher
+        return try await transaction { session in
+            if let epoch {
+                let fence = try await session.run(
+                    "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
+                )
+                guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
+            }
+            // FOR UPDATE: an operator's write waits for this one (or this one sees theirs).
+            let current = try await session.run(
+                "SELECT updated_at FROM gateways WHERE id = \(gateway.id) FOR UPDATE"
+            )
+            guard let row = current.first, try PostgresRows.timestamp(row, "updated_at") == basis else { return false }
+            try await PostgresItemWriter.rewriteGateway(gateway, items: items, cipher: cipher, on: session)
+            return true
+        }
+    }
+
     public func fencingEpoch() async throws -> Int64 {
         try await withSession { session in
             let rows = try await session.run("SELECT epoch FROM cluster_fence WHERE id = 1")

@@ -204,6 +204,30 @@ public actor SQLiteStore: Store {
         }
     }
 
+    public func updateGateway(
+        _ gateway: GatewayRecord,
+        items: GatewayItems?,
+        ifUnchangedSince basis: Timestamp,
+        fencingEpoch epoch: Int64?
+    ) async throws -> Bool {
+        try await exclusive(transaction: true) { connection in
+            if let epoch {
+                let fence = try await connection.query(
+                    "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
+                    [.integer(Int(epoch))]
+                )
+                guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
+            }
+            let current = try await connection.query(
+                "SELECT updated_at FROM gateways WHERE id = ?1",
+                [.text(gateway.id)]
+            )
+            guard let row = current.first, SQLiteRows.timestamp(row, "updated_at") == basis else { return false }
+            try await Self.rewriteGateway(gateway, items: items, cipher: cipher, on: connection)
+            return true
+        }
+    }
+
     public func fencingEpoch() async throws -> Int64 {
         try await exclusive(transaction: false) { connection in
             let rows = try await connection.query("SELECT epoch FROM cluster_fence WHERE id = 1")
