@@ -70,4 +70,12 @@ import Testing
         #expect(try #require(IPNetwork("fd00::/8")).contains(try #require(IPAddress("fd12::1"))))
         for bad in ["10.0.0.0/33", "10.0.0.0/-1", "x/8", "10.0.0.0/8/8", "::/129"] { #expect(IPNetwork(bad) == nil) }
     }
+
+    @Test func clientsAreCountedPerIPv4AddressAndPerIPv6Slash64() throws {
+        #expect(try #require(IPAddress("203.0.113.7")).clientBucket == "203.0.113.7")
+        #expect(try #require(IPAddress("2001:db8:1:2:aaaa::1")).clientBucket == "2001:db8:1:2::/64")
+        #expect(try #require(IPAddress("2001:db8:1:2:ffff:ffff:ffff:ffff")).clientBucket == "2001:db8:1:2::/64")
+        #expect(try #require(IPAddress("2001:db8:1:3::1")).clientBucket == "2001:db8:1:3::/64")
+        #expect(try #require(IPAddress("::ffff:198.51.100.1")).clientBucket == "198.51.100.1")
+    }
 }

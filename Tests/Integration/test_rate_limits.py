@@ -101,3 +101,20 @@ def test_contextforge_name_for_the_switch_is_honoured_and_wins_over_the_alias(tm
             gateway.stop()
     with pytest.raises(RuntimeError, match="RATE_LIMITING_ENABLED"):
         h.start_gateway(tmp_path / "bad", extra_env={"RATE_LIMITING_ENABLED": "sometimes"})
+
+
+def test_ipv6_clients_are_counted_per_slash_64(tmp_path: Path) -> None:
+    """An IPv6 subscriber holds a /64 and can rotate through it: per-address limits count the /64."""
+    env = {"RATE_LIMIT_IP_PER_MINUTE": "3", "TRUSTED_PROXIES": "127.0.0.1/32"}
+    gateway = h.or_fail(lambda: h.start_gateway(tmp_path, extra_env=env))
+    try:
+        def get(client: str) -> httpx.Response:
+            return httpx.get(f"{gateway.base_url}/tools", headers=bearer(gateway.token, **{"X-Forwarded-For": client}),
+                             timeout=10)
+
+        for client in ["2001:db8:7:8::1", "2001:db8:7:8::2", "2001:db8:7:8:3:4:5:6"]:
+            assert get(client).status_code == 200
+        assert_limited(get("2001:db8:7:8:ffff:ffff:ffff:ffff"), 3)
+        assert get("2001:db8:7:9::1").status_code == 200, "the next /64 has its own budget"
+    finally:
+        gateway.stop()

@@ -132,6 +132,17 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// The network a client address is counted under by per-address limits: an IPv4 address
+    /// itself, an IPv6 address's /64 (one subscriber usually holds a whole /64 and can rotate
+    /// through it), written `2001:db8:1:2::/64`.
+    public var clientBucket: String {
+        guard bytes.count == 16 else { return description }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
     public enum Classification: Sendable {
         case metadata, linkLocal, unspecified, multicast, broadcast, loopback, privateNetwork, global
     }

@@ -8,25 +8,21 @@ public protocol RateCounter: Sendable {
     func hit(_ key: String, window: Duration) async throws -> (count: Int, resetInMilliseconds: Int64)
 }
 
-/// ``RateCounter`` in process memory; bounded (stale windows are dropped when it grows).
+/// ``RateCounter`` in process memory: ``RateWindows`` on the continuous clock, behind a lock;
+/// at most `capacity` keys (the oldest windows are evicted first), each hit O(1).
 public final class InProcessRateCounter: RateCounter {
-    private let windows = Mutex<[String: (start: ContinuousClock.Instant, count: Int)]>([:])
-    let capacity: Int
+    private let windows: Mutex<RateWindows<ContinuousClock.Instant>>
 
     public init(capacity: Int = 100_000) {
-        self.capacity = capacity
+        windows = Mutex(RateWindows(capacity: capacity))
     }
 
     public func hit(_ key: String, window: Duration) -> (count: Int, resetInMilliseconds: Int64) {
         let now = ContinuousClock.now
-        return windows.withLock { windows in
-            if windows.count >= capacity { windows = windows.filter { now - $0.value.start < window } }
-            var entry = windows[key] ?? (now, 0)
-            if now - entry.start >= window { entry = (now, 0) }
-            entry.count += 1
-            windows[key] = entry
-            let left = window - (now - entry.start)
-            return (entry.count, left.milliseconds)
-        }
+        let (count, resetIn) = windows.withLock { $0.hit(key, window: window, now: now) }
+        return (count, resetIn.milliseconds)
     }
+
+    /// How many keys are counted.
+    public var keyCount: Int { windows.withLock { $0.count } }
 }

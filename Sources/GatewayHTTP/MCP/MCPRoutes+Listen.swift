@@ -90,6 +90,11 @@ extension MCPRoutes {
         )
         let keepAlive = runtime.keepAlive
         let routes = self
+        // The subscription ends with the response, even if its body never runs.
+        let cleanup = ResponseCleanup { _ in
+            routes.runtime.streams.forget(session: key)
+            routes.endSubscriptions(of: key)
+        }
         return Response(
             status: .ok,
             headers: MCPReply.eventStreamHeaders(),
@@ -97,8 +102,7 @@ extension MCPRoutes {
                 let pinged = keepAlive.register(queue)
                 defer {
                     keepAlive.unregister(pinged)
-                    routes.runtime.streams.forget(session: key)
-                    routes.endSubscriptions(of: key)
+                    cleanup.run()
                 }
                 do {
                     try await writer.write(SSEEncoding.buffer(StreamEvent(data: opening)))

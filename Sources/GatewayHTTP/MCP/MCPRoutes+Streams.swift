@@ -69,6 +69,12 @@ extension MCPRoutes {
         let session = facts.key
         let resumed = stream
         let bus = runtime.bus
+        // Detached however the response ends, even if its body never runs.
+        let cleanup = ResponseCleanup { _ in
+            if streams.detach(queue, session: session, stream: resumed) {
+                bus?.detached(session: session, stream: resumed)
+            }
+        }
         return Response(
             status: .ok,
             headers: MCPReply.eventStreamHeaders(),
@@ -76,9 +82,7 @@ extension MCPRoutes {
                 let pinged = keepAlive.register(queue)
                 defer {
                     keepAlive.unregister(pinged)
-                    if streams.detach(queue, session: session, stream: resumed) {
-                        bus?.detached(session: session, stream: resumed)
-                    }
+                    cleanup.run()
                 }
                 do {
                     if let opening { try await writer.write(SSEEncoding.buffer(opening)) }

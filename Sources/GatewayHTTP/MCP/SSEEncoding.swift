@@ -67,6 +67,11 @@ public enum EventStreamResponse {
         onEnd: @escaping @Sendable (_ clientLeft: Bool) -> Void = { _ in }
     ) -> Response {
         let pinged = keepAlive.register(queue)
+        // If the body never runs (the head could not be written), the client left.
+        let cleanup = ResponseCleanup { clientLeft in
+            keepAlive.unregister(pinged)
+            onEnd(clientLeft)
+        }
         return Response(
             status: .ok,
             headers: headers,
@@ -84,8 +89,7 @@ public enum EventStreamResponse {
                 } catch {
                     clientLeft = true
                 }
-                keepAlive.unregister(pinged)
-                onEnd(clientLeft)
+                cleanup.run(clientLeft: clientLeft)
             }
         )
     }

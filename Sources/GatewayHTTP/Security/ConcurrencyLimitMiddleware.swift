@@ -18,26 +18,6 @@ public struct ConcurrencyLimitMiddleware<Context: AuthenticatedRequestContext>: 
         self.limit = limit
     }
 
-    /// Returns a slot to the pool once, whichever comes first: the end of the response body or
-    /// the release of the response.
-    final class Lease: Sendable {
-        let release: Mutex<(@Sendable () -> Void)?>
-
-        init(_ release: @escaping @Sendable () -> Void) {
-            self.release = Mutex(release)
-        }
-
-        func end() {
-            let action = release.withLock { action in
-                defer { action = nil }
-                return action
-            }
-            action?()
-        }
-
-        deinit { end() }
-    }
-
     public func handle(
         _ request: Request,
         context: Context,
@@ -59,7 +39,7 @@ public struct ConcurrencyLimitMiddleware<Context: AuthenticatedRequestContext>: 
             throw problem
         }
         let counts = self.counts
-        let lease = Lease {
+        let lease = ResponseCleanup { _ in
             counts.bySubject.withLock { counts in
                 let left = (counts[subject] ?? 1) - 1
                 counts[subject] = left > 0 ? left : nil
@@ -69,12 +49,12 @@ public struct ConcurrencyLimitMiddleware<Context: AuthenticatedRequestContext>: 
         do {
             response = try await next(request, context)
         } catch {
-            lease.end()
+            lease.run()
             throw error
         }
         let body = response.body
         response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            defer { lease.end() }
+            defer { lease.run() }
             try await body.write(writer)
         }
         return response

@@ -105,7 +105,9 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
         let limit: Int
         switch scope {
         case .address:
-            key = "ip:" + resolver.address(of: request, peer: context.peerIP)
+            let address = resolver.address(of: request, peer: context.peerIP)
+            // IPv6 clients are counted per /64 (they may hold one and rotate through it).
+            key = "ip:" + (address.contains(":") ? IPAddress(address)?.clientBucket ?? address : address)
             limit = limits.perAddressPerMinute
         case .client:
             let tier = RateLimits.tier(of: request)
