@@ -115,6 +115,12 @@ func wireGateway(
         claimEpoch: { try await store.claimFencingEpoch($0) },
         logger: logger
     )
+    do {
+        try await coordination.checkRedisServer(logger: logger)
+    } catch {
+        coordination.redis?.close()
+        throw error
+    }
     let coordinator = coordination.coordinator
     let catalog = CatalogHolder()
     let registry = Registry(
@@ -194,7 +200,9 @@ func wireGateway(
         keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
         eventLog: coordination.eventLog,
         replayRetention: .seconds(configuration.replayRetentionSeconds),
-        bus: coordination.bus
+        bus: coordination.bus,
+        subscriptionsPerSession: configuration.maximumSubscriptionsPerSession,
+        connectionSessions: configuration.maximumConnectionSessions
     )
     load.observe { runtime.callsInFlight }
     let mcp = MCPRoutes(
@@ -259,6 +267,7 @@ func wireGateway(
         leaderDuties,
     ]
     services += coordination.services
+    services.append(SubscriptionExpiry(routes: mcp, interval: .seconds(5)))
     if configuration.cluster.redis != nil {
         services.append(
             Reconciler(

@@ -1,11 +1,14 @@
+import Foundation
 import GatewayCluster
+import NIOSSL
 
 /// The cluster knobs of ``GatewayConfiguration`` (environment only). Without `REDIS_URL` the
 /// node runs alone with in-process coordination (the embedded default).
 ///
 /// | Variable | Default | Meaning |
 /// |---|---|---|
-/// | `REDIS_URL` | none | `redis://[[user]:password@]host:port/db`: cluster mode. Needs `JWT_SECRET_KEY` and `AUTH_ENCRYPTION_SECRET` set, the same on every node |
+/// | `REDIS_URL` | none | `redis://[[user]:password@]host:port/db`: cluster mode. Needs `JWT_SECRET_KEY` and `AUTH_ENCRYPTION_SECRET` set, the same on every node. `rediss://…` is Redis over TLS, the server always verified (certificate chain and host name, sent as SNI; an IP address is matched against the certificate's IP entries) |
+/// | `REDIS_TLS_CA_FILE` | system roots | PEM file of the CA certificates trusted for `rediss://` instead of the system's roots; only with `rediss://`, and a file that cannot be read or holds no certificate stops start-up |
 /// | `REDIS_POOL_SIZE` | `4` | pipelined command connections to Redis per node (plus one subscriber connection) |
 /// | `REDIS_KEY_PREFIX` | `mcpgw:` | prefix of every key and channel (clusters may share one Redis) |
 /// | `NODE_ADDRESS` | `HOST:PORT` | the address the node announces in `GET /cluster` |
@@ -34,6 +37,12 @@ public struct ClusterSettings: Sendable {
     init(values: [String: String]) throws(ConfigurationError) {
         if let text = values["REDIS_URL"], !text.isEmpty {
             do { redis = try RedisEndpoint.parse(text) } catch { throw ConfigurationError(error.description) }
+        }
+        if let path = values["REDIS_TLS_CA_FILE"], !path.isEmpty {
+            guard redis?.tls != nil else {
+                throw ConfigurationError("REDIS_TLS_CA_FILE is only used with REDIS_URL=rediss://… (Redis over TLS)")
+            }
+            redis?.tls?.trustedCertificates = try Self.certificates(path, variable: "REDIS_TLS_CA_FILE")
         }
         if let text = values["REDIS_POOL_SIZE"] {
             redisPoolSize = try GatewayConfiguration.integer("REDIS_POOL_SIZE", text, in: 1...64)
@@ -74,5 +83,16 @@ public struct ClusterSettings: Sendable {
         if let text = values["UNHEALTHY_THRESHOLD"] {
             unhealthyThreshold = try GatewayConfiguration.integer("UNHEALTHY_THRESHOLD", text, in: 1...100)
         }
+    }
+
+    /// The certificates of a PEM file, or one line naming `variable` saying why it cannot be used.
+    static func certificates(_ path: String, variable: String) throws(ConfigurationError) -> [NIOSSLCertificate] {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ConfigurationError("\(variable) cannot be read: \(path)")
+        }
+        guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
+            throw ConfigurationError("\(variable) is not a PEM file of certificates: \(path)")
+        }
+        return certificates
     }
 }

@@ -158,3 +158,25 @@ extension GatewayConfiguration {
         )
     }
 }
+
+extension Coordination {
+    /// Refuses a Redis older than 7.0 and warns about an `allkeys-*` eviction policy
+    /// (``RedisServerCheck``). A Redis that cannot be reached now is not checked: the node starts
+    /// degraded, as it would later.
+    func checkRedisServer(logger: Logger) async throws {
+        guard let redis else { return }
+        let text: String
+        do {
+            guard let reply = try await redis.send(["INFO"]).string else { return }
+            text = reply
+        } catch {
+            logger.warning("cannot check the Redis server at start", metadata: ["error": "\(error)"])
+            return
+        }
+        guard let check = RedisServerCheck(info: text) else { return }
+        if let refusal = check.refusal { throw ConfigurationError("REDIS_URL: \(refusal)") }
+        if let warning = check.warning {
+            logger.warning("Redis may evict live gateway keys", metadata: ["detail": .string(warning)])
+        }
+    }
+}

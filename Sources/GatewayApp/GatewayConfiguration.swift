@@ -24,6 +24,8 @@ import Logging
 /// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session (GET stream and call streams) for resuming with `Last-Event-ID`; older ones are dropped |
 /// | `MCP_REPLAY_BUFFER_BYTES` | `--mcp-replay-buffer-bytes` | `4194304` | bytes of events kept per session for replay (in memory, and in Redis in cluster mode); the oldest go first, and an event larger than this is delivered but not kept |
 /// | `MCP_REPLAY_BUFFER_TOTAL_BYTES` | `--mcp-replay-buffer-total-bytes` | `268435456` | bytes of replay events one node keeps in memory over all sessions (and queues for Redis in cluster mode); beyond it the sessions idle longest are forgotten first |
+/// | `MCP_MAX_SUBSCRIPTIONS_PER_SESSION` | `--mcp-max-subscriptions-per-session` | `256` | resource subscriptions one client session may hold; beyond it `resources/subscribe` is refused (-32600). A stateful session's subscriptions end with its `SESSION_TTL` |
+/// | `MCP_MAX_CONNECTION_SESSIONS` | `--mcp-max-connection-sessions` | `10000` | legacy SSE and WebSocket sessions one node holds at once; beyond it new ones get 503 (or a WebSocket close) |
 /// | `MCP_REPLAY_RETENTION` | `--mcp-replay-retention` | `300` | seconds events are kept for replay, and how long a session whose GET stream dropped still collects them |
 /// | `MCPGATEWAY_WS_RELAY_ENABLED` | `--ws-relay-enabled` | `false` | serve MCP over WebSocket at `/ws` and `/servers/{id}/ws` (bearer token on the upgrade request) |
 /// | `SSE_KEEPALIVE_INTERVAL` | `--sse-keepalive-interval` | `15` | seconds between `: keep-alive` comments on open streams; a call still running after it switches to an SSE answer, and a client that closed its stream is noticed (and its call cancelled upstream) within one interval |
@@ -55,6 +57,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var replayBufferEvents: Int = 256
     public var replayRetentionSeconds: Int = 300
     public var replayBufferBytes: Int = 4 << 20
+    public var maximumSubscriptionsPerSession: Int = 256
+    public var maximumConnectionSessions: Int = 10_000
     public var replayBufferTotalBytes: Int = 256 << 20
     /// Tokens, the admin API and the audit log.
     public var security = SecuritySettings()
@@ -155,6 +159,16 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_REPLAY_BUFFER_TOTAL_BYTES"] {
             replayBufferTotalBytes = try Self.integer("MCP_REPLAY_BUFFER_TOTAL_BYTES", text, in: (1 << 20)...(1 << 40))
+        }
+        if let text = values["MCP_MAX_SUBSCRIPTIONS_PER_SESSION"] {
+            maximumSubscriptionsPerSession = try Self.integer(
+                "MCP_MAX_SUBSCRIPTIONS_PER_SESSION",
+                text,
+                in: 1...100_000
+            )
+        }
+        if let text = values["MCP_MAX_CONNECTION_SESSIONS"] {
+            maximumConnectionSessions = try Self.integer("MCP_MAX_CONNECTION_SESSIONS", text, in: 1...10_000_000)
         }
         if let text = values["MCP_REPLAY_RETENTION"] {
             replayRetentionSeconds = try Self.integer("MCP_REPLAY_RETENTION", text, in: 1...86400)

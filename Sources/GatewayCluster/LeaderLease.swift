@@ -21,12 +21,17 @@ final class LeaderLease: Sendable {
             epoch = floor + 1
             redis.call('SET', KEYS[2], epoch)
           end
+          redis.call('PEXPIRE', KEYS[2], ARGV[5])
           local value = ARGV[1] .. '|' .. epoch .. '|' .. ARGV[3]
           redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
           return value
         end
         return false
         """
+    /// How long the epoch counter outlives the last term taken. Every key the gateway writes
+    /// expires; this one may, because a new term starts above the store's fencing epoch anyway.
+    static let epochRetention: Duration = .seconds(7 * 86400)
+
     static let extendScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
         return 0
@@ -118,7 +123,7 @@ final class LeaderLease: Sendable {
         let reply = try await redis.eval(
             Self.acquireScript,
             keys: [leaderKey, epochKey],
-            arguments: [.init(nodeID), milliseconds, .init(now), .init(floor)]
+            arguments: [.init(nodeID), milliseconds, .init(now), .init(floor), .init(Self.epochRetention.milliseconds)]
         )
         guard let value = reply.string, let parsed = Self.parse(value) else { return (false, false) }
         term.withLock {

@@ -29,7 +29,10 @@ extension RedisCoordinator: SessionBus {
     static let takeOverScript = """
         local previous = redis.call('GET', KEYS[1])
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+        if ARGV[3] ~= '' then
+          redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+          redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        end
         return previous
         """
     /// Keeps a stream's record alive, only while this node is still its holder; 0 when another
@@ -38,7 +41,10 @@ extension RedisCoordinator: SessionBus {
         local holder = redis.call('GET', KEYS[1])
         if holder and holder ~= ARGV[1] then return 0 end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
+        if ARGV[3] ~= '' then
+          redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+          redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        end
         return 1
         """
 

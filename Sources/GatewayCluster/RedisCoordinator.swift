@@ -105,6 +105,9 @@ public final class RedisCoordinator: Coordinator, Service {
         ended.insert(sessionKey, until: .now + ttl)
         let replies = try await redis.pipeline([
             ["ZADD", .init(endedKey), .init(expiry), .init(sessionKey)],
+            // The set lives as long as its newest member must (older ones are pruned by score);
+            // every member gets the same TTL, so the newest one ends last.
+            ["PEXPIRE", .init(endedKey), .init(ttl.milliseconds)],
             ["HDEL", .init(options.keyPrefix + "gets"), .init(sessionKey)],
             ["PUBLISH", .init(eventsChannel), .init("ended\t\(sessionKey)\t\(expiry)")],
         ])
@@ -203,9 +206,12 @@ public final class RedisCoordinator: Coordinator, Service {
             load: load()
         )
         do {
-            try await redis.send([
-                "HSET", .init(nodesKey), .init(identity.id), .init(NodeAnnouncement.encode(announcement)),
+            let replies = try await redis.pipeline([
+                ["HSET", .init(nodesKey), .init(identity.id), .init(NodeAnnouncement.encode(announcement))],
+                // The registry outlives the last node heard from by the node TTL, no longer.
+                ["PEXPIRE", .init(nodesKey), .init(options.nodeTTL.milliseconds)],
             ])
+            for reply in replies { _ = try reply.orThrow("HSET/PEXPIRE") }
             try await refreshHeldStreams()
             announceFailing.store(false, ordering: .relaxed)
         } catch {

@@ -180,7 +180,14 @@ public final class RedisSessionEventLog: SessionEventLog, Service, Sendable {
             }
         }
         do {
-            _ = try await redis.pipeline(commands)
+            let replies = try await redis.pipeline(commands)
+            let refused = replies.filter { if case .error = $0 { true } else { false } }
+            if let first = refused.first {
+                logger.warning(
+                    "replay events refused by Redis",
+                    metadata: ["error": "\(first)", "events": "\(refused.count)"]
+                )
+            }
         } catch {
             logger.warning("replay events not written", metadata: ["error": "\(error)", "events": "\(batch.count)"])
         }

@@ -29,6 +29,7 @@ struct RemoteGatewayOptions: ParsableArguments {
             return (base, token)
         }
         let token = await signedToken(configuration, subject: "mcpgateway-cli", lifetime: .seconds(300), admin: true)
+            .token
         return (base, token)
     }
 }

@@ -47,6 +47,10 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents:
         String?
     @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
+    @Option(help: "Resource subscriptions one session may hold (MCP_MAX_SUBSCRIPTIONS_PER_SESSION).")
+    var mcpMaxSubscriptionsPerSession: String?
+    @Option(help: "Legacy SSE and WebSocket sessions one node holds (MCP_MAX_CONNECTION_SESSIONS).")
+    var mcpMaxConnectionSessions: String?
     @Option(help: "Bytes of events kept per session for replay (MCP_REPLAY_BUFFER_BYTES).")
     var mcpReplayBufferBytes: String?
     @Option(help: "Bytes of replay events one node keeps (MCP_REPLAY_BUFFER_TOTAL_BYTES).")
@@ -73,6 +77,8 @@ struct ConfigurationOptions: ParsableArguments {
             ("MCP_REPLAY_RETENTION", mcpReplayRetention), ("MCPGATEWAY_WS_RELAY_ENABLED", wsRelayEnabled),
             ("MCP_REPLAY_BUFFER_BYTES", mcpReplayBufferBytes),
             ("MCP_REPLAY_BUFFER_TOTAL_BYTES", mcpReplayBufferTotalBytes),
+            ("MCP_MAX_SUBSCRIPTIONS_PER_SESSION", mcpMaxSubscriptionsPerSession),
+            ("MCP_MAX_CONNECTION_SESSIONS", mcpMaxConnectionSessions),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {
@@ -155,14 +161,35 @@ struct Token: AsyncParsableCommand {
         let configuration = options.load()
         guard expMinutes > 0, expMinutes <= 525_600 else { fail("--exp-minutes must be from 1 to 525600") }
         guard !username.isEmpty else { fail("--username must not be empty") }
-        let token = await signedToken(
+        let issued = await signedToken(
             configuration,
             subject: username,
             lifetime: .seconds(expMinutes * 60),
             admin: admin,
             serverScope: serverId
         )
-        FileHandle.standardOutput.write(Data((token + "\n").utf8))
+        await record(issued, configuration: configuration)
+        FileHandle.standardOutput.write(Data((issued.token + "\n").utf8))
+    }
+
+    /// Records the token in the store, like one made with `POST /tokens`, so operators see it in
+    /// `GET /tokens/admin/all` and can revoke it (and what it minted); nothing is printed when
+    /// that fails.
+    func record(_ issued: IssuedToken, configuration: GatewayConfiguration) async {
+        let record = APITokenRecord(
+            id: issued.id,
+            subject: username,
+            name: "mcpgateway token \(issued.id.prefix(8))",
+            description: admin ? "signed by mcpgateway token (admin)" : "signed by mcpgateway token",
+            serverID: serverId,
+            createdAt: .now(),
+            expiresAt: issued.expiresAt
+        )
+        do {
+            try await withMigratedStore(configuration, label: "mcpgateway.token") { try await $0.insertToken(record) }
+        } catch {
+            fail("cannot record the token in the store (so it could not be revoked): \(error)", status: 1)
+        }
     }
 }
 
@@ -173,14 +200,13 @@ func signedToken(
     lifetime: Duration,
     admin: Bool,
     serverScope: String? = nil
-) async -> String {
+) async -> IssuedToken {
     do {
         let authority = try await tokenAuthority(configuration)
         guard authority.canIssue else {
             fail("JWT_PRIVATE_KEY_PATH is needed to sign \(configuration.security.algorithm.rawValue) tokens")
         }
         return try await authority.issue(subject: subject, lifetime: lifetime, admin: admin, serverScope: serverScope)
-            .token
     } catch {
         fail("cannot sign a token: \(error)")
     }

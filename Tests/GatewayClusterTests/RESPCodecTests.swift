@@ -46,8 +46,11 @@ import Testing
             try RedisEndpoint.parse("redis://:secret@127.0.0.1") == RedisEndpoint(host: "127.0.0.1", password: "secret")
         )
         #expect(try RedisEndpoint.parse("redis://[::1]:7000/0") == RedisEndpoint(host: "::1", port: 7000))
+        // rediss:// is Redis over TLS (verified against the system's roots unless a CA file is given).
+        #expect(try RedisEndpoint.parse("rediss://h").tls == RedisTLS())
+        #expect(try RedisEndpoint.parse("redis://h").tls == nil)
         for bad in [
-            "http://x", "redis://", "redis://h:0", "redis://h/16", "redis://h:port", "rediss://h", "redis://:%zz@h",
+            "http://x", "redis://", "redis://h:0", "redis://h/16", "redis://h:port", "rediss://h:0", "redis://:%zz@h",
         ] {
             #expect(throws: RedisEndpointError.self) { try RedisEndpoint.parse(bad) }
         }

@@ -55,4 +55,24 @@ import Testing
         #expect(queue.isFinished)
         #expect(await streams.replay(session: "s", after: id)?.events.isEmpty == true)
     }
+
+    @Test func subscriptionsOfExpiredSessionsAreReleasedAndCapped() {
+        let subscriptions = ResourceSubscriptions(perSessionLimit: 2)
+        let greeting = ResourceSubscriptions.Key(gatewayID: "g", uri: "data://greeting")
+        let farewell = ResourceSubscriptions.Key(gatewayID: "g", uri: "data://farewell")
+        #expect(subscriptions.add(greeting, session: "old") == .first)
+        #expect(subscriptions.add(farewell, session: "old") == .first)
+        #expect(subscriptions.add(.init(gatewayID: "g", uri: "data://third"), session: "old") == .overLimit)
+        #expect(subscriptions.add(greeting, session: "young") == .joined)
+        #expect(subscriptions.add(greeting, session: "connection") == .joined)
+        subscriptions.expires("old", at: 1000)
+        subscriptions.expires("young", at: 5000)
+        #expect(subscriptions.removeExpired(now: 999).isEmpty)
+        // "old" goes: farewell had nobody else (release it), greeting still has watchers.
+        #expect(subscriptions.removeExpired(now: 1000) == [farewell])
+        #expect(subscriptions.sessions(for: greeting) == ["young", "connection"])
+        #expect(subscriptions.removeExpired(now: 6000).isEmpty)
+        // A session without a TTL (a connection) keeps its subscription until it ends.
+        #expect(subscriptions.sessions(for: greeting) == ["connection"])
+    }
 }

@@ -47,15 +47,27 @@ def _stop_pid_file(pid_file: Path, timeout: float = 10.0, sig: int = signal.SIGT
 
 
 @dataclass
+class RedisTLSFiles:
+    """PEM files for redis-server's TLS port: its certificate and key, and the CA that signed it."""
+
+    certificate: Path
+    key: Path
+    ca: Path
+
+
+@dataclass
 class RedisServer:
-    """redis-server on 127.0.0.1:`port`, no persistence; `stop()` and `start()` keep the port."""
+    """redis-server on 127.0.0.1:`port`, no persistence; `stop()` and `start()` keep the port.
+    With `tls`, `port` is a TLS port and plain TCP is off (`--port 0`)."""
 
     directory: Path
     port: int
+    tls: RedisTLSFiles | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{LOOPBACK}:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{LOOPBACK}:{self.port}/0"
 
     @property
     def pid_file(self) -> Path:
@@ -67,9 +79,16 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (the Makefile installs it: make deps)")
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.directory / "redis.log"
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            listen = [
+                "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls.certificate),
+                "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
+                "--tls-auth-clients", "no",
+            ]
         subprocess.run(
             [
-                binary, "--port", str(self.port), "--bind", LOOPBACK, "--daemonize", "yes",
+                binary, *listen, "--bind", LOOPBACK, "--daemonize", "yes",
                 "--pidfile", str(self.pid_file), "--logfile", str(log), "--dir", str(self.directory),
                 "--save", "", "--appendonly", "no",
             ],
@@ -85,8 +104,9 @@ class RedisServer:
 
     def command(self, *args: str) -> str:
         """Runs one command with redis-cli and returns its raw output."""
+        tls = ["--tls", "--cacert", str(self.tls.ca)] if self.tls else []
         done = subprocess.run(
-            ["redis-cli", "-h", LOOPBACK, "-p", str(self.port), "--raw", *args],
+            ["redis-cli", "-h", LOOPBACK, "-p", str(self.port), *tls, "--raw", *args],
             capture_output=True,
             timeout=10,
             stdin=subprocess.DEVNULL,
@@ -94,8 +114,9 @@ class RedisServer:
         return done.stdout.decode(errors="replace").strip()
 
 
-def start_redis(directory: Path) -> RedisServer:
-    server = RedisServer(directory=directory, port=free_port())
+def start_redis(directory: Path, tls: RedisTLSFiles | None = None) -> RedisServer:
+    """redis-server on a free loopback port; with `tls`, TLS only (clients need no certificate)."""
+    server = RedisServer(directory=directory, port=free_port(), tls=tls)
     server.start()
     return server
 

@@ -437,6 +437,31 @@ def test_a_get_stream_resumes_on_another_node_after_its_node_is_killed(cluster: 
     cluster.start_node(holder)
 
 
+def test_every_key_the_gateway_writes_in_redis_expires(cluster: Cluster) -> None:
+    """After sessions, streams, replayed events, an ended session, leadership and heartbeats, no
+    key of the gateway's lacks a TTL: Redis memory never depends on allkeys-lru eviction."""
+    with httpx.Client(timeout=httpx.Timeout(30.0, read=10.0), headers=cluster.auth) as http:
+        session_id = initialize(http, cluster.nodes[0].mcp_url)
+        headers = {**session_headers(session_id), "Accept": "text/event-stream"}
+        with http.stream("GET", cluster.nodes[1].mcp_url, headers=headers) as resp:
+            reader = EventReader(resp)
+            reader.next_event()  # priming
+            change_catalog(cluster, via=0)
+            assert [m["method"] for _, m in (reader.next_event() for _ in range(3))] == LIST_CHANGED
+        # Another session, ended (the first keeps its replay log: ending a session drops it).
+        ended = initialize(http, cluster.nodes[2].mcp_url)
+        assert http.delete(cluster.nodes[2].mcp_url, headers=session_headers(ended)).status_code == 204
+    def keys() -> list[str]:
+        return [k for k in cluster.redis.command("--scan", "--pattern", "mcpgw:*").splitlines() if k]
+
+    # The replay log is written in the background.
+    h.wait_until(lambda: {"leader", "nodes", "events", "sessions"} <= {k.split(":")[1] for k in keys()} or None,
+                 timeout=10, what=f"the gateway's kinds of keys (now {sorted({k.split(':')[1] for k in keys()})})")
+    keys = keys()
+    without_ttl = [key for key in keys if cluster.redis.command("PTTL", key) == "-1"]  # -2: gone meanwhile
+    assert not without_ttl, without_ttl
+
+
 def test_a_killed_leader_is_replaced_within_one_lease_under_load(cluster: Cluster) -> None:
     assert cluster.nginx is not None
     leader, epoch = cluster.leader()

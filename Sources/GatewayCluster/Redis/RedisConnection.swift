@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Pairs replies with the commands sent on one connection, in order (Redis answers in order), or
 /// hands every reply to `onPush` on a subscriber connection.
@@ -10,11 +11,14 @@ final class RedisReplyHandler: ChannelDuplexHandler {
 
     private var pending = CircularBuffer<EventLoopPromise<RESPValue>>()
     private let onPush: (@Sendable (RESPValue) -> Void)?
+    /// `host:port`, for errors.
+    private let server: String
     /// Cleared when the channel goes inactive: later writes fail their replies at once (a write
     /// queued behind the close would otherwise leave its caller waiting forever).
     private var isOpen = true
 
-    init(onPush: (@Sendable (RESPValue) -> Void)?) {
+    init(server: String, onPush: (@Sendable (RESPValue) -> Void)?) {
+        self.server = server
         self.onPush = onPush
     }
 
@@ -54,7 +58,8 @@ final class RedisReplyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(RedisError(.connectionLost, "\(error)"))
+        // NIOSSL reports a failed handshake here before it fails the writes it held back.
+        failAll(RedisError.tlsHandshake(error, server: server) ?? RedisError(.connectionLost, "\(error)"))
         context.close(promise: nil)
     }
 
@@ -73,20 +78,26 @@ struct RedisRequest {
 final class RedisConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
+    /// `host:port`, for errors.
+    let server: String
 
-    private init(channel: any Channel, commandTimeout: Duration) {
+    private init(channel: any Channel, commandTimeout: Duration, server: String) {
         self.channel = channel
         self.commandTimeout = commandTimeout
+        self.server = server
     }
 
     var isActive: Bool { channel.isActive }
 
-    /// Connects and authenticates; `onPush` receives replies nobody waits for (pub/sub messages).
+    /// Connects (for `rediss://` over TLS, verifying the server) and authenticates; `onPush`
+    /// receives replies nobody waits for (pub/sub messages).
     static func connect(
         to endpoint: RedisEndpoint,
         commandTimeout: Duration,
         onPush: (@Sendable (RESPValue) -> Void)? = nil
     ) async throws -> RedisConnection {
+        let server = "\(endpoint.host):\(endpoint.port)"
+        let sslContext = try endpoint.tls.map { tls in try makeSSLContext(tls, server: server) }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -94,17 +105,23 @@ final class RedisConnection: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let sslContext {
+                            let name = sniName(endpoint.host)
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: sslContext, serverHostname: name)
+                            )
+                        }
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(try RESPDecoder()),
-                            RedisReplyHandler(onPush: onPush)
+                            RedisReplyHandler(server: server, onPush: onPush)
                         )
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port).get()
         } catch {
-            throw RedisError(.unavailable, "cannot connect to \(endpoint.host):\(endpoint.port)")
+            throw RedisError(.unavailable, "cannot connect to \(server)")
         }
-        let connection = RedisConnection(channel: channel, commandTimeout: commandTimeout)
+        let connection = RedisConnection(channel: channel, commandTimeout: commandTimeout, server: server)
         do {
             if let password = endpoint.password {
                 var auth: [RESPArgument] = ["AUTH"]
@@ -114,12 +131,31 @@ final class RedisConnection: Sendable {
             }
             if endpoint.database != 0 {
                 try await connection.send(["SELECT", .init(Int64(endpoint.database))]).expectOK("SELECT")
+            } else if endpoint.tls != nil && endpoint.password == nil {
+                // NIOSSL holds writes until the handshake is done: a reply proves it succeeded,
+                // so a server that is not trusted fails the connect, not a later command.
+                _ = try await connection.send(["PING"])
             }
         } catch {
             connection.close()
             throw error
         }
         return connection
+    }
+
+    /// The TLS context for one connection: full verification against the endpoint's roots.
+    private static func makeSSLContext(_ tls: RedisTLS, server: String) throws -> NIOSSLContext {
+        do {
+            return try NIOSSLContext(configuration: tls.configuration)
+        } catch {
+            throw RedisError(.tlsFailed, "TLS set-up for \(server) failed: \(error)")
+        }
+    }
+
+    /// The name sent as SNI and checked against the certificate; `nil` for an IP address (SNI
+    /// cannot carry one; NIOSSL then matches the certificate's IP entries against the peer's).
+    private static func sniName(_ host: String) -> String? {
+        (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 
     /// Sends one command and waits for its reply (an error reply is returned, not thrown).
@@ -134,8 +170,8 @@ final class RedisConnection: Sendable {
         let replies = commands.map { _ in loop.makePromise(of: RESPValue.self) }
         // Every path completes every reply: the answer, a failed write, the connection closing,
         // or the timeout (completing a NIO promise again does nothing).
-        let timeout = loop.scheduleTask(in: TimeAmount(commandTimeout)) { [channel] in
-            let error = RedisError(.connectionLost, "no reply within the command timeout")
+        let timeout = loop.scheduleTask(in: TimeAmount(commandTimeout)) { [channel, server] in
+            let error = Self.timeoutError(channel: channel, server: server)
             for reply in replies { reply.fail(error) }
             channel.close(promise: nil)
         }
@@ -153,6 +189,20 @@ final class RedisConnection: Sendable {
 
     func close() {
         channel.close(promise: nil)
+    }
+
+    /// Why no reply came in time (on the channel's event loop). A TLS server that never sent its
+    /// certificate never answered the handshake: most likely a plain port (Redis waits for a line).
+    private static func timeoutError(channel: any Channel, server: String) -> RedisError {
+        let tls = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)
+        if let tls, tls.peerCertificate == nil {
+            return RedisError(
+                .tlsFailed,
+                "TLS handshake with \(server) failed: the server did not answer in TLS within the command timeout "
+                    + "(a plain redis:// port?)"
+            )
+        }
+        return RedisError(.connectionLost, "no reply within the command timeout")
     }
 }
 
@@ -173,5 +223,41 @@ extension RESPValue {
     func orThrow(_ command: String) throws -> RESPValue {
         if case .error(let message) = self { throw RedisError(.replyError, "\(command): \(message.prefix(120))") }
         return self
+    }
+}
+
+extension RedisError.Code {
+    /// TLS could not be set up, or the handshake failed (server not trusted, wrong host name, or
+    /// not a TLS port).
+    public static let tlsFailed = RedisError.Code(rawValue: "tls_failed")
+}
+
+extension RedisError {
+    /// A failed TLS handshake with `server` as a ``Code/tlsFailed`` error saying why in words an
+    /// operator can act on; `nil` for any other error.
+    static func tlsHandshake(_ error: any Error, server: String) -> RedisError? {
+        let reason: String
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            reason = "the server's certificate is not valid for this host name or address"
+        } else if case .handshakeFailed(let cause) = error as? NIOSSLError {
+            reason = handshakeReason("\(cause)")
+        } else {
+            return nil
+        }
+        return RedisError(.tlsFailed, "TLS handshake with \(server) failed: \(reason)")
+    }
+
+    /// BoringSSL's reason for a failed handshake, explained when it is a common one.
+    private static func handshakeReason(_ boringSSL: String) -> String {
+        if boringSSL.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's certificate is not trusted (unknown CA, or expired) [CERTIFICATE_VERIFY_FAILED]"
+        }
+        if boringSSL.contains("WRONG_VERSION_NUMBER") {
+            return "the server did not answer in TLS (a plain redis:// port?) [WRONG_VERSION_NUMBER]"
+        }
+        if boringSSL.contains("EOF during handshake") {
+            return "the server closed the connection during the handshake (not a TLS port?)"
+        }
+        return String(boringSSL.prefix(300))
     }
 }

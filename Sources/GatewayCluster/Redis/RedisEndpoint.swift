@@ -1,32 +1,48 @@
 import Foundation
+import NIOSSL
 
-/// Where Redis is: `REDIS_URL=redis://[[user]:password@]host[:port][/db]`.
+/// Where Redis is: `REDIS_URL=redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for
+/// Redis over TLS.
 public struct RedisEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var username: String?
     public var password: String?
     public var database: Int
+    /// TLS (`rediss://`); `nil` for plain TCP.
+    public var tls: RedisTLS?
 
-    public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
+    /// An endpoint; `tls` encrypts the connection and verifies the server (see ``RedisTLS``).
+    public init(
+        host: String,
+        port: Int = 6379,
+        username: String? = nil,
+        password: String? = nil,
+        database: Int = 0,
+        tls: RedisTLS? = nil
+    ) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
-    /// Parses a `redis://` URL, or explains in one line why not (never repeating the password).
+    /// Parses a `redis://` or `rediss://` URL (`rediss://` turns TLS on, trusting the system's
+    /// roots), or explains in one line why not (never repeating the password).
     public static func parse(_ text: String) throws(RedisEndpointError) -> RedisEndpoint {
-        guard text.hasPrefix("redis://") else {
-            if text.hasPrefix("rediss://") {
-                throw RedisEndpointError(
-                    "REDIS_URL: TLS (rediss://) is not supported; use redis:// on a private network"
-                )
-            }
-            throw RedisEndpointError("REDIS_URL must start with redis://")
+        let tls: RedisTLS?
+        var rest: Substring
+        if text.hasPrefix("redis://") {
+            tls = nil
+            rest = Substring(text.dropFirst("redis://".count))
+        } else if text.hasPrefix("rediss://") {
+            tls = RedisTLS()
+            rest = Substring(text.dropFirst("rediss://".count))
+        } else {
+            throw RedisEndpointError("REDIS_URL must start with redis:// or rediss:// (TLS)")
         }
-        var rest = Substring(text.dropFirst("redis://".count))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -74,7 +90,14 @@ public struct RedisEndpoint: Sendable, Equatable {
             host = String(host[..<colon])
         }
         guard !host.isEmpty else { throw RedisEndpointError("REDIS_URL names no host") }
-        return RedisEndpoint(host: host, port: port, username: username, password: password, database: database)
+        return RedisEndpoint(
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: tls
+        )
     }
 
     private static func decode(_ text: String) throws(RedisEndpointError) -> String {
@@ -89,4 +112,27 @@ public struct RedisEndpoint: Sendable, Equatable {
 public struct RedisEndpointError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// How a `rediss://` connection is secured. The server is always verified in full: its
+/// certificate chain against the trusted roots, and its name against the URL's host (sent as
+/// SNI; an IP address is matched against the certificate's IP entries instead). There is no way
+/// to turn verification off.
+public struct RedisTLS: Sendable, Equatable {
+    /// CA certificates trusted instead of the system's roots; `nil` trusts the system's roots.
+    public var trustedCertificates: [NIOSSLCertificate]?
+
+    /// TLS trusting `trustedCertificates`, or the system's roots when `nil`.
+    public init(trustedCertificates: [NIOSSLCertificate]? = nil) {
+        self.trustedCertificates = trustedCertificates
+    }
+
+    /// The client set-up: TLS 1.2 or later, chain and host name checked.
+    var configuration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        if let trustedCertificates { configuration.trustRoots = .certificates(trustedCertificates) }
+        return configuration
+    }
 }

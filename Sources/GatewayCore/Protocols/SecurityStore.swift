@@ -2,10 +2,13 @@
 public protocol TokenStore: Sendable {
     /// Records a newly issued token; a conflict when its owner has an active token of that name.
     func insertToken(_ token: APITokenRecord) async throws
-    /// The owner's tokens, newest first, revoked ones included.
-    func tokens(subject: String) async throws -> [APITokenRecord]
-    /// Marks the owner's token revoked; `nil` when the owner has no token with that id.
-    func revokeToken(id: String, subject: String, at: Timestamp) async throws -> APITokenRecord?
+    /// The owner's tokens (everyone's with `nil`, for operators), newest first, revoked ones
+    /// included.
+    func tokens(subject: String?) async throws -> [APITokenRecord]
+    /// Marks a token revoked, and with it every token minted from it (its descendants); the
+    /// owner must be `subject` unless that is `nil` (an operator). Returns the token first, then
+    /// the descendants this revoked; `nil` when there is no such token.
+    func revokeToken(id: String, subject: String?, at: Timestamp) async throws -> [APITokenRecord]?
     /// Revoked tokens that have not expired yet, to be refused on every node.
     func activeRevocations(now: Timestamp) async throws -> [TokenRevocation]
 }

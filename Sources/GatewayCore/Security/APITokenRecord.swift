@@ -11,6 +11,9 @@ public struct APITokenRecord: Sendable, Equatable {
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
     public var revokedAt: Timestamp?
+    /// The `jti` of the token that minted this one: revoking that token revokes this one (and
+    /// what this one minted) with it. `nil` for tokens of unknown origin.
+    public var parentID: String?
 
     public init(
         id: String,
@@ -20,7 +23,8 @@ public struct APITokenRecord: Sendable, Equatable {
         serverID: String?,
         createdAt: Timestamp,
         expiresAt: Timestamp,
-        revokedAt: Timestamp? = nil
+        revokedAt: Timestamp? = nil,
+        parentID: String? = nil
     ) {
         self.id = id
         self.subject = subject
@@ -30,6 +34,7 @@ public struct APITokenRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
+        self.parentID = parentID
     }
 }
 

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// Who made a request, once their token was accepted.
 public struct Principal: Sendable, Hashable {
     /// The token's subject (a user name or e-mail).
@@ -8,6 +10,8 @@ public struct Principal: Sendable, Hashable {
     public var serverScope: String?
     /// The token's `jti`, by which it is revoked.
     public var tokenID: String?
+    /// When the token expires (tokens it mints expire no later).
+    public var expiresAt: Timestamp?
     /// Set only for the static scrape token (`METRICS_BEARER_TOKEN`), which may read `/metrics`
     /// and nothing else.
     public var readsMetricsOnly = false

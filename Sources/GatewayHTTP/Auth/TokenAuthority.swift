@@ -14,13 +14,14 @@ struct GatewayClaims: JWTPayload {
     var exp: ExpirationClaim
     var iat: IssuedAtClaim
     var jti: IDClaim
+    var nbf: NotBeforeClaim?
     var iss: IssuerClaim?
     var aud: AudienceClaim?
     var isAdmin: Bool?
     var scopes: Scopes?
 
     enum CodingKeys: String, CodingKey {
-        case sub, exp, iat, jti, iss, aud, scopes
+        case sub, exp, iat, jti, nbf, iss, aud, scopes
         case isAdmin = "is_admin"
     }
 
@@ -93,6 +94,7 @@ public final class TokenAuthority: Sendable {
             exp: ExpirationClaim(value: expiry),
             iat: IssuedAtClaim(value: now),
             jti: IDClaim(value: id),
+            nbf: nil,
             iss: IssuerClaim(value: policy.issuer),
             aud: AudienceClaim(value: [policy.audience]),
             isAdmin: admin ? true : nil,
@@ -128,18 +130,22 @@ public final class TokenAuthority: Sendable {
         guard claims.iat.value.timeIntervalSince(now) < 60 else {
             throw AuthenticationError(message: "the token was issued in the future")
         }
+        if let notBefore = claims.nbf?.value, notBefore > now {
+            throw AuthenticationError(message: "the token is not valid yet (nbf)")
+        }
         if policy.verifyIssuer, claims.iss?.value != policy.issuer {
             throw AuthenticationError(message: "the token's issuer is not accepted")
         }
         if policy.verifyAudience, claims.aud?.value.contains(policy.audience) != true {
             throw AuthenticationError(message: "the token's audience is not accepted")
         }
-        let principal = Principal(
+        var principal = Principal(
             subject: claims.sub.value,
             isAdmin: claims.isAdmin == true,
             serverScope: claims.scopes?.serverID,
             tokenID: claims.jti.value
         )
+        principal.expiresAt = Timestamp(millisecondsSince1970: Int64(claims.exp.value.timeIntervalSince1970 * 1000))
         try checkNotRevoked(principal)
         cache.store((principal, claims.exp.value), for: token)
         return principal

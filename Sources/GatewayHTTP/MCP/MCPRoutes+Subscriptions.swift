@@ -67,6 +67,13 @@ extension MCPRoutes {
         for key in runtime.subscriptions.removeAll(session: session) { releaseUpstream(key) }
     }
 
+    /// Ends the subscriptions of stateful sessions whose TTL has passed (they were never
+    /// deleted: the client just went away), releasing upstreams nobody watches now. Called on an
+    /// interval by the application.
+    public func endExpiredSubscriptions(now: Timestamp = .now()) {
+        for key in runtime.subscriptions.removeExpired(now: now.millisecondsSince1970) { releaseUpstream(key) }
+    }
+
     /// Tells the upstream nobody watches the resource any more (in the background; a failure
     /// only means a few needless updates).
     func releaseUpstream(_ key: ResourceSubscriptions.Key) {

@@ -268,6 +268,8 @@ public struct MCPRoutes: Sendable {
         }
         if method == "resources/subscribe" || method == "resources/unsubscribe" {
             let reply = await subscription(message, session: facts.key, serverID: facts.serverID)
+            // Subscriptions end with the session's TTL, whether or not the client says goodbye.
+            runtime.subscriptions.expires(facts.key, at: facts.createdAt + sessionTTL.milliseconds)
             return MCPReply.message(reply, request: request)
         }
         if MCPDispatcher.isForwarded(method) {

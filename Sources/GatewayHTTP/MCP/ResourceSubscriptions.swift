@@ -11,14 +11,40 @@ final class ResourceSubscriptions: Sendable {
     struct State {
         var sessionsByResource: [Key: Set<String>] = [:]
         var resourcesBySession: [String: Set<Key>] = [:]
+        /// When each stateful session's TTL ends (milliseconds since 1970); connection-bound
+        /// sessions and listen streams end with their connection and have none.
+        var expiries: [String: Int64] = [:]
     }
 
-    /// Most subscriptions one session may hold.
+    /// Most subscriptions one session may hold (`MCP_MAX_SUBSCRIPTIONS_PER_SESSION`).
     let perSessionLimit: Int
     private let state = Mutex(State())
 
     init(perSessionLimit: Int = 1000) {
         self.perSessionLimit = perSessionLimit
+    }
+
+    /// Records when `session` expires (a stateful session's creation plus `SESSION_TTL`).
+    func expires(_ session: String, at milliseconds: Int64) {
+        state.withLock { state in
+            if state.resourcesBySession[session] != nil { state.expiries[session] = milliseconds }
+        }
+    }
+
+    /// Removes the subscriptions of every session whose TTL ended by `now` (milliseconds since
+    /// 1970); returns the resources nobody watches any more.
+    func removeExpired(now: Int64) -> [Key] {
+        state.withLock { state in
+            let expired = state.expiries.filter { $0.value <= now }.map(\.key)
+            var released: [Key] = []
+            for session in expired {
+                state.expiries[session] = nil
+                released += (state.resourcesBySession[session] ?? []).filter {
+                    Self.remove($0, session: session, from: &state)
+                }
+            }
+            return released
+        }
     }
 
     enum Added {
@@ -59,7 +85,10 @@ final class ResourceSubscriptions: Sendable {
     private static func remove(_ key: Key, session: String, from state: inout State) -> Bool {
         guard state.sessionsByResource[key]?.remove(session) != nil else { return false }
         state.resourcesBySession[session]?.remove(key)
-        if state.resourcesBySession[session]?.isEmpty == true { state.resourcesBySession[session] = nil }
+        if state.resourcesBySession[session]?.isEmpty == true {
+            state.resourcesBySession[session] = nil
+            state.expiries[session] = nil
+        }
         guard state.sessionsByResource[key]?.isEmpty == true else { return false }
         state.sessionsByResource[key] = nil
         return true

@@ -11,9 +11,9 @@ public final class SessionRuntime: Sendable {
     public let keepAlive: StreamKeepAlive
     /// The sessions' streams and their replay buffer.
     let streams: SessionStreams
-    let subscriptions = ResourceSubscriptions()
+    let subscriptions: ResourceSubscriptions
     /// Legacy HTTP+SSE and WebSocket sessions.
-    let connections = ConnectionSessions(capacity: 10_000)
+    let connections: ConnectionSessions
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
@@ -27,14 +27,20 @@ public final class SessionRuntime: Sendable {
     ///   - bus: carries session traffic between nodes; `nil` for one node.
     ///   - eventLog: the replay buffer; `replayRetention` is also how long a session whose GET
     ///     stream dropped keeps collecting events for it.
+    ///   - subscriptionsPerSession: most resource subscriptions one session may hold.
+    ///   - connectionSessions: most legacy SSE and WebSocket sessions open on this node.
     public init(
         nodeID: String,
         streamCapacity: Int = 1024,
         keepAliveInterval: Duration = .seconds(15),
         eventLog: any SessionEventLog,
         replayRetention: Duration,
-        bus: (any SessionBus)? = nil
+        bus: (any SessionBus)? = nil,
+        subscriptionsPerSession: Int = 256,
+        connectionSessions: Int = 10_000
     ) {
+        self.subscriptions = ResourceSubscriptions(perSessionLimit: subscriptionsPerSession)
+        self.connections = ConnectionSessions(capacity: connectionSessions)
         self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
         self.streamCapacity = streamCapacity
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)

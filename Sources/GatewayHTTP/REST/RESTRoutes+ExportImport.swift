@@ -8,7 +8,7 @@ import Hummingbird
 extension RESTRoutes {
     func registerExportImport(on group: RouterGroup<GatewayRequestContext>) {
         group.get("export") { request, context in
-            let principal = try Self.requireAdmin(context, "export")
+            let principal = try Self.requireAdmin(context, "Configuration export")
             let document = ExportDocument.make(
                 catalog.snapshot,
                 types: try Self.exportTypes(request),
@@ -20,7 +20,7 @@ extension RESTRoutes {
             return Self.json(document)
         }
         group.post("import") { request, context in
-            _ = try Self.requireAdmin(context, "import")
+            _ = try Self.requireAdmin(context, "Configuration import")
             // An export of a large catalog is bigger than a REST body usually is.
             let body = try await RequestJSON.object(
                 request,
@@ -49,7 +49,7 @@ extension RESTRoutes {
     static func requireAdmin(_ context: GatewayRequestContext, _ what: String) throws -> Principal {
         let principal = try context.requirePrincipal()
         guard principal.isAdmin else {
-            throw ProblemError(.forbidden, "Configuration \(what) needs an admin token (mcpgateway token --admin)")
+            throw ProblemError(.forbidden, "\(what) needs an admin token (mcpgateway token --admin)")
         }
         return principal
     }

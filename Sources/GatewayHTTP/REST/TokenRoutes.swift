@@ -45,43 +45,69 @@ public struct TokenRoutes: Sendable {
     public func register(on group: RouterGroup<GatewayRequestContext>) {
         group.post { request, context in try await create(request, context: context) }
         group.get { request, context in
-            let principal = try context.requirePrincipal()
-            let tokens = try await store.tokens(subject: principal.subject)
-            let limit = try RESTRoutes.limit(request) ?? tokens.count
-            return RESTRoutes.json([
-                "tokens": .array(tokens.prefix(limit).map(Self.json)), "total": .int(Int64(tokens.count)),
-                "limit": .int(Int64(limit)), "offset": 0,
-            ])
+            try await list(request, subject: try context.requirePrincipal().subject)
         }
         group.delete(":id") { _, context in
-            let principal = try context.requirePrincipal()
-            let id = try context.parameters.require("id")
-            guard let token = try await store.revokeToken(id: id, subject: principal.subject, at: .now()) else {
-                throw ProblemError.notFound("Token not found: \(id)")
-            }
-            authority.revocations.revoke(token.id, until: token.expiresAt)
+            try await revoke(
+                try context.parameters.require("id"),
+                owner: try context.requirePrincipal().subject,
+                context
+            )
+        }
+        // Operators (admin tokens) see and revoke every subject's tokens, as in ContextForge.
+        group.get("admin/all") { request, context in
+            _ = try RESTRoutes.requireAdmin(context, "Listing every subject's tokens")
+            return try await list(request, subject: nil)
+        }
+        group.delete("admin/:id") { _, context in
+            _ = try RESTRoutes.requireAdmin(context, "Revoking another subject's token")
+            return try await revoke(try context.parameters.require("id"), owner: nil, context)
+        }
+    }
+
+    /// The tokens of `subject` (everyone's with `nil`).
+    func list(_ request: Request, subject: String?) async throws -> Response {
+        let tokens = try await store.tokens(subject: subject)
+        let limit = try RESTRoutes.limit(request) ?? tokens.count
+        return RESTRoutes.json([
+            "tokens": .array(tokens.prefix(limit).map(Self.json)), "total": .int(Int64(tokens.count)),
+            "limit": .int(Int64(limit)), "offset": 0,
+        ])
+    }
+
+    /// Revokes a token of `owner` (any owner's with `nil`) and every token minted from it.
+    func revoke(_ id: String, owner: String?, _ context: GatewayRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        guard let revoked = try await store.revokeToken(id: id, subject: owner, at: .now()), let token = revoked.first
+        else {
+            throw ProblemError.notFound("Token not found: \(id)")
+        }
+        for each in revoked {
+            authority.revocations.revoke(each.id, until: each.expiresAt)
             // Stored first, so a node that misses this announcement still learns of it when it
-            // reloads revocations after reconnecting.
+            // reconciles with the store.
             do {
-                try await coordinator?.publishRevocation(TokenRevocation(tokenID: token.id, expiresAt: token.expiresAt))
+                try await coordinator?.publishRevocation(TokenRevocation(tokenID: each.id, expiresAt: each.expiresAt))
             } catch {
-                // Other nodes catch up at their next reconciliation with the store.
                 AnnouncementMetrics.failed(.revocations)
                 context.logger.warning("token revocation could not be announced", metadata: ["error": "\(error)"])
             }
-            audit?.record(
-                AuditEntry(
-                    at: .now(),
-                    actor: principal.subject,
-                    action: "token.revoke",
-                    targetType: "token",
-                    targetID: id,
-                    clientIP: context.peerIP,
-                    detail: ["name": .string(token.name)]
-                )
-            )
-            return Response(status: .noContent)
         }
+        audit?.record(
+            AuditEntry(
+                at: .now(),
+                actor: principal.subject,
+                action: "token.revoke",
+                targetType: "token",
+                targetID: id,
+                clientIP: context.peerIP,
+                detail: [
+                    "name": .string(token.name), "owner": .string(token.subject),
+                    "descendants": .array(revoked.dropFirst().map { .string($0.id) }),
+                ]
+            )
+        )
+        return Response(status: .noContent)
     }
 
     func create(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -102,19 +128,25 @@ public struct TokenRoutes: Sendable {
         if let server = input.serverID, catalog.snapshot.serversByID[server] == nil {
             throw ProblemError.invalid("scope.server_id", "names no virtual server (\(server))")
         }
+        // A minted token never reaches further than the token minting it: its server, if scoped.
+        let serverScope = input.serverID ?? principal.serverScope
+        if let parentScope = principal.serverScope, serverScope != parentScope {
+            throw ProblemError.invalid("scope.server_id", "must be \(parentScope), the server this token is limited to")
+        }
         let issued = try await authority.issue(
             subject: principal.subject,
-            lifetime: .seconds(input.days * 86400),
-            serverScope: input.serverID
+            lifetime: Self.lifetime(days: input.days, parentExpiry: principal.expiresAt),
+            serverScope: serverScope
         )
         let record = APITokenRecord(
             id: issued.id,
             subject: principal.subject,
             name: input.name,
             description: input.description,
-            serverID: input.serverID,
+            serverID: serverScope,
             createdAt: .now(),
-            expiresAt: issued.expiresAt
+            expiresAt: issued.expiresAt,
+            parentID: principal.tokenID
         )
         do {
             try await store.insertToken(record)
@@ -135,6 +167,14 @@ public struct TokenRoutes: Sendable {
         return RESTRoutes.json(["token": Self.json(record), "access_token": .string(issued.token)], status: .created)
     }
 
+    /// `days`, cut short so the token expires no later than the one minting it.
+    static func lifetime(days: Int, parentExpiry: Timestamp?) -> Duration {
+        let requested = Duration.seconds(days * 86400)
+        guard let parentExpiry else { return requested }
+        let left = parentExpiry.millisecondsSince1970 - Timestamp.now().millisecondsSince1970
+        return min(requested, .milliseconds(max(0, left)))
+    }
+
     static func json(_ token: APITokenRecord) -> JSONValue {
         .object(
             JSONObject([
@@ -143,6 +183,7 @@ public struct TokenRoutes: Sendable {
                 ("user_email", .string(token.subject)), ("server_id", RecordJSON.optional(token.serverID)),
                 ("created_at", .string(token.createdAt.iso8601)), ("expires_at", .string(token.expiresAt.iso8601)),
                 ("revoked_at", RecordJSON.optional(token.revokedAt?.iso8601)),
+                ("parent_id", RecordJSON.optional(token.parentID)),
                 ("is_active", .bool(token.revokedAt == nil && token.expiresAt > .now())),
             ])
         )

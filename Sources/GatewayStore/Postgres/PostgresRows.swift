@@ -141,7 +141,8 @@ enum PostgresRows {
             serverID: try optionalText(row, "server_id"),
             createdAt: try timestamp(row, "created_at"),
             expiresAt: try timestamp(row, "expires_at"),
-            revokedAt: try optionalTimestamp(row, "revoked_at")
+            revokedAt: try optionalTimestamp(row, "revoked_at"),
+            parentID: try optionalText(row, "parent_id")
         )
     }
 

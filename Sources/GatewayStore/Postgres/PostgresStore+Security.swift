@@ -8,33 +8,46 @@ extension PostgresStore {
         try await withSession { session in
             try await session.run(
                 """
-                INSERT INTO api_tokens (id, subject, name, description, server_id, created_at, expires_at, revoked_at)
+                INSERT INTO api_tokens
+                    (id, subject, name, description, server_id, created_at, expires_at, revoked_at, parent_id)
                 VALUES (\(token.id), \(token.subject), \(token.name), \(token.description), \(token.serverID),
-                    \(token.createdAt.millisecondsSince1970), \(token.expiresAt.millisecondsSince1970), NULL)
+                    \(token.createdAt.millisecondsSince1970), \(token.expiresAt.millisecondsSince1970), NULL,
+                    \(token.parentID))
                 """
             )
         }
     }
 
-    public func tokens(subject: String) async throws -> [APITokenRecord] {
+    public func tokens(subject: String?) async throws -> [APITokenRecord] {
         try await withSession { session in
-            try await session.run(
-                #"SELECT * FROM api_tokens WHERE subject = \#(subject) ORDER BY created_at DESC, id COLLATE "C""#
-            ).map(PostgresRows.token)
+            if let subject {
+                return try await session.run(
+                    #"SELECT * FROM api_tokens WHERE subject = \#(subject) ORDER BY created_at DESC, id COLLATE "C""#
+                ).map(PostgresRows.token)
+            }
+            return try await session.run(#"SELECT * FROM api_tokens ORDER BY created_at DESC, id COLLATE "C""#)
+                .map(PostgresRows.token)
         }
     }
 
-    public func revokeToken(id: String, subject: String, at: Timestamp) async throws -> APITokenRecord? {
+    public func revokeToken(id: String, subject: String?, at: Timestamp) async throws -> [APITokenRecord]? {
         try await transaction { session in
-            let rows = try await session.run(
-                "SELECT * FROM api_tokens WHERE id = \(id) AND subject = \(subject) FOR UPDATE"
-            )
+            let rows = try await session.run("SELECT * FROM api_tokens WHERE id = \(id) FOR UPDATE")
             guard let row = rows.first else { return nil }
             var token = try PostgresRows.token(row)
-            guard token.revokedAt == nil else { return token }
-            try await session.run("UPDATE api_tokens SET revoked_at = \(at.millisecondsSince1970) WHERE id = \(id)")
-            token.revokedAt = at
-            return token
+            if let subject, token.subject != subject { return nil }
+            // The token and everything minted from it, however deep.
+            let revoked = try await session.run(
+                """
+                WITH RECURSIVE tree(id) AS (
+                    SELECT \(id)::text UNION SELECT api_tokens.id FROM api_tokens JOIN tree ON api_tokens.parent_id = tree.id)
+                UPDATE api_tokens SET revoked_at = \(at.millisecondsSince1970)
+                WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+                RETURNING *
+                """
+            ).map(PostgresRows.token)
+            if token.revokedAt == nil { token.revokedAt = at }
+            return [token] + revoked.filter { $0.id != id }
         }
     }
 

@@ -94,5 +94,13 @@ enum SQLiteMigrations {
                 "INSERT INTO cluster_fence (id, epoch) VALUES (1, 0)",
             ]
         ),
+        // Token lineage: the token that minted each one, revoked with it.
+        (
+            5,
+            [
+                "ALTER TABLE api_tokens ADD COLUMN parent_id TEXT",
+                "CREATE INDEX api_tokens_parent ON api_tokens(parent_id)",
+            ]
+        ),
     ]
 }

@@ -8,43 +8,50 @@ extension SQLiteStore {
         try await exclusive(transaction: false) { connection in
             _ = try await connection.query(
                 """
-                INSERT INTO api_tokens (id, subject, name, description, server_id, created_at, expires_at, revoked_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+                INSERT INTO api_tokens
+                    (id, subject, name, description, server_id, created_at, expires_at, revoked_at, parent_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)
                 """,
                 [
                     .text(token.id), .text(token.subject), .text(token.name),
                     token.description.map { .text($0) } ?? .null,
                     token.serverID.map { .text($0) } ?? .null, .integer(Int(token.createdAt.millisecondsSince1970)),
-                    .integer(Int(token.expiresAt.millisecondsSince1970)),
+                    .integer(Int(token.expiresAt.millisecondsSince1970)), token.parentID.map { .text($0) } ?? .null,
                 ]
             )
         }
     }
 
-    public func tokens(subject: String) async throws -> [APITokenRecord] {
+    public func tokens(subject: String?) async throws -> [APITokenRecord] {
         try await exclusive(transaction: false) { connection in
-            try await connection.query(
-                "SELECT * FROM api_tokens WHERE subject = ? ORDER BY created_at DESC, id",
-                [.text(subject)]
-            ).map(Self.token)
+            if let subject {
+                return try await connection.query(
+                    "SELECT * FROM api_tokens WHERE subject = ? ORDER BY created_at DESC, id",
+                    [.text(subject)]
+                ).map(Self.token)
+            }
+            return try await connection.query("SELECT * FROM api_tokens ORDER BY created_at DESC, id").map(Self.token)
         }
     }
 
-    public func revokeToken(id: String, subject: String, at: Timestamp) async throws -> APITokenRecord? {
+    public func revokeToken(id: String, subject: String?, at: Timestamp) async throws -> [APITokenRecord]? {
         try await exclusive(transaction: true) { connection in
-            let rows = try await connection.query(
-                "SELECT * FROM api_tokens WHERE id = ? AND subject = ?",
-                [.text(id), .text(subject)]
-            )
+            let rows = try await connection.query("SELECT * FROM api_tokens WHERE id = ?", [.text(id)])
             guard let row = rows.first else { return nil }
             var token = try Self.token(row)
-            guard token.revokedAt == nil else { return token }
-            _ = try await connection.query(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ?",
-                [.integer(Int(at.millisecondsSince1970)), .text(id)]
-            )
-            token.revokedAt = at
-            return token
+            if let subject, token.subject != subject { return nil }
+            // The token and everything minted from it, however deep.
+            let revoked = try await connection.query(
+                """
+                WITH RECURSIVE tree(id) AS (
+                    SELECT ?1 UNION SELECT api_tokens.id FROM api_tokens JOIN tree ON api_tokens.parent_id = tree.id)
+                UPDATE api_tokens SET revoked_at = ?2 WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+                RETURNING *
+                """,
+                [.text(id), .integer(Int(at.millisecondsSince1970))]
+            ).map(Self.token)
+            if token.revokedAt == nil { token.revokedAt = at }
+            return [token] + revoked.filter { $0.id != id }
         }
     }
 
@@ -71,7 +78,8 @@ extension SQLiteStore {
             serverID: SQLiteRows.optionalText(row, "server_id"),
             createdAt: SQLiteRows.timestamp(row, "created_at"),
             expiresAt: SQLiteRows.timestamp(row, "expires_at"),
-            revokedAt: row.column("revoked_at")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) }
+            revokedAt: row.column("revoked_at")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) },
+            parentID: SQLiteRows.optionalText(row, "parent_id")
         )
     }
 

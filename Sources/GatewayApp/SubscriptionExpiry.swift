@@ -1,0 +1,19 @@
+import GatewayHTTP
+import ServiceLifecycle
+
+/// Ends the resource subscriptions of stateful sessions whose `SESSION_TTL` passed, on an
+/// interval: a client that went away without `DELETE` does not keep upstream subscriptions (and
+/// the set replayed to every new upstream session) growing.
+struct SubscriptionExpiry: Service {
+    let routes: MCPRoutes
+    let interval: Duration
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: interval)
+                routes.endExpiredSubscriptions()
+            }
+        }
+    }
+}
