@@ -164,11 +164,8 @@ func wireGateway(
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = coordination.rateCounter
     addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
-    router.add(
-        middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(
-            limit: configuration.security.maximumConcurrentRequests
-        )
-    )
+    let clientSlots = ClientSlots(limit: configuration.security.maximumConcurrentRequests)
+    router.add(middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(slots: clientSlots))
     let bodyReader = RequestBodyReader(timeout: .seconds(configuration.security.bodyReadTimeoutSeconds))
     let rest = RESTRoutes(
         registry: registry,
@@ -197,6 +194,7 @@ func wireGateway(
     let runtime = SessionRuntime(
         nodeID: nodeID,
         streamCapacity: configuration.streamQueueSize,
+        streamBytes: configuration.streamQueueBytes,
         keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
         eventLog: coordination.eventLog,
         replayRetention: .seconds(configuration.replayRetentionSeconds),
@@ -205,7 +203,7 @@ func wireGateway(
         connectionSessions: configuration.maximumConnectionSessions
     )
     load.observe { runtime.callsInFlight }
-    let mcp = MCPRoutes(
+    var routes = MCPRoutes(
         dispatcher: dispatcher,
         sealer: SessionSealer(secret: secret),
         coordinator: coordinator,
@@ -215,6 +213,12 @@ func wireGateway(
         bodyReader: bodyReader,
         passthrough: configuration.security.headerPassthrough
     )
+    routes.connectionLimits = ConnectionLimits(
+        slots: clientSlots,
+        frames: configuration.security.rateLimitEnabled
+            ? FrameRateLimit(counter: rateCounter, perMinute: configuration.security.rateLimits.mcpPerMinute) : nil
+    )
+    let mcp = routes
     mcp.register(on: router)
     if let metrics, configuration.observability.metricsEnabled {
         let sampler = ScrapeSampler(

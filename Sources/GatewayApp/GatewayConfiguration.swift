@@ -21,6 +21,7 @@ import Logging
 /// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body (413 beyond) |
 /// | `MCP_LIST_PAGE_SIZE` | `--mcp-list-page-size` | `100` | items per page of MCP list results |
 /// | `MCP_STREAM_QUEUE_SIZE` | `--mcp-stream-queue-size` | `1024` | messages waiting on one client stream; beyond it notifications are dropped and requests to the client refused |
+/// | `MCP_STREAM_QUEUE_BYTES` | `--mcp-stream-queue-bytes` | `16777216` | bytes waiting on one client stream. Answers go past `MCP_STREAM_QUEUE_SIZE` (up to twice it) but not past this: a legacy SSE or WebSocket client that keeps asking and never reads is disconnected |
 /// | `MCP_REPLAY_BUFFER_EVENTS` | `--mcp-replay-buffer-events` | `256` | events kept per session (GET stream and call streams) for resuming with `Last-Event-ID`; older ones are dropped |
 /// | `MCP_REPLAY_BUFFER_BYTES` | `--mcp-replay-buffer-bytes` | `4194304` | bytes of events kept per session for replay (in memory, and in Redis in cluster mode); the oldest go first, and an event larger than this is delivered but not kept |
 /// | `MCP_REPLAY_BUFFER_TOTAL_BYTES` | `--mcp-replay-buffer-total-bytes` | `268435456` | bytes of replay events one node keeps in memory over all sessions (and queues for Redis in cluster mode); beyond it the sessions idle longest are forgotten first |
@@ -52,6 +53,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var maxRequestBodyBytes: Int = 1 << 20
     public var mcpListPageSize: Int = 100
     public var streamQueueSize: Int = 1024
+    public var streamQueueBytes: Int = 16 << 20
     public var keepAliveIntervalSeconds: Int = 15
     public var webSocketEnabled = false
     public var replayBufferEvents: Int = 256
@@ -144,6 +146,9 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["MCP_LIST_PAGE_SIZE"] {
             mcpListPageSize = try Self.integer("MCP_LIST_PAGE_SIZE", text, in: 1...10000)
+        }
+        if let text = values["MCP_STREAM_QUEUE_BYTES"] {
+            streamQueueBytes = try Self.integer("MCP_STREAM_QUEUE_BYTES", text, in: 65536...(1 << 30))
         }
         if let text = values["MCP_STREAM_QUEUE_SIZE"] {
             streamQueueSize = try Self.integer("MCP_STREAM_QUEUE_SIZE", text, in: 16...1_000_000)

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import GatewayCore
 import Logging
@@ -6,18 +5,21 @@ import NIOCore
 import NIOHTTP1
 
 /// The legacy HTTP+SSE transport: a long-lived GET stream per upstream session, read by a job
-/// running in the client's service task group.
+/// running in the client's service task group, and POSTs to the endpoint it announces. Both go
+/// through ``HTTP1ConnectionPool``, so every connection (http or https) is made to the address
+/// the SSRF guard checked just before.
 extension HTTPUpstreamClient {
     /// Opens the stream and waits (until `deadline`) for the upstream to announce its endpoint.
+    /// A refused address fails this with the guard's error.
     func openSSE(_ target: UpstreamTarget, deadline: NIODeadline) async throws -> SSEUpstreamConnection {
-        try await checkAddress(of: target.url)
+        guard let (endpoint, path) = endpoint(of: target.url) else {
+            throw UpstreamError(.blocked, "the URL is not http or https")
+        }
         let connection = SSEUpstreamConnection()
-        var request = HTTPClientRequest(url: target.url)
-        request.method = .GET
-        request.headers.add(name: "accept", value: "text/event-stream")
-        for header in target.auth.headers { request.headers.add(name: header.name, value: header.value) }
-        let streamRequest = request
-        let baseURL = target.url
+        var headers = HTTPHeaders()
+        headers.add(name: "accept", value: "text/event-stream")
+        for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
+        let stream = SSEStreamRequest(endpoint: endpoint, path: path, headers: headers, baseURL: target.url)
         let logger = self.logger
         let maximumEvent = options.maximumResponseBytes
         // Messages that are not responses belong to a call in flight (progress, logs, requests to
@@ -31,16 +33,15 @@ extension HTTPUpstreamClient {
             if connection.relays.route(message, answer: { try? await answer($0) }) { return }
             client.standalone(message, gatewayID: target.gatewayID, answer: answer)
         }
-        readerJobsContinuation.yield { [http] in
+        readerJobsContinuation.yield { [pool] in
             // The stream is read until it ends or the connection is closed (session released,
             // gateway deleted, shutdown); closing cancels the read, which closes the socket.
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await Self.readStream(
-                        http: http,
-                        request: streamRequest,
+                        stream,
+                        pool: pool,
                         deadline: deadline,
-                        baseURL: baseURL,
                         connection: connection,
                         maximumEvent: maximumEvent,
                         logger: logger,
@@ -64,50 +65,78 @@ extension HTTPUpstreamClient {
         }
     }
 
+    /// Where and how the stream is requested.
+    struct SSEStreamRequest: Sendable {
+        var endpoint: HTTP1Endpoint
+        var path: String
+        var headers: HTTPHeaders
+        /// The stream's URL, against which the announced endpoint is resolved.
+        var baseURL: String
+    }
+
     /// Reads the upstream's event stream, announcing the endpoint and delivering responses;
-    /// always closes the connection when it stops.
+    /// always closes the connection when it stops (with the guard's error when the address was
+    /// refused).
     static func readStream(
-        http: HTTPClient,
-        request: HTTPClientRequest,
+        _ request: SSEStreamRequest,
+        pool: HTTP1ConnectionPool,
         deadline: NIODeadline,
-        baseURL: String,
         connection: SSEUpstreamConnection,
         maximumEvent: Int,
         logger: Logger,
         standalone: @Sendable (JSONRPCMessage) -> Void
     ) async {
         do {
-            let response = try await http.execute(request, deadline: deadline, logger: logger)
-            guard response.status == .ok else {
-                connection.close(UpstreamError(.httpStatus, "HTTP \(response.status.code) from the SSE endpoint"))
-                return
-            }
-            var parser = SSEParser(maximumEventSize: maximumEvent)
-            for try await chunk in response.body {
-                for event in try parser.feed(chunk.readableBytesView) {
-                    switch event.event {
-                    case "endpoint":
-                        let path = String(decoding: event.data, as: UTF8.self)
-                        guard let resolved = resolve(path, against: baseURL) else {
-                            connection.close(UpstreamError(.protocolViolation, "unusable SSE endpoint"))
-                            return
-                        }
-                        connection.announceEndpoint(resolved)
-                    case "message":
-                        guard let message = try? JSONRPCMessage(bytes: event.data) else { continue }
-                        switch message.kind {
-                        case .response, .errorResponse: connection.deliver(message)
-                        case .notification, .request: standalone(message)
-                        }
-                    default:
-                        continue
+            try await pool.stream(request.endpoint, path: request.path, headers: request.headers, deadline: deadline) {
+                head,
+                body in
+                guard head.status == .ok else {
+                    connection.close(UpstreamError(.httpStatus, "HTTP \(head.status.code) from the SSE endpoint"))
+                    return
+                }
+                var parser = SSEParser(maximumEventSize: maximumEvent)
+                for try await chunk in body {
+                    for event in try parser.feed(chunk.readableBytesView) {
+                        guard handle(event, baseURL: request.baseURL, connection: connection, standalone: standalone)
+                        else { return }
                     }
                 }
+                connection.close(UpstreamError(.unreachable, "the SSE stream ended"))
             }
-            connection.close(UpstreamError(.unreachable, "the SSE stream ended"))
+        } catch let error as UpstreamError {
+            connection.close(error)
         } catch {
+            logger.debug("upstream SSE stream failed", metadata: ["error.type": .string("\(type(of: error))")])
             connection.close(UpstreamError(.unreachable, "cannot connect"))
         }
+    }
+
+    /// Acts on one event of the stream; returns `false` when the stream is unusable (the
+    /// connection is closed then).
+    static func handle(
+        _ event: SSEEvent,
+        baseURL: String,
+        connection: SSEUpstreamConnection,
+        standalone: @Sendable (JSONRPCMessage) -> Void
+    ) -> Bool {
+        switch event.event {
+        case "endpoint":
+            let path = String(decoding: event.data, as: UTF8.self)
+            guard let resolved = resolve(path, against: baseURL) else {
+                connection.close(UpstreamError(.protocolViolation, "unusable SSE endpoint"))
+                return false
+            }
+            connection.announceEndpoint(resolved)
+        case "message":
+            guard let message = try? JSONRPCMessage(bytes: event.data) else { return true }
+            switch message.kind {
+            case .response, .errorResponse: connection.deliver(message)
+            case .notification, .request: standalone(message)
+            }
+        default:
+            break
+        }
+        return true
     }
 
     /// Resolves the announced endpoint against the stream's URL; only the same origin is allowed.
@@ -128,28 +157,19 @@ extension HTTPUpstreamClient {
     )
         async throws
     {
-        let endpoint = try await connection.endpoint()
-        try await checkAddress(of: endpoint)
-        var request = HTTPClientRequest(url: endpoint)
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        for header in target.auth.headers { request.headers.add(name: header.name, value: header.value) }
-        for header in target.forwardedHeaders { request.headers.add(name: header.name, value: header.value) }
-        request.headers.addTraceContext()
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, deadline: deadline, logger: logger)
-        } catch let error as HTTPClientError where error == .deadlineExceeded {
-            throw UpstreamError(.timeout, "no answer before the deadline")
-        } catch {
-            throw UpstreamError(.unreachable, "cannot connect")
+        guard let (endpoint, path) = endpoint(of: try await connection.endpoint()) else {
+            throw UpstreamError(.protocolViolation, "unusable SSE endpoint")
         }
-        _ = try? await response.body.collect(upTo: 64 * 1024)
-        switch response.status.code {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
+        for header in target.forwardedHeaders { headers.add(name: header.name, value: header.value) }
+        headers.addTraceContext()
+        let response = try await pool.post(endpoint, path: path, headers: headers, body: body, deadline: deadline)
+        switch response.status {
         case 200..<300: return
         case 404: throw SessionExpired()
-        default: throw UpstreamError(.httpStatus, "HTTP \(response.status.code) from the upstream")
+        default: throw UpstreamError(.httpStatus, "HTTP \(response.status) from the upstream")
         }
     }
 

@@ -8,9 +8,11 @@ import ServiceLifecycle
 import Synchronization
 import Tracing
 
-/// The upstream client for streamable HTTP and legacy SSE upstreams, over one pooled
-/// AsyncHTTPClient: kept-alive connections, one upstream session per gateway, one upstream request
-/// per forwarded call.
+/// The upstream client for streamable HTTP and legacy SSE upstreams: kept-alive connections, one
+/// upstream session per gateway, one upstream request per forwarded call. Plain-HTTP POSTs and
+/// everything of legacy SSE upstreams (http or https) go through ``HTTP1ConnectionPool``, which
+/// connects to the address the SSRF guard checked; `https` streamable HTTP POSTs and standalone
+/// GET streams through AsyncHTTPClient.
 ///
 /// It is a `Service`: `run()` hosts the readers of legacy SSE streams and shuts the HTTP client
 /// down when the service group stops.
@@ -408,8 +410,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         return headers
     }
 
-    /// POSTs one message and returns the whole response: over the pooled plain-HTTP client for
-    /// `http://` upstreams, over AsyncHTTPClient (TLS) otherwise.
+    /// POSTs one message and returns the whole response: over the pooled client for `http://`
+    /// upstreams, over AsyncHTTPClient (TLS) otherwise.
     func postMessage(
         _ target: UpstreamTarget,
         session: UpstreamSession,
@@ -418,7 +420,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
     ) async throws -> UpstreamHTTPResponse {
         let headers = headers(target, session: session)
-        if let (endpoint, path) = plainEndpoint(target.url) {
+        if let (endpoint, path) = endpoint(of: target.url), !endpoint.tls {
             return try await pool.post(
                 endpoint,
                 path: path,
@@ -471,8 +473,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         return UpstreamHTTPResponse(status: Int(response.status.code), headers: response.headers, body: collected)
     }
 
-    /// The SSRF guard for requests made through AsyncHTTPClient (TLS upstreams, SSE streams),
-    /// which resolves names itself: the host is re-checked when its last check is over 5 s old.
+    /// The SSRF guard for requests made through AsyncHTTPClient (`https` streamable HTTP POSTs,
+    /// standalone GET streams), which resolves names itself: the host is re-checked when its last
+    /// check is over 5 s old.
     func checkAddress(of url: String) async throws {
         let now = ContinuousClock.now
         if let last = guardedURLs.withLock({ $0[url] }), now - last < .seconds(5) { return }
@@ -483,17 +486,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         }
     }
 
-    /// Host, port and path of a plain `http://` URL (cached), or `nil` for anything else.
-    func plainEndpoint(_ url: String) -> (HTTP1Endpoint, String)? {
+    /// Endpoint and path of an `http` or `https` URL (cached), or `nil` for anything else.
+    func endpoint(of url: String) -> (HTTP1Endpoint, String)? {
         if let cached = endpoints.withLock({ $0[url] }) { return cached }
-        var parsed: (HTTP1Endpoint, String)?
-        if let components = URLComponents(string: url), components.scheme?.lowercased() == "http",
-            let host = components.host, !host.isEmpty
-        {
-            var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-            if let query = components.percentEncodedQuery { path += "?" + query }
-            parsed = (HTTP1Endpoint(host: host, port: components.port ?? 80), path)
-        }
+        let parsed = HTTP1Endpoint.parse(url)
         endpoints.withLock { cache in
             if cache.count > 10_000 { cache.removeAll() }
             cache[url] = parsed

@@ -48,12 +48,9 @@ public struct UpstreamAddressGuard: Sendable {
 
     static func ipAddress(_ address: SocketAddress) -> IPAddress? {
         switch address {
-        case .v4(let v4):
-            var raw = v4.address.sin_addr.s_addr  // network order
-            return IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) })
-        case .v6(let v6):
-            var raw = v6.address.sin6_addr
-            return IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) })
+        case .v4, .v6:
+            // NIO's text form of the address (no zone for the addresses a resolver returns).
+            return address.ipAddress.flatMap { IPAddress($0) }
         default:
             return nil
         }

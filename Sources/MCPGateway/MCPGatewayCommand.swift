@@ -47,6 +47,7 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Events kept per session for Last-Event-ID (MCP_REPLAY_BUFFER_EVENTS).") var mcpReplayBufferEvents:
         String?
     @Option(help: "Seconds events are kept for replay (MCP_REPLAY_RETENTION).") var mcpReplayRetention: String?
+    @Option(help: "Bytes waiting on one client stream (MCP_STREAM_QUEUE_BYTES).") var mcpStreamQueueBytes: String?
     @Option(help: "Resource subscriptions one session may hold (MCP_MAX_SUBSCRIPTIONS_PER_SESSION).")
     var mcpMaxSubscriptionsPerSession: String?
     @Option(help: "Legacy SSE and WebSocket sessions one node holds (MCP_MAX_CONNECTION_SESSIONS).")
@@ -79,6 +80,7 @@ struct ConfigurationOptions: ParsableArguments {
             ("MCP_REPLAY_BUFFER_TOTAL_BYTES", mcpReplayBufferTotalBytes),
             ("MCP_MAX_SUBSCRIPTIONS_PER_SESSION", mcpMaxSubscriptionsPerSession),
             ("MCP_MAX_CONNECTION_SESSIONS", mcpMaxConnectionSessions),
+            ("MCP_STREAM_QUEUE_BYTES", mcpStreamQueueBytes),
         ]
         for (key, value) in flags { if let value { values[key] = value } }
         do {

@@ -21,6 +21,26 @@ struct RelayTests {
         #expect(drained == ["a", "b"])
     }
 
+    @Test func responsesGoPastTheCapacityButNotPastTheHardBounds() async {
+        let overflows = Counter()
+        let queue = OutboundQueue(capacity: 2, maximumBytes: 1000) { overflows.increment() }
+        let answer = StreamEvent(data: Array("answer".utf8), isEssential: true)
+        for _ in 0..<4 { #expect(queue.push(answer) == .enqueued) }
+        #expect(queue.push(event("note")) == .full, "notifications stop at the capacity")
+        #expect(!queue.isOverflowed && overflows.value == 0)
+        // The fifth answer finds twice the capacity waiting: the client is not reading.
+        #expect(queue.push(answer) == .full)
+        #expect(queue.isOverflowed && queue.isFinished && overflows.value == 1)
+        #expect(await queue.next() == nil, "what waited is dropped")
+        #expect(queue.push(answer) == .finished && overflows.value == 1)
+        // Bytes bound it too.
+        let bytes = OutboundQueue(capacity: 100, maximumBytes: 10)
+        #expect(bytes.push(StreamEvent(data: Array(repeating: 1, count: 8), isEssential: true)) == .enqueued)
+        #expect(bytes.push(event("abc")) == .full)
+        #expect(bytes.push(StreamEvent(data: Array(repeating: 1, count: 8), isEssential: true)) == .full)
+        #expect(bytes.isOverflowed)
+    }
+
     @Test func queueHandsAnEventToAWaitingReader() async {
         let queue = OutboundQueue(capacity: 1)
         async let next = queue.next()
@@ -188,4 +208,11 @@ final class SentIDs: Sendable {
         }
         throw CancellationError()
     }
+}
+
+/// Counts calls, for tests.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

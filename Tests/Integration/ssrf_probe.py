@@ -4,8 +4,10 @@ non-zero when any failed. Nothing here can reach a real address: the namespace h
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,90 @@ def call_echo(gateway: h.Gateway, tool: str) -> str:
         return h.run(body)
     except Exception as exc:  # noqa: BLE001 - the failure itself is what is checked
         return f"error: {exc!r}"
+
+
+class Trap:
+    """A listener on a refused address that counts the connections reaching it (each closed at
+    once): the witness that nothing connected to a second resolution of a re-bound name."""
+
+    def __init__(self, host: str) -> None:
+        self.sock = socket.create_server((host, 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1  # before the close the connecting side sees
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+def start_sse_upstream(workdir: Path, host: str, port: int) -> h.ManagedProcess:
+    """An SSE upstream listening on `host` only (h.start_upstream waits on 127.0.0.1, the trap)."""
+    argv = [sys.executable, str(h.UPSTREAM_SCRIPT), "--port", str(port), "--transport", "sse", "--host", host]
+    proc = h.spawn(f"upstream-sse-{host}-{port}", argv, log_dir=workdir, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.running():
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.stop()
+    raise RuntimeError(f"the SSE upstream did not listen on {host}:{port}:\n{proc.log()}")
+
+
+def point_rebind_test_at(hosts_file: Path, address: str) -> None:
+    lines = [line for line in hosts_file.read_text().splitlines() if not line.endswith(" rebind.test")]
+    hosts_file.write_text("\n".join([*lines, f"{address} rebind.test"]) + "\n")
+
+
+def check_sse_rebinding(gateway: h.Gateway, workdir: Path, hosts_file: Path) -> None:
+    """DNS re-binding of a legacy SSE upstream (a long GET stream plus POSTs to the endpoint it
+    announces). The upstream listens on 127.0.0.2 only and a trap on 127.0.0.1, the same port:
+    a connection made to a second resolution of the name after re-binding reaches the trap.
+    The re-bound streams are opened within a second or two of the name's last check."""
+    workdir = workdir / "sse-rebind"
+    trap = Trap("127.0.0.1")
+    port = trap.port
+    url = f"http://rebind.test:{port}/sse"
+    point_rebind_test_at(hosts_file, "127.0.0.2")
+    upstream = start_sse_upstream(workdir, "127.0.0.2", port)
+    try:
+        resp = register(gateway, url, transport="SSE", name="rebind-sse")
+        check("an allow-listed SSE upstream registers", resp.status_code in (200, 201), resp.text[:300])
+        check("SSE calls work while the name points at the allowed address",
+              call_echo(gateway, "rebind-sse-echo") == "hi", "")
+        point_rebind_test_at(hosts_file, "127.0.0.1")
+        # The upstream's stream is long-lived: stopping the upstream ends it and every kept-alive
+        # POST connection (the process has exited when stop() returns), so the next call has to
+        # open a new stream.
+        upstream.stop()
+        answer = call_echo(gateway, "rebind-sse-echo")
+        check("after re-binding to loopback the SSE upstream's next stream is refused",
+              answer.startswith("error") and "loopback" in answer, answer[:300])
+        check("and nothing connected to the re-bound address", trap.accepted == 0, f"{trap.accepted} connections")
+        # A new registration: a new session, so a new stream and new POSTs.
+        resp = register(gateway, url, transport="SSE", name="rebind-sse-again")
+        body = resp.json() if resp.headers.get("content-type", "").startswith("application/problem+json") else {}
+        check("a new SSE upstream on the re-bound name is refused",
+              resp.status_code == 422 and "loopback" in body.get("detail", ""), f"{resp.status_code} {resp.text[:300]}")
+        check("still nothing connected to the re-bound address", trap.accepted == 0, f"{trap.accepted} connections")
+        point_rebind_test_at(hosts_file, "127.0.0.2")
+        upstream = start_sse_upstream(workdir, "127.0.0.2", port)
+        check("and the SSE upstream works again once the name points back",
+              call_echo(gateway, "rebind-sse-echo") == "hi", "")
+    finally:
+        upstream.stop()
+        trap.close()
 
 
 def main(workdir: Path, hosts_file: Path) -> int:
@@ -126,6 +212,7 @@ def main(workdir: Path, hosts_file: Path) -> int:
                   answer.startswith("error") and "loopback" in answer, answer[:300])
             hosts_file.write_text(hosts_file.read_text().replace("127.0.0.1 rebind.test", "127.0.0.2 rebind.test"))
             check("and allowed again once the name points back", call_echo(allow_list, "rebind-echo") == "hi", "")
+            check_sse_rebinding(allow_list, workdir, hosts_file)
         finally:
             allow_list.stop()
     finally:

@@ -15,6 +15,8 @@ public struct JSONRPCError: Error, Sendable, Equatable {
         public static let upstreamError = Code(-32001)
         /// The resource asked for does not exist (MCP).
         public static let resourceNotFound = Code(-32002)
+        /// The client sent more than its rate limit allows (a WebSocket frame over the limit).
+        public static let rateLimited = Code(-32029)
         /// The client cancelled the request (`notifications/cancelled` or a closed stream).
         public static let requestCancelled = Code(-32800)
     }

@@ -32,13 +32,16 @@ public struct StreamEvent: Sendable {
 /// drained by the single task writing the stream.
 ///
 /// The bound is what keeps a slow or stalled client from growing the gateway's memory: a push
-/// beyond `capacity` is refused and the caller decides what that means (a notification is
-/// dropped, a request to the client fails at once). Only responses go past it.
+/// beyond `capacity` events or `maximumBytes` is refused and the caller decides what that means
+/// (a notification is dropped, a request to the client fails at once). Responses — the messages
+/// a client waits for — go past `capacity`, but not past twice it nor past `maximumBytes`: a
+/// client that keeps asking and never reads its stream overflows the queue, which then ends
+/// (what waits is dropped) and calls `onOverflow`, whose owner closes the connection.
 public final class OutboundQueue: Sendable {
     /// What became of a push.
     public enum PushResult: Sendable, Equatable {
         case enqueued
-        /// `capacity` events are already waiting.
+        /// `capacity` events (or `maximumBytes`) are already waiting.
         case full
         /// The stream has ended.
         case finished
@@ -46,37 +49,63 @@ public final class OutboundQueue: Sendable {
 
     struct State {
         var events = Deque<StreamEvent>()
+        var bytes = 0
         var waiter: CheckedContinuation<StreamEvent?, Never>?
         var finished = false
+        var overflowed = false
     }
 
-    /// Most events waiting at once.
+    /// Most events waiting at once (responses may take up to twice as many).
     public let capacity: Int
+    /// Most bytes of events waiting at once.
+    public let maximumBytes: Int
+    private let onOverflow: @Sendable () -> Void
     private let state = Mutex(State())
 
-    public init(capacity: Int) {
+    /// - Parameter onOverflow: called once, outside any lock, when a response finds the queue
+    ///   past its hard bounds: the client is not reading, so its connection should be closed.
+    public init(capacity: Int, maximumBytes: Int = 16 << 20, onOverflow: @escaping @Sendable () -> Void = {}) {
         self.capacity = capacity
+        self.maximumBytes = maximumBytes
+        self.onOverflow = onOverflow
     }
 
     /// Appends an event, or hands it straight to a waiting reader.
     @discardableResult
     public func push(_ event: StreamEvent) -> PushResult {
-        let outcome: (PushResult, CheckedContinuation<StreamEvent?, Never>?) = state.withLock { state in
-            if state.finished { return (.finished, nil) }
+        let outcome: (PushResult, CheckedContinuation<StreamEvent?, Never>?, overflowed: Bool) = state.withLock {
+            state in
+            if state.finished { return (.finished, nil, false) }
             if let waiter = state.waiter {
                 state.waiter = nil
-                return (.enqueued, waiter)
+                return (.enqueued, waiter, false)
             }
             // Keep-alive comments never take the last slots and are skipped when anything waits.
-            if event.isKeepAlive, !state.events.isEmpty { return (.enqueued, nil) }
-            // A response is never refused: it is the message the client waits for.
-            guard state.events.count < capacity || event.isEssential else { return (.full, nil) }
-            state.events.append(event)
-            return (.enqueued, nil)
+            if event.isKeepAlive, !state.events.isEmpty { return (.enqueued, nil, false) }
+            let fits = state.bytes + event.data.count <= maximumBytes
+            if state.events.count < capacity, fits {
+                state.append(event)
+                return (.enqueued, nil, false)
+            }
+            guard event.isEssential else { return (.full, nil, false) }
+            if state.events.count < 2 * capacity, fits {
+                state.append(event)
+                return (.enqueued, nil, false)
+            }
+            // A response past the hard bounds: the client does not read. The stream ends.
+            state.finished = true
+            state.overflowed = true
+            state.events.removeAll()
+            state.bytes = 0
+            return (.full, nil, true)
         }
         outcome.1?.resume(returning: event)
+        if outcome.overflowed { onOverflow() }
         return outcome.0
     }
+
+    /// Whether the queue ended because a response found it past its hard bounds.
+    public var isOverflowed: Bool { state.withLock { $0.overflowed } }
 
     /// Ends the stream: the reader gets what is queued, then `nil`.
     public func finish() {
@@ -97,7 +126,10 @@ public final class OutboundQueue: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<StreamEvent?, Never>) in
                 let ready: StreamEvent?? = state.withLock { state in
-                    if let event = state.events.popFirst() { return .some(event) }
+                    if let event = state.events.popFirst() {
+                        state.bytes -= event.data.count
+                        return .some(event)
+                    }
                     if state.finished || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation
                     return .none
@@ -111,5 +143,12 @@ public final class OutboundQueue: Sendable {
             }
             waiter?.resume(returning: nil)
         }
+    }
+}
+
+extension OutboundQueue.State {
+    mutating func append(_ event: StreamEvent) {
+        events.append(event)
+        bytes += event.data.count
     }
 }

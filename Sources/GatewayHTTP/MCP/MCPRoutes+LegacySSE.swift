@@ -1,6 +1,7 @@
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// The HTTP+SSE transport of protocol 2024-11-05, which older clients still speak:
@@ -38,7 +39,13 @@ extension MCPRoutes {
                 status: .serviceUnavailable
             )
         }
-        let queue = OutboundQueue(capacity: runtime.streamCapacity)
+        // A client that asks and never reads its stream is disconnected (the session ends with it).
+        let channel = context.channel
+        let logger = context.logger
+        let queue = OutboundQueue(capacity: runtime.streamCapacity, maximumBytes: runtime.streamBytes) {
+            logger.warning("SSE stream closed: the client does not read its answers")
+            channel.close(promise: nil)
+        }
         runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
         let endpoint = (serverID.map { "/servers/\($0)" } ?? "") + "/message?session_id=\(session.key)"
         let routes = self

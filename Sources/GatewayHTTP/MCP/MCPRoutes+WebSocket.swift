@@ -2,6 +2,7 @@ import GatewayCore
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOWebSocket
 
 /// MCP over WebSocket at `/ws` (whole catalog) and `/servers/{id}/ws`: one JSON-RPC message per
 /// text frame, both ways; the connection is the session (as with legacy SSE). Off unless
@@ -19,7 +20,7 @@ extension MCPRoutes {
             await serveWebSocket(
                 inbound,
                 outbound,
-                principal: context.requestContext.principal,
+                context: context.requestContext,
                 serverID: nil,
                 logger: context.logger
             )
@@ -33,7 +34,7 @@ extension MCPRoutes {
             await serveWebSocket(
                 inbound,
                 outbound,
-                principal: context.requestContext.principal,
+                context: context.requestContext,
                 serverID: context.requestContext.parameters.get("id"),
                 logger: context.logger
             )
@@ -44,31 +45,48 @@ extension MCPRoutes {
     /// Largest inbound WebSocket message.
     var maximumWebSocketMessage: Int { maximumBodyBytes }
 
+    /// Serves one WebSocket connection as a session. The connection holds one of its client's
+    /// `MAX_CONCURRENT_REQUESTS_PER_CLIENT` slots for its life, each frame counts against the
+    /// client's MCP rate limit, and a client that stops reading while asking on (its outbound
+    /// queue overflows) is disconnected.
     func serveWebSocket(
         _ inbound: WebSocketInboundStream,
         _ outbound: WebSocketOutboundWriter,
-        principal: Principal?,
+        context: GatewayWebSocketContext,
         serverID: String?,
         logger: Logger
     ) async {
+        let subject = context.principal?.subject ?? "anonymous"
+        var slot: ResponseCleanup?
+        if let slots = connectionLimits.slots {
+            guard let acquired = slots.acquire(subject) else {
+                let reason = "too many concurrent requests: at most \(slots.limit) open at once per client"
+                try? await outbound.close(.policyViolation, reason: reason)
+                return
+            }
+            slot = acquired
+        }
+        defer { slot?.run() }
         let session = ConnectionSession(
             key: SessionSealer.newKey(),
-            subject: principal?.subject ?? "anonymous",
+            subject: subject,
             serverID: serverID,
             protocolVersion: ProtocolVersions.latestStateful
         )
         guard runtime.connections.insert(session) else {
-            try? await outbound.write(
-                .text(
-                    String(decoding: JSONRPCError.invalidRequest("too many open sessions").responseBytes, as: UTF8.self)
-                )
-            )
+            try? await outbound.close(.unknown(1013), reason: "too many open sessions on this node; try again later")
             return
         }
-        let queue = OutboundQueue(capacity: runtime.streamCapacity)
-        let streams = runtime.streams
-        streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
         defer { endConnectionSession(session) }
+        let channel = context.channel
+        let queue = OutboundQueue(capacity: runtime.streamCapacity, maximumBytes: runtime.streamBytes) {
+            logger.warning(
+                "websocket closed: the client does not read its answers",
+                metadata: ["session.subject": .string(subject)]
+            )
+            channel.close(promise: nil)
+        }
+        runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 try? await queue.drain { event in
@@ -76,31 +94,48 @@ extension MCPRoutes {
                     try await outbound.write(.text(String(decoding: event.data, as: UTF8.self)))
                 }
             }
-            do {
-                for try await message in inbound.messages(maxSize: maximumWebSocketMessage) {
-                    guard case .text(let text) = message else {
-                        queue.push(
-                            StreamEvent(
-                                data: JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes,
-                                isEssential: true
-                            )
-                        )
-                        continue
-                    }
-                    await receive(
-                        Array(text.utf8),
-                        in: session,
-                        send: { bytes, essential in
-                            streams.deliver(bytes, session: session.key, stream: "g", essential: essential)
-                        },
-                        logger: logger
-                    )
-                }
-            } catch {
-                logger.debug("websocket closed", metadata: ["error": "\(error)"])
-            }
+            await receiveFrames(inbound, session: session, queue: queue, logger: logger)
             queue.finish()
             await group.waitForAll()
         }
+    }
+
+    /// Reads the client's frames until it closes (or the connection is closed under it).
+    func receiveFrames(
+        _ inbound: WebSocketInboundStream,
+        session: ConnectionSession,
+        queue: OutboundQueue,
+        logger: Logger
+    ) async {
+        let streams = runtime.streams
+        let send: @Sendable ([UInt8], Bool) -> OutboundQueue.PushResult = { bytes, essential in
+            streams.deliver(bytes, session: session.key, stream: "g", essential: essential)
+        }
+        do {
+            for try await message in inbound.messages(maxSize: maximumWebSocketMessage) {
+                guard case .text(let text) = message else {
+                    _ = send(JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes, true)
+                    continue
+                }
+                let bytes = Array(text.utf8)
+                if let frames = connectionLimits.frames {
+                    let id = Self.requestID(in: bytes)
+                    if let refusal = await frames.refusal(subject: session.subject, id: id) {
+                        // A request is answered with the refusal; anything else is dropped.
+                        if id != nil { _ = send(refusal.responseBytes, true) }
+                        continue
+                    }
+                }
+                await receive(bytes, in: session, send: send, logger: logger)
+            }
+        } catch {
+            logger.debug("websocket closed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The id of a request frame, for answering it without handling it (`nil` otherwise).
+    static func requestID(in bytes: [UInt8]) -> JSONRPCID? {
+        guard let message = try? JSONRPCMessage(bytes: bytes), message.kind == .request else { return nil }
+        return message.id
     }
 }

@@ -27,6 +27,8 @@ public struct MCPRoutes: Sendable {
     public let bodyReader: RequestBodyReader
     /// Client headers passed to upstreams on forwarded calls, when enabled.
     public let passthrough: HeaderPassthrough?
+    /// What one client may hold and send on WebSocket connections.
+    public var connectionLimits = ConnectionLimits()
 
     public init(
         dispatcher: MCPDispatcher,

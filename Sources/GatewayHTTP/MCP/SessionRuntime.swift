@@ -17,6 +17,8 @@ public final class SessionRuntime: Sendable {
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
+    /// Most bytes waiting on one client stream (MCP_STREAM_QUEUE_BYTES).
+    public let streamBytes: Int
 
     /// Session traffic to and from other nodes (cluster mode).
     public let bus: (any SessionBus)?
@@ -32,6 +34,7 @@ public final class SessionRuntime: Sendable {
     public init(
         nodeID: String,
         streamCapacity: Int = 1024,
+        streamBytes: Int = 16 << 20,
         keepAliveInterval: Duration = .seconds(15),
         eventLog: any SessionEventLog,
         replayRetention: Duration,
@@ -43,6 +46,7 @@ public final class SessionRuntime: Sendable {
         self.connections = ConnectionSessions(capacity: connectionSessions)
         self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
         self.streamCapacity = streamCapacity
+        self.streamBytes = streamBytes
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)
         self.streams = SessionStreams(log: eventLog, retention: replayRetention, bus: bus)
         self.bus = bus

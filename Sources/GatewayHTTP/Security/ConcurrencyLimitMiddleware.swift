@@ -6,16 +6,11 @@ import Synchronization
 /// has been written — for a stream, until it ends — and is released even when the response is
 /// never written (the lease is released when the response is dropped).
 public struct ConcurrencyLimitMiddleware<Context: AuthenticatedRequestContext>: RouterMiddleware {
-    let limit: Int
-    let counts = OpenRequests()
+    let slots: ClientSlots
 
-    /// Open requests per subject (a class: the middleware is copied, the counts are shared).
-    final class OpenRequests: Sendable {
-        let bySubject = Mutex<[String: Int]>([:])
-    }
-
-    public init(limit: Int) {
-        self.limit = limit
+    /// - Parameter slots: shared with WebSocket connections, which count against the same limit.
+    public init(slots: ClientSlots) {
+        self.slots = slots
     }
 
     public func handle(
@@ -24,26 +19,13 @@ public struct ConcurrencyLimitMiddleware<Context: AuthenticatedRequestContext>: 
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let subject = context.principal?.subject else { return try await next(request, context) }
-        let admitted = counts.bySubject.withLock { counts in
-            let open = counts[subject, default: 0]
-            guard open < limit else { return false }
-            counts[subject] = open + 1
-            return true
-        }
-        guard admitted else {
+        guard let lease = slots.acquire(subject) else {
             var problem = ProblemError(
                 .tooManyRequests,
-                "Too many concurrent requests: at most \(limit) open at once per client"
+                "Too many concurrent requests: at most \(slots.limit) open at once per client"
             )
             problem.headers[.retryAfter] = "1"
             throw problem
-        }
-        let counts = self.counts
-        let lease = ResponseCleanup { _ in
-            counts.bySubject.withLock { counts in
-                let left = (counts[subject] ?? 1) - 1
-                counts[subject] = left > 0 ? left : nil
-            }
         }
         var response: Response
         do {

@@ -20,11 +20,14 @@ public struct GatewayRequestContext: AuthenticatedRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
     public let peerAddress: SocketAddress?
+    /// The connection, closed when its client stops reading a stream (its queue overflowed).
+    public let channel: any Channel
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.principal = nil
         self.peerAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 }
 
@@ -34,12 +37,15 @@ public struct GatewayWebSocketContext: AuthenticatedRequestContext, WebSocketReq
     public let webSocket: WebSocketHandlerReference<Self>
     public var principal: Principal?
     public let peerAddress: SocketAddress?
+    /// The connection, closed when its client stops reading (its queue overflowed).
+    public let channel: any Channel
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.principal = nil
         self.peerAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 }
 
