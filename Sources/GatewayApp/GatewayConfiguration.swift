@@ -175,6 +175,9 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         if let text = values["MCP_MAX_CONNECTION_SESSIONS"] {
             maximumConnectionSessions = try Self.integer("MCP_MAX_CONNECTION_SESSIONS", text, in: 1...10_000_000)
         }
+        guard replayBufferBytes <= replayBufferTotalBytes else {
+            throw ConfigurationError("MCP_REPLAY_BUFFER_BYTES must not exceed MCP_REPLAY_BUFFER_TOTAL_BYTES")
+        }
         if let text = values["MCP_REPLAY_RETENTION"] {
             replayRetentionSeconds = try Self.integer("MCP_REPLAY_RETENTION", text, in: 1...86400)
         }

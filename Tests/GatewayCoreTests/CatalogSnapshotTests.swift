@@ -87,6 +87,25 @@ import Testing
         #expect(view.resourceTarget(for: "other://x") == nil)
     }
 
+    @Test func aServerListingOneResourceDoesNotOpenItsUpstreamsTemplates() {
+        var contents = Self.contents
+        contents.resources = [
+            ResourceRecord(
+                id: "r1",
+                gatewayID: "a",
+                uri: "data://greeting",
+                definition: ["uri": "data://greeting"],
+                enabled: true,
+                createdAt: Self.now
+            )
+        ]
+        contents.servers[0].resourceIDs = ["r1"]
+        let view = CatalogSnapshot(contents: contents).view(serverID: "s")
+        #expect(view?.resourceTarget(for: "data://greeting")?.gatewayID == "a")
+        #expect(view?.resourceTarget(for: "data://items/42") == nil)
+        #expect(view?.resourceTemplates.isEmpty == true)
+    }
+
     @Test func timestampsRenderAsISO8601() {
         #expect(Timestamp(millisecondsSince1970: 0).iso8601 == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp(millisecondsSince1970: 1_764_088_333_123).iso8601 == "2025-11-25T16:32:13.123Z")

@@ -17,7 +17,7 @@ import Testing
         ("2002:a9fe:a9fe::1", "metadata"), ("2001:0:4136:e378:8000:63bf:5601:5601", "metadata"),
         ("64:ff9b::7f00:1", "loopback"), ("::127.0.0.1", "loopback"), ("2002:7f00:1::", "loopback"),
         ("64:ff9b::a00:1", "private"), ("::192.168.0.1", "private"), ("2002:c0a8:101::1", "private"),
-        ("64:ff9b::a9fe:101", "link-local"), ("64:ff9b:1::1", "private"),
+        ("64:ff9b::a9fe:101", "link-local"), ("64:ff9b:1::1", "private"), ("64:ff9b:1::a9fe:a9fe", "metadata"),
     ])
     func refusedByDefault(_ text: String, _ reason: String) throws {
         let address = try #require(IPAddress(text))

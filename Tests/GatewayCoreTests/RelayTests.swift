@@ -33,12 +33,16 @@ struct RelayTests {
         #expect(queue.isOverflowed && queue.isFinished && overflows.value == 1)
         #expect(await queue.next() == nil, "what waited is dropped")
         #expect(queue.push(answer) == .finished && overflows.value == 1)
-        // Bytes bound it too.
-        let bytes = OutboundQueue(capacity: 100, maximumBytes: 10)
-        #expect(bytes.push(StreamEvent(data: Array(repeating: 1, count: 8), isEssential: true)) == .enqueued)
+        // Bytes bound it too; one large answer alone is never an overflow.
+        let bytes = OutboundQueue(capacity: 100, maximumBytes: 10) {}
+        #expect(bytes.push(StreamEvent(data: Array(repeating: 1, count: 16), isEssential: true)) == .enqueued)
         #expect(bytes.push(event("abc")) == .full)
         #expect(bytes.push(StreamEvent(data: Array(repeating: 1, count: 8), isEssential: true)) == .full)
         #expect(bytes.isOverflowed)
+        // A queue nobody can close takes every answer, as before.
+        let unowned = OutboundQueue(capacity: 1, maximumBytes: 10)
+        for _ in 0..<5 { #expect(unowned.push(answer) == .enqueued) }
+        #expect(!unowned.isOverflowed)
     }
 
     @Test func queueHandsAnEventToAWaitingReader() async {

@@ -41,7 +41,10 @@ import Testing
         ["DATABASE_URL": "mysql://x"], ["DATABASE_URL": "sqlite://relative.db"], ["TOOL_TIMEOUT": "-1"],
         ["HOST": ""], ["AUTH_ENCRYPTION_SECRET": "short"], ["AUTH_ENCRYPTION_SECRET_PREVIOUS": "short"],
         ["MCP_STREAM_QUEUE_SIZE": "1"], ["SSE_KEEPALIVE_INTERVAL": "0"], ["MCPGATEWAY_WS_RELAY_ENABLED": "perhaps"],
-        ["MCP_REPLAY_BUFFER_EVENTS": "0"],
+        ["MCP_REPLAY_BUFFER_EVENTS": "0"], ["STDIO_ENV_ALLOWLIST": "PATH,1BAD"], ["RATE_LIMITING_ENABLED": "often"],
+        ["MCP_REPLAY_BUFFER_BYTES": "8388608", "MCP_REPLAY_BUFFER_TOTAL_BYTES": "4194304"],
+        ["MCP_STREAM_QUEUE_BYTES": "1024"], ["MCP_MAX_SUBSCRIPTIONS_PER_SESSION": "0"], ["RECONCILE_INTERVAL": "0"],
+        ["REDIS_URL": "rediss://127.0.0.1:6379", "REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"],
     ])
     func refusesInvalidValuesWithOneLine(_ values: [String: String]) {
         do {

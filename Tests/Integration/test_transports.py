@@ -134,3 +134,15 @@ def test_rpc_refusals(env: TransportEnv) -> None:
     assert rpc(env, h.notification("notifications/initialized")).status_code == 202
     anonymous = httpx.post(f"{env.gateway.base_url}/rpc", json=h.request("tools/list"), timeout=30.0)
     assert anonymous.status_code == 401
+
+
+def test_request_ids_are_bounded_and_an_oversized_one_is_not_echoed(env: TransportEnv) -> None:
+    """An id is kept, echoed, logged and replayed, so its size is capped (256 bytes of JSON)."""
+    longest = "i" * 254  # 256 bytes with its quotes
+    assert rpc(env, h.request("ping", None, longest)).json()["id"] == longest
+    for oversized in ["i" * 255, "x" * (2 << 20), int("9" * 300)]:
+        answer = rpc(env, h.request("ping", None, oversized))
+        assert answer.status_code == 400, answer.text[:200]
+        body = answer.json()
+        assert body["id"] is None and body["error"]["code"] in (-32600, -32700), body
+        assert len(answer.content) < 1024, "the refusal does not carry the id back"

@@ -91,12 +91,13 @@ public final class CatalogSnapshot: Sendable {
             let toolIDs = Set(server.toolIDs)
             let resourceIDs = Set(server.resourceIDs)
             let promptIDs = Set(server.promptIDs)
-            let resources = liveResources.filter { resourceIDs.contains($0.id) }
-            let resourceGateways = Set(resources.map(\.gatewayID))
+            // A virtual server exposes exactly the resources it lists. Templates are not members
+            // a server can list yet, so it exposes none: listing one resource of an upstream
+            // must not open every URI that upstream's templates match.
             serverViews[server.id] = Self.makeView(
                 tools: liveTools.filter { toolIDs.contains($0.id) },
-                resources: resources,
-                templates: liveTemplates.filter { resourceGateways.contains($0.gatewayID) },
+                resources: liveResources.filter { resourceIDs.contains($0.id) },
+                templates: [],
                 prompts: livePrompts.filter { promptIDs.contains($0.id) },
                 gateways: gateways
             )

@@ -1,6 +1,7 @@
 /// The API tokens' records and revocations (part of ``Store``).
 public protocol TokenStore: Sendable {
-    /// Records a newly issued token; a conflict when its owner has an active token of that name.
+    /// Records a newly issued token; a conflict when its owner has an active token of that name,
+    /// and `parentRevoked` (nothing recorded) when its parent has been revoked meanwhile.
     func insertToken(_ token: APITokenRecord) async throws
     /// The owner's tokens (everyone's with `nil`, for operators), newest first, revoked ones
     /// included.

@@ -82,6 +82,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let corrupt = Code(rawValue: "corrupt")
         /// A leader-only write carried a fencing epoch older than one the store has already seen.
         public static let fenced = Code(rawValue: "fenced")
+        /// A token was to be recorded under a parent token that has been revoked.
+        public static let parentRevoked = Code(rawValue: "parent_revoked")
     }
 
     public var code: Code

@@ -217,10 +217,10 @@ public struct Registry: Sendable {
     /// With `fencingEpoch` (the leader's periodic work) the write is refused with
     /// ``StoreError/Code/fenced`` when a newer leader has written since. The listing is slow, so
     /// the write happens only if nobody changed the gateway meanwhile (a deactivation, a new URL
-    /// or credentials are never undone by it); otherwise it is dropped, and the change that
-    /// intervened has started its own discovery. Returns whether it was written.
+    /// or credentials are never undone by it); otherwise the listing is done once more from the
+    /// changed record (a disabled gateway is then left alone). Returns whether it was written.
     @discardableResult
-    public func refreshGateway(id: String, fencingEpoch: Int64? = nil) async throws -> Bool {
+    public func refreshGateway(id: String, fencingEpoch: Int64? = nil, retry: Bool = true) async throws -> Bool {
         let snapshot = catalog.snapshot
         guard var gateway = snapshot.gatewaysByID[id], gateway.enabled else { return false }
         let basis = gateway.updatedAt
@@ -235,11 +235,10 @@ public struct Registry: Sendable {
         let written = try await write {
             try await store.updateGateway(refreshed, items: items, ifUnchangedSince: basis, fencingEpoch: fencingEpoch)
         }
-        if !written {
-            logger.info("refresh dropped: the gateway changed while it was listed", metadata: ["upstream.id": "\(id)"])
-        }
         await committed()
-        return written
+        guard !written else { return true }
+        logger.info("refresh dropped: the gateway changed while it was listed", metadata: ["upstream.id": "\(id)"])
+        return retry ? try await refreshGateway(id: id, fencingEpoch: fencingEpoch, retry: false) : false
     }
 
     /// Records whether an upstream can be reached (the upstream client noticed it); nothing is

@@ -59,12 +59,13 @@ public final class OutboundQueue: Sendable {
     public let capacity: Int
     /// Most bytes of events waiting at once.
     public let maximumBytes: Int
-    private let onOverflow: @Sendable () -> Void
+    private let onOverflow: (@Sendable () -> Void)?
     private let state = Mutex(State())
 
     /// - Parameter onOverflow: called once, outside any lock, when a response finds the queue
     ///   past its hard bounds: the client is not reading, so its connection should be closed.
-    public init(capacity: Int, maximumBytes: Int = 16 << 20, onOverflow: @escaping @Sendable () -> Void = {}) {
+    ///   Without it (a queue whose owner cannot close the connection) responses are always taken.
+    public init(capacity: Int, maximumBytes: Int = 16 << 20, onOverflow: (@Sendable () -> Void)? = nil) {
         self.capacity = capacity
         self.maximumBytes = maximumBytes
         self.onOverflow = onOverflow
@@ -82,13 +83,16 @@ public final class OutboundQueue: Sendable {
             }
             // Keep-alive comments never take the last slots and are skipped when anything waits.
             if event.isKeepAlive, !state.events.isEmpty { return (.enqueued, nil, false) }
-            let fits = state.bytes + event.data.count <= maximumBytes
-            if state.events.count < capacity, fits {
+            if state.events.count < capacity, state.bytes + event.data.count <= maximumBytes {
                 state.append(event)
                 return (.enqueued, nil, false)
             }
             guard event.isEssential else { return (.full, nil, false) }
-            if state.events.count < 2 * capacity, fits {
+            // A response is taken while the queue is within its hard bounds (whatever its own
+            // size: one large answer to a client that reads is not an overflow).
+            if onOverflow == nil || state.events.isEmpty
+                || (state.events.count < 2 * capacity && state.bytes < maximumBytes)
+            {
                 state.append(event)
                 return (.enqueued, nil, false)
             }
@@ -100,7 +104,7 @@ public final class OutboundQueue: Sendable {
             return (.full, nil, true)
         }
         outcome.1?.resume(returning: event)
-        if outcome.overflowed { onOverflow() }
+        if outcome.overflowed { onOverflow?() }
         return outcome.0
     }
 

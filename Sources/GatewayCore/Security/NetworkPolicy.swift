@@ -174,7 +174,13 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         if bytes.allSatisfy({ $0 == 0 }) { return .unspecified }
         if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return .loopback }
         if let embedded = embeddedIPv4 { return embedded.classification }
-        if bytes[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] { return .privateNetwork }  // NAT64 local use /48
+        if bytes[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] {
+            // NAT64 local use (RFC 8215): the IPv4 address may sit in the last 32 bits (a /96)
+            // or around the reserved octet (a /48, RFC 6052); metadata is refused either way.
+            let candidates = [Array(bytes[12..<16]), [bytes[6], bytes[7], bytes[9], bytes[10]]]
+            let metadata = candidates.contains { IPAddress(bytes: $0)?.classification == .metadata }
+            return metadata ? .metadata : .privateNetwork
+        }
         if bytes[0] == 0xff { return .multicast }
         if bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 { return .linkLocal }
         if bytes[0] & 0xfe == 0xfc { return .privateNetwork }

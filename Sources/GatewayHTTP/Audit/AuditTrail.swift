@@ -1,17 +1,32 @@
 import GatewayCore
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
 /// Writes the audit log without putting the store on the request path: entries are buffered
 /// (bounded, so a flood of refused requests cannot exhaust memory) and appended in batches every
 /// second. Entries older than the retention are pruned hourly.
+///
+/// Refused requests (`auth.failure`, `auth.forbidden`) have a budget of their own: anyone can
+/// cause them, from any number of addresses, and a flood of them must not push out the entries
+/// that record what operators did (tokens revoked, gateways changed). A batch the store refuses
+/// is tried once more; what is lost either way is counted (`mcpgateway_audit_dropped_total`) and
+/// logged.
 public final class AuditTrail: Service, Sendable {
+    struct Pending {
+        var actions: [AuditEntry] = []
+        var refusals: [AuditEntry] = []
+        var droppedActions = 0
+        var droppedRefusals = 0
+    }
+
     let store: any AuditStore
     let retention: Duration
     let logger: Logger
+    /// Most entries waiting of each kind (operators' actions, refused requests).
     let capacity: Int
-    private let pending = Mutex<(entries: [AuditEntry], dropped: Int)>(([], 0))
+    private let pending = Mutex(Pending())
     /// Serialises flushes, so entries reach the store in the order they were recorded.
     private let flushing = AsyncMutex()
 
@@ -22,13 +37,27 @@ public final class AuditTrail: Service, Sendable {
         self.logger = logger
     }
 
-    /// Queues an entry; never waits. Beyond `capacity` waiting entries, new ones are counted and dropped.
+    /// Whether an entry records a refused request rather than something someone did.
+    static func isRefusal(_ entry: AuditEntry) -> Bool {
+        entry.action == "auth.failure" || entry.action == "auth.forbidden"
+    }
+
+    /// Queues an entry; never waits. Beyond `capacity` waiting entries of its kind, new ones are
+    /// counted and dropped.
     public func record(_ entry: AuditEntry) {
         pending.withLock { pending in
-            if pending.entries.count < capacity {
-                pending.entries.append(entry)
+            if Self.isRefusal(entry) {
+                if pending.refusals.count < capacity {
+                    pending.refusals.append(entry)
+                } else {
+                    pending.droppedRefusals += 1
+                }
             } else {
-                pending.dropped += 1
+                if pending.actions.count < capacity {
+                    pending.actions.append(entry)
+                } else {
+                    pending.droppedActions += 1
+                }
             }
         }
     }
@@ -36,23 +65,48 @@ public final class AuditTrail: Service, Sendable {
     /// Writes every queued entry now (before the log is read, and at shutdown).
     public func flush() async {
         await flushing.withLock {
-            let (entries, dropped) = pending.withLock { pending in
-                defer { pending = ([], 0) }
+            let taken = pending.withLock { pending in
+                defer { pending = Pending() }
                 return pending
             }
-            if dropped > 0 {
-                logger.warning("audit entries dropped: the queue was full", metadata: ["audit.dropped": "\(dropped)"])
-            }
+            Self.countDropped(taken.droppedActions, kind: "action", logger: logger)
+            Self.countDropped(taken.droppedRefusals, kind: "refusal", logger: logger)
+            // In the order they happened (each kind is in order already).
+            let entries = (taken.actions + taken.refusals).sorted { $0.at < $1.at }
             guard !entries.isEmpty else { return }
-            do {
-                try await store.appendAudit(entries)
-            } catch {
-                logger.error(
-                    "audit entries could not be written",
-                    metadata: ["audit.count": "\(entries.count)", "error": "\(error)"]
-                )
-            }
+            await write(entries)
         }
+    }
+
+    /// Appends a batch, trying once more if the store refuses it.
+    func write(_ entries: [AuditEntry]) async {
+        do {
+            try await store.appendAudit(entries)
+            return
+        } catch {
+            logger.warning("audit entries not written; trying once more", metadata: ["error": "\(error)"])
+        }
+        do {
+            try await Task.sleep(for: .milliseconds(200))
+            try await store.appendAudit(entries)
+        } catch {
+            Counter(label: "mcpgateway_audit_dropped_total", dimensions: [("reason", "store")])
+                .increment(by: entries.count)
+            logger.error(
+                "audit entries could not be written",
+                metadata: ["audit.count": "\(entries.count)", "error": "\(error)"]
+            )
+        }
+    }
+
+    static func countDropped(_ count: Int, kind: String, logger: Logger) {
+        guard count > 0 else { return }
+        Counter(label: "mcpgateway_audit_dropped_total", dimensions: [("reason", "queue_full_\(kind)")])
+            .increment(by: count)
+        logger.warning(
+            "audit entries dropped: the queue was full",
+            metadata: ["audit.dropped": "\(count)", "audit.kind": "\(kind)"]
+        )
     }
 
     public func run() async throws {

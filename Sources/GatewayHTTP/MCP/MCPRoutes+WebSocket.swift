@@ -94,7 +94,7 @@ extension MCPRoutes {
                     try await outbound.write(.text(String(decoding: event.data, as: UTF8.self)))
                 }
             }
-            await receiveFrames(inbound, session: session, queue: queue, logger: logger)
+            await receiveFrames(inbound, session: session, logger: logger)
             queue.finish()
             await group.waitForAll()
         }
@@ -104,7 +104,6 @@ extension MCPRoutes {
     func receiveFrames(
         _ inbound: WebSocketInboundStream,
         session: ConnectionSession,
-        queue: OutboundQueue,
         logger: Logger
     ) async {
         let streams = runtime.streams
@@ -113,18 +112,22 @@ extension MCPRoutes {
         }
         do {
             for try await message in inbound.messages(maxSize: maximumWebSocketMessage) {
-                guard case .text(let text) = message else {
-                    _ = send(JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes, true)
+                let bytes: [UInt8]
+                switch message {
+                case .text(let text): bytes = Array(text.utf8)
+                case .binary(let buffer): bytes = Array(buffer.readableBytesView)
+                }
+                // Every frame counts, text or not.
+                if let frames = connectionLimits.frames,
+                    let refusal = await frames.refusal(subject: session.subject, id: nil)
+                {
+                    // A request is answered with the refusal; anything else is dropped.
+                    if let id = Self.requestID(in: bytes) { _ = send(refusal.answering(id).responseBytes, true) }
                     continue
                 }
-                let bytes = Array(text.utf8)
-                if let frames = connectionLimits.frames {
-                    let id = Self.requestID(in: bytes)
-                    if let refusal = await frames.refusal(subject: session.subject, id: id) {
-                        // A request is answered with the refusal; anything else is dropped.
-                        if id != nil { _ = send(refusal.responseBytes, true) }
-                        continue
-                    }
+                guard case .text = message else {
+                    _ = send(JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes, true)
+                    continue
                 }
                 await receive(bytes, in: session, send: send, logger: logger)
             }

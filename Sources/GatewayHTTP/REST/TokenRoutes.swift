@@ -133,11 +133,9 @@ public struct TokenRoutes: Sendable {
         if let parentScope = principal.serverScope, serverScope != parentScope {
             throw ProblemError.invalid("scope.server_id", "must be \(parentScope), the server this token is limited to")
         }
-        let issued = try await authority.issue(
-            subject: principal.subject,
-            lifetime: Self.lifetime(days: input.days, parentExpiry: principal.expiresAt),
-            serverScope: serverScope
-        )
+        let lifetime = Self.lifetime(days: input.days, parentExpiry: principal.expiresAt)
+        guard lifetime >= .seconds(1) else { throw BearerAuth.unauthorized("the token has expired") }
+        let issued = try await authority.issue(subject: principal.subject, lifetime: lifetime, serverScope: serverScope)
         let record = APITokenRecord(
             id: issued.id,
             subject: principal.subject,
@@ -152,6 +150,8 @@ public struct TokenRoutes: Sendable {
             try await store.insertToken(record)
         } catch let error as StoreError where error.code == .conflict {
             throw ProblemError(.conflict, "You already have an active token named \(input.name)")
+        } catch let error as StoreError where error.code == .parentRevoked {
+            throw BearerAuth.unauthorized("the token has been revoked")
         }
         audit?.record(
             AuditEntry(

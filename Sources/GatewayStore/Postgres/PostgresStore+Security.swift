@@ -5,7 +5,17 @@ extension PostgresStore {
     // MARK: - Tokens
 
     public func insertToken(_ token: APITokenRecord) async throws {
-        try await withSession { session in
+        try await transaction { session in
+            // The parent's row is locked against a concurrent revocation, so a token minted by one
+            // being revoked is either revoked with it or refused here.
+            if let parent = token.parentID {
+                let rows = try await session.run(
+                    "SELECT revoked_at FROM api_tokens WHERE id = \(parent) FOR UPDATE"
+                )
+                if let row = rows.first, try PostgresRows.optionalTimestamp(row, "revoked_at") != nil {
+                    throw StoreError(.parentRevoked, "the parent token has been revoked")
+                }
+            }
             try await session.run(
                 """
                 INSERT INTO api_tokens

@@ -5,7 +5,16 @@ extension SQLiteStore {
     // MARK: - Tokens
 
     public func insertToken(_ token: APITokenRecord) async throws {
-        try await exclusive(transaction: false) { connection in
+        try await exclusive(transaction: true) { connection in
+            // Checked in the same transaction as the revocation would be, so a token minted by
+            // one being revoked is either revoked with it or refused here.
+            if let parent = token.parentID {
+                let revoked = try await connection.query(
+                    "SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NOT NULL",
+                    [.text(parent)]
+                )
+                guard revoked.isEmpty else { throw StoreError(.parentRevoked, "the parent token has been revoked") }
+            }
             _ = try await connection.query(
                 """
                 INSERT INTO api_tokens
