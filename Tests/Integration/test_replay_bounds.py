@@ -45,7 +45,8 @@ def node(tmp_path_factory: pytest.TempPathFactory,
 
 def test_a_sessions_replay_log_in_redis_stays_within_its_byte_bound(node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     gateway, redis, spare = node
-    with httpx.Client(timeout=httpx.Timeout(30.0, read=10.0), headers={"Authorization": f"Bearer {gateway.token}"}) as http:
+    with httpx.Client(base_url=gateway.base_url, timeout=httpx.Timeout(30.0, read=10.0),
+                      headers={"Authorization": f"Bearer {gateway.token}"}) as http:
         session_id, _ = h.legacy_initialize(http, gateway.mcp_url)
         headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION,
                    "Accept": "text/event-stream"}
@@ -54,7 +55,7 @@ def test_a_sessions_replay_log_in_redis_stays_within_its_byte_bound(node, tmp_pa
             reader.next_event()  # priming
             for _ in range(10):  # 60 list changes, about 100 bytes each: over the budget
                 created = h.register_gateway(http, f"Spare {uuid.uuid4().hex[:6]}", spare)
-                assert http.delete(f"{gateway.base_url}/gateways/{created['id']}").status_code in (200, 204)
+                assert http.delete(f"/gateways/{created['id']}").status_code in (200, 204)
             heard = [reader.next_event() for _ in range(60)]
             assert [m["method"] for _, m in heard[:3]] == LIST_CHANGED
     keys = [k for k in redis.command("--scan", "--pattern", "mcpgw:events:*").splitlines() if k]
