@@ -16,7 +16,7 @@ struct MCPGatewayCommand: AsyncParsableCommand {
         abstract: "An MCP gateway: registry, catalog federation and proxy for Model Context Protocol servers.",
         subcommands: [
             Serve.self, Token.self, Migrate.self, RotateKey.self, Export.self, Import.self, Translate.self,
-            Version.self,
+            CheckConfig.self, Version.self,
         ],
         defaultSubcommand: Serve.self
     )
@@ -211,6 +211,24 @@ func signedToken(
         return try await authority.issue(subject: subject, lifetime: lifetime, admin: admin, serverScope: serverScope)
     } catch {
         fail("cannot sign a token: \(error)")
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Read the configuration as serve does (keys included) and exit: 0, or 2 with the reason."
+    )
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = options.load()
+        do {
+            _ = try await tokenAuthority(configuration)
+        } catch {
+            fail("\(error)")
+        }
+        FileHandle.standardOutput.write(Data("configuration ok\n".utf8))
     }
 }
 

@@ -168,3 +168,31 @@ def test_translate_refuses_bad_arguments(args: list[str]) -> None:
     )
     assert done.returncode != 0
     assert done.stderr.strip(), "a refusal says why"
+
+
+def test_the_bridged_process_gets_none_of_the_bridges_secrets(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`translate --stdio` gives its process the STDIO_ENV_ALLOWLIST variables only: not the
+    bridge's token, nor anything else the bridge was started with."""
+    import json
+    import os
+
+    port = h.free_port()
+    command = shlex.join([sys.executable, str(h.UPSTREAM_SCRIPT), "--transport", "stdio", "--expose-environment"])
+    secret = "bridge-secret-" + h.random_secret(24)  # pragma: allowlist secret
+    env = {**os.environ, "TRANSLATE_AUTH_TOKEN": secret, "SOME_SERVICE_PASSWORD": secret, "LANG": "C.UTF-8"}
+    argv = [str(h.check_gateway_binary()), "translate", "--stdio", command, "--port", str(port)]
+    process = h.spawn(f"translate-{port}", argv, log_dir=tmp_path_factory.mktemp("translate-env"), env=env)
+    try:
+        h.wait_for_port(process, port)
+
+        async def body() -> dict[str, str]:
+            async with h.connect(f"http://{h.LOOPBACK}:{port}/mcp", token=secret, mode="legacy") as client:
+                return json.loads((await client.call_tool("environment", {})).content[0].text)
+
+        seen = h.run(body)
+        assert secret not in seen.values(), sorted(seen)
+        assert seen.get("PATH") == os.environ["PATH"] and seen.get("LANG") == "C.UTF-8"
+        # PWD is the shell's own (the command runs under `sh -c`).
+        assert set(seen) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PWD"}, sorted(seen)
+    finally:
+        process.stop()

@@ -569,10 +569,10 @@ def pod_environment(docs: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def gateway_accepts(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # `mcpgateway token` reads the whole configuration like `serve` (exit 2 on any invalid value)
-    # and prints a token without connecting anywhere.
+    # `mcpgateway check-config` reads the whole configuration like `serve` (keys included; exit 2
+    # on any invalid value) without connecting anywhere.
     clean = {"PATH": "/usr/bin:/bin", "SWIFT_BACKTRACE": "enable=no", **env}
-    return subprocess.run([str(GATEWAY_BINARY), "token", "--username", "deploy-check@example.com", "--exp-minutes", "1"],
+    return subprocess.run([str(GATEWAY_BINARY), "check-config"],
                           capture_output=True, text=True, env=clean, cwd=WORK, timeout=60)
 
 
@@ -590,7 +590,7 @@ def gateway_configuration() -> str | None:
             environments[f"compose {name}"] = {"HOST": "0.0.0.0", "PORT": "4444", **compose_environment(service)}
     for name, env in environments.items():
         result = gateway_accepts(env)
-        need(result.returncode == 0 and result.stdout.count(".") == 2,
+        need(result.returncode == 0 and result.stdout.strip() == "configuration ok",
              f"{name}: the gateway refused its configuration (exit {result.returncode}): {result.stderr.strip()[-500:]}")
     result = gateway_accepts({**environments["helm-default"], "LOG_LEVEL": "verbose"})
     need(result.returncode == 2 and "LOG_LEVEL" in result.stderr, "the gateway accepted LOG_LEVEL=verbose")
