@@ -15,12 +15,7 @@ struct Reconciler: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                await reconcile()
-            }
-        }
+        await periodically(every: interval) { await reconcile() }
     }
 
     func reconcile() async {

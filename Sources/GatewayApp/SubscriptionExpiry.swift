@@ -9,11 +9,6 @@ struct SubscriptionExpiry: Service {
     let interval: Duration
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while true {
-                try await Task.sleep(for: interval)
-                routes.endExpiredSubscriptions()
-            }
-        }
+        await periodically(every: interval) { routes.endExpiredSubscriptions() }
     }
 }

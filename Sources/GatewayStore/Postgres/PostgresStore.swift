@@ -301,10 +301,7 @@ public final class PostgresStore: Store {
         try await transaction { session in
             // The UPDATE locks the fence row until this transaction ends: a concurrent writer with
             // another epoch waits, then re-checks its condition against the committed epoch.
-            let fence = try await session.run(
-                "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
-            )
-            guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
+            guard try await Self.advanceFence(to: epoch, on: session) else { throw StoreError.fenced(epoch) }
             try await PostgresItemWriter.rewriteGateway(gateway, items: items, cipher: cipher, on: session)
         }
     }
@@ -317,12 +314,7 @@ public final class PostgresStore: Store {
     ) async throws -> Bool {
         let cipher = cipher
         return try await transaction { session in
-            if let epoch {
-                let fence = try await session.run(
-                    "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
-                )
-                guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
-            }
+            if let epoch, try await !Self.advanceFence(to: epoch, on: session) { throw StoreError.fenced(epoch) }
             // FOR UPDATE: an operator's write waits for this one (or this one sees theirs).
             let current = try await session.run(
                 "SELECT updated_at FROM gateways WHERE id = \(gateway.id) FOR UPDATE"
@@ -341,12 +333,16 @@ public final class PostgresStore: Store {
     }
 
     public func claimFencingEpoch(_ epoch: Int64) async throws -> Bool {
-        try await transaction { session in
-            let rows = try await session.run(
-                "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
-            )
-            return !rows.isEmpty
-        }
+        try await transaction { session in try await Self.advanceFence(to: epoch, on: session) }
+    }
+
+    /// Records `epoch` as the newest fencing epoch unless a newer one is recorded (inside the
+    /// caller's transaction, whose fence row it then holds locked); returns whether it was recorded.
+    static func advanceFence(to epoch: Int64, on session: PostgresSession) async throws -> Bool {
+        let rows = try await session.run(
+            "UPDATE cluster_fence SET epoch = \(epoch) WHERE id = 1 AND epoch <= \(epoch) RETURNING epoch"
+        )
+        return !rows.isEmpty
     }
 
     public func deleteGateway(id: String) async throws -> Bool {

@@ -195,11 +195,7 @@ public actor SQLiteStore: Store {
     public func updateGateway(_ gateway: GatewayRecord, items: GatewayItems?, fencingEpoch epoch: Int64) async throws {
         try await exclusive(transaction: true) { connection in
             // The one writer at a time (BEGIN IMMEDIATE) makes check and record one step.
-            let fence = try await connection.query(
-                "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
-                [.integer(Int(epoch))]
-            )
-            guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
+            guard try await Self.advanceFence(to: epoch, on: connection) else { throw StoreError.fenced(epoch) }
             try await Self.rewriteGateway(gateway, items: items, cipher: cipher, on: connection)
         }
     }
@@ -211,13 +207,7 @@ public actor SQLiteStore: Store {
         fencingEpoch epoch: Int64?
     ) async throws -> Bool {
         try await exclusive(transaction: true) { connection in
-            if let epoch {
-                let fence = try await connection.query(
-                    "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
-                    [.integer(Int(epoch))]
-                )
-                guard !fence.isEmpty else { throw StoreError.fenced(epoch) }
-            }
+            if let epoch, try await !Self.advanceFence(to: epoch, on: connection) { throw StoreError.fenced(epoch) }
             let current = try await connection.query(
                 "SELECT updated_at FROM gateways WHERE id = ?1",
                 [.text(gateway.id)]
@@ -236,13 +226,17 @@ public actor SQLiteStore: Store {
     }
 
     public func claimFencingEpoch(_ epoch: Int64) async throws -> Bool {
-        try await exclusive(transaction: true) { connection in
-            let rows = try await connection.query(
-                "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
-                [.integer(Int(epoch))]
-            )
-            return !rows.isEmpty
-        }
+        try await exclusive(transaction: true) { connection in try await Self.advanceFence(to: epoch, on: connection) }
+    }
+
+    /// Records `epoch` as the newest fencing epoch unless a newer one is recorded (inside the
+    /// caller's transaction); returns whether it was recorded.
+    static func advanceFence(to epoch: Int64, on connection: SQLiteConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            "UPDATE cluster_fence SET epoch = ?1 WHERE id = 1 AND epoch <= ?1 RETURNING epoch",
+            [.integer(Int(epoch))]
+        )
+        return !rows.isEmpty
     }
 
     /// Replaces a gateway's row and, when `items` is given, its items (inside the caller's transaction).
