@@ -20,6 +20,17 @@ $(VENV_STAMP): Tests/Integration/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements.txt
 	touch $(VENV_STAMP)
 
+## ContextForge (PyPI mcp-contextforge-gateway), the federation interoperability tests' peer: it
+## needs Python 3.12 (pyenv's, or python3.12 on PATH), in a venv of its own.
+CONTEXTFORGE_VENV := .venv-contextforge
+CONTEXTFORGE_STAMP := $(CONTEXTFORGE_VENV)/.installed
+PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3.12) $(shell command -v python3.12))
+$(CONTEXTFORGE_STAMP): Tests/Integration/requirements-contextforge.txt
+	@test -n "$(PYTHON312)" || { echo "ContextForge needs Python 3.12: set PYTHON312=/path/to/python3.12" >&2; exit 1; }
+	test -x $(CONTEXTFORGE_VENV)/bin/python || $(PYTHON312) -m venv $(CONTEXTFORGE_VENV)
+	$(CONTEXTFORGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Integration/requirements-contextforge.txt
+	touch $(CONTEXTFORGE_STAMP)
+
 ## A separate venv for the lint tools (semgrep is large; the tests do not need it).
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
@@ -28,7 +39,7 @@ $(LINT_STAMP): Tools/lint/requirements.txt
 	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r Tools/lint/requirements.txt
 	touch $(LINT_STAMP)
 
-deps: system-deps $(VENV_STAMP)
+deps: system-deps $(VENV_STAMP) $(CONTEXTFORGE_STAMP)
 	@command -v $(SWIFT) >/dev/null || { echo "swift is required (6.2 or later)" >&2; exit 1; }
 
 ## Debian packages: hiredis (built against: the Redis client's RESP layer), and the servers the

@@ -122,6 +122,11 @@ func wireGateway(
         throw error
     }
     let coordinator = coordination.coordinator
+    let federation = Federation(
+        gatewayID: try await store.gatewayIdentity(proposing: UUID().uuidString.lowercased()),
+        name: configuration.federation.name,
+        maximumHops: configuration.federation.maximumHops
+    )
     let catalog = CatalogHolder()
     let registry = Registry(
         store: store,
@@ -131,7 +136,8 @@ func wireGateway(
         naming: Naming(separator: configuration.toolNameSeparator),
         discoveryTimeout: .seconds(30),
         logger: logger,
-        rules: configuration.security.validation
+        rules: configuration.security.validation,
+        federation: federation
     )
     try await registry.reload()
     let dispatcher = MCPDispatcher(
@@ -139,7 +145,7 @@ func wireGateway(
         upstream: upstream,
         pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
-        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion),
+        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion, federation: federation),
         rules: configuration.security.validation
     )
     let authority = try await tokenAuthority(configuration)
@@ -266,11 +272,34 @@ func wireGateway(
     }
     var services: [any Service] = [
         upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit, bodyReader,
-        UpstreamNotificationRouter(upstream: upstream, registry: registry, runtime: runtime, logger: logger),
+        UpstreamNotificationRouter(
+            upstream: upstream,
+            registry: registry,
+            coordinator: coordinator,
+            runtime: runtime,
+            logger: logger
+        ),
+        FederationSync(
+            coordinator: coordinator,
+            registry: registry,
+            defaultInterval: .seconds(configuration.federation.syncIntervalSeconds),
+            logger: logger
+        ),
         RevocationListener(coordinator: coordinator, revocations: authority.revocations, store: store, logger: logger),
         leaderDuties,
     ]
     services += coordination.services
+    if !configuration.federation.peers.isEmpty {
+        services.append(
+            PeerDirectory(
+                peers: configuration.federation.peers,
+                coordinator: coordinator,
+                registry: registry,
+                interval: .seconds(configuration.federation.syncIntervalSeconds),
+                logger: logger
+            )
+        )
+    }
     services.append(SubscriptionExpiry(routes: mcp, interval: .seconds(5)))
     if configuration.cluster.redis != nil {
         services.append(

@@ -66,6 +66,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var security = SecuritySettings()
     /// Cluster mode (REDIS_URL) and the leader's periodic work.
     public var cluster = ClusterSettings()
+    public var federation = FederationSettings()
     /// Metrics and log format.
     public var observability = ObservabilitySettings()
 
@@ -186,6 +187,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         security = try SecuritySettings(values: values)
         cluster = try ClusterSettings(values: values)
+        federation = try FederationSettings(values: values)
         observability = try ObservabilitySettings(values: values)
         if cluster.redis != nil {
             // Every node must open the others' session ids and decrypt the same credentials.

@@ -2,26 +2,28 @@ import GatewayCore
 import GatewayHTTP
 import Logging
 import ServiceLifecycle
-import Synchronization
 
-/// Acts on what upstreams announce outside calls: a list change re-lists that upstream (which
-/// updates the catalog, and clients hear of it), a resource update reaches the client sessions
-/// subscribed to that resource, a change of health is stored (`reachable`).
-///
-/// Refreshes of one upstream never overlap: announcements that arrive during a refresh cause
-/// exactly one more.
+/// Acts on what upstreams announce outside calls: a list change is passed to the leader, which
+/// re-lists that upstream once for the whole cluster (``FederationSync``; the catalog then changes
+/// and clients hear of it), a resource update reaches the client sessions subscribed to that
+/// resource, a change of health is stored (`reachable`).
 final class UpstreamNotificationRouter: Service, Sendable {
     let upstream: any UpstreamClient
     let registry: Registry
+    let coordinator: any Coordinator
     let runtime: SessionRuntime
     let logger: Logger
 
-    /// Per gateway being refreshed: whether another refresh was asked for meanwhile.
-    let refreshing = Mutex<[String: Bool]>([:])
-
-    init(upstream: any UpstreamClient, registry: Registry, runtime: SessionRuntime, logger: Logger) {
+    init(
+        upstream: any UpstreamClient,
+        registry: Registry,
+        coordinator: any Coordinator,
+        runtime: SessionRuntime,
+        logger: Logger
+    ) {
         self.upstream = upstream
         self.registry = registry
+        self.coordinator = coordinator
         self.runtime = runtime
         self.logger = logger
     }
@@ -34,7 +36,7 @@ final class UpstreamNotificationRouter: Service, Sendable {
                     switch message.method {
                     case "notifications/tools/list_changed", "notifications/resources/list_changed",
                         "notifications/prompts/list_changed":
-                        if startRefresh(gatewayID) { group.addTask { await self.refresh(gatewayID) } }
+                        group.addTask { await self.askLeader(gatewayID) }
                     case "notifications/resources/updated":
                         guard let uri = ParamsRewriter.stringMember("uri", in: message) else { continue }
                         runtime.resourceUpdated(gatewayID: gatewayID, uri: uri, notification: message.bytes)
@@ -62,34 +64,16 @@ final class UpstreamNotificationRouter: Service, Sendable {
         }
     }
 
-    /// `true` when no refresh of the gateway is running (the caller starts one); otherwise marks
-    /// the running one to go again.
-    func startRefresh(_ gatewayID: String) -> Bool {
-        refreshing.withLock { state in
-            if state[gatewayID] != nil {
-                state[gatewayID] = true
-                return false
-            }
-            state[gatewayID] = false
-            return true
-        }
-    }
-
-    func refresh(_ gatewayID: String) async {
-        repeat {
-            do {
-                try await registry.refreshGateway(id: gatewayID)
-                logger.info("upstream lists refreshed after a change", metadata: ["upstream.id": .string(gatewayID)])
-            } catch {
-                logger.warning(
-                    "upstream lists could not be refreshed",
-                    metadata: ["upstream.id": .string(gatewayID), "error": "\(error)"]
-                )
-            }
-        } while refreshing.withLock { state in
-            let again = state[gatewayID] == true
-            state[gatewayID] = again ? false : nil
-            return again
+    func askLeader(_ gatewayID: String) async {
+        do {
+            try await coordinator.requestSync(gatewayID: gatewayID)
+        } catch {
+            // The leader's interval re-lists it anyway; this only makes it later.
+            AnnouncementMetrics.failed(.sync)
+            logger.warning(
+                "a list change could not be passed to the leader",
+                metadata: ["upstream.id": .string(gatewayID), "error": "\(error)"]
+            )
         }
     }
 }

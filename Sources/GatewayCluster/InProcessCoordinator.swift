@@ -8,6 +8,7 @@ public final class InProcessCoordinator: Coordinator {
     private let ended: EndedSessions
     private let catalog = LocalBroadcast<Void>(buffering: .bufferingNewest(1))
     private let revoked = LocalBroadcast<TokenRevocation?>(buffering: .bufferingNewest(1024))
+    private let syncs = LocalBroadcast<String>(buffering: .bufferingNewest(1024))
 
     /// - Parameter maximumTerminatedSessions: most ended-session records kept; the soonest to
     ///   expire go first when full.
@@ -36,6 +37,10 @@ public final class InProcessCoordinator: Coordinator {
     public func publishCatalogChanged() async throws { catalog.yield(()) }
 
     public func catalogChanges() -> AsyncStream<Void> { catalog.stream() }
+
+    public func requestSync(gatewayID: String) async throws { syncs.yield(gatewayID) }
+
+    public func syncRequests() -> AsyncStream<String> { syncs.stream() }
 
     public func publishRevocation(_ revocation: TokenRevocation) async throws { revoked.yield(revocation) }
 

@@ -40,6 +40,8 @@ public final class RedisCoordinator: Coordinator, Service {
     private let ended: EndedSessions
     private let catalog = LocalBroadcast<Void>(buffering: .bufferingNewest(1))
     private let revoked = LocalBroadcast<TokenRevocation?>(buffering: .bufferingNewest(4096))
+    /// Re-listing requests (gateway ids) for the leader.
+    private let syncs = LocalBroadcast<String>(buffering: .bufferingNewest(1024))
     private let announceFailing = Atomic<Bool>(false)
     private let leaseFailing = Atomic<Bool>(false)
     private let steppedDown = Atomic<Bool>(false)
@@ -123,6 +125,12 @@ public final class RedisCoordinator: Coordinator, Service {
     }
 
     public func catalogChanges() -> AsyncStream<Void> { catalog.stream() }
+
+    public func requestSync(gatewayID: String) async throws {
+        try await redis.send(["PUBLISH", .init(eventsChannel), .init("sync\t\(gatewayID)")])
+    }
+
+    public func syncRequests() -> AsyncStream<String> { syncs.stream() }
 
     public func publishRevocation(_ revocation: TokenRevocation) async throws {
         try await redis.send([
@@ -277,6 +285,8 @@ public final class RedisCoordinator: Coordinator, Service {
         switch parts.first {
         case "catalog":
             catalog.yield(())
+        case "sync" where parts.count == 2:
+            syncs.yield(parts[1])
         case "revoked" where parts.count == 3:
             guard let expiry = Int64(parts[2]) else { return }
             revoked.yield(TokenRevocation(tokenID: parts[1], expiresAt: Timestamp(millisecondsSince1970: expiry)))

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import string
@@ -141,6 +142,25 @@ def wait_for_port(proc: ManagedProcess, port: int, timeout: float = 20.0) -> Non
         time.sleep(0.05)
     proc.stop()
     raise RuntimeError(f"{proc.name} did not listen on {LOOPBACK}:{port} within {timeout}s:\n{proc.log()}")
+
+
+@contextlib.contextmanager
+def loopback_namespace(prefix: str, hosts: str) -> Iterator[tuple[str, Path]]:
+    """A network namespace with only loopback (up), whose /etc/hosts is `hosts` for whatever
+    `ip netns exec` runs in it; yields (name, path of that hosts file, writable). Needs root."""
+    if os.geteuid() != 0:
+        raise AssertionError("`ip netns` needs root (CI runs as root)")
+    name = f"{prefix}-{os.getpid()}"
+    etc = Path("/etc/netns") / name
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        etc.mkdir(parents=True, exist_ok=True)
+        (etc / "hosts").write_text(hosts)
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
+        yield name, etc / "hosts"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+        shutil.rmtree(etc, ignore_errors=True)
 
 
 def or_fail(start: Callable[[], T]) -> T:

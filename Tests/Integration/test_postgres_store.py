@@ -189,9 +189,18 @@ def test_gateways_starting_together_migrate_an_empty_database_once(
         assert not errors, "\n\n".join(errors)
         rows = postgres.psql("SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version",
                              database=db_name(database))
-        assert rows.splitlines() == ["1|1", "2|1", "3|1", "4|1", "5|1"], rows
+        assert rows.splitlines() == ["1|1", "2|1", "3|1", "4|1", "5|1", "6|1"], rows
         applied = sum(node.process.log().count("applied migration") for node in nodes)
-        assert applied == 5, [node.process.log()[-2000:] for node in nodes]
+        assert applied == 6, [node.process.log()[-2000:] for node in nodes]
+        # One federation gateway id for the deployment, advertised by every node.
+        recorded = postgres.psql("SELECT gateway_id FROM deployment", database=db_name(database))
+        assert len(recorded.splitlines()) == 1, recorded
+        for node in nodes:
+            with httpx.Client(timeout=10) as http:
+                auth = {"Authorization": f"Bearer {node.token}"}
+                _, result = h.legacy_initialize(http, node.mcp_url, headers=auth)
+            federation = result["capabilities"]["experimental"]["io.github.mcp-gateway-swift/federation"]
+            assert federation["gatewayId"] == recorded, result
         assert postgres.psql("SELECT epoch FROM cluster_fence WHERE id = 1", database=db_name(database)) == "0"
         for node in nodes:
             assert httpx.get(f"{node.base_url}/ready", timeout=10).status_code == 200

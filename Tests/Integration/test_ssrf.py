@@ -5,14 +5,14 @@ ssrf_probe.py, which runs inside the namespace."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+import mcp_helpers as h
 
 HERE = Path(__file__).resolve().parent
 HOSTS = """127.0.0.1 localhost
@@ -25,19 +25,8 @@ HOSTS = """127.0.0.1 localhost
 
 @pytest.fixture
 def namespace() -> Iterator[tuple[str, Path]]:
-    if os.geteuid() != 0:
-        pytest.fail("the SSRF tests need root for `ip netns` (CI runs as root)")
-    name = f"mcpgw-ssrf-{os.getpid()}"
-    etc = Path("/etc/netns") / name
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "hosts").write_text(HOSTS)
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-        yield name, etc / "hosts"
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-        shutil.rmtree(etc, ignore_errors=True)
+    with h.loopback_namespace("mcpgw-ssrf", HOSTS) as made:
+        yield made
 
 
 def test_ssrf_guard_inside_a_loopback_only_namespace(namespace: tuple[str, Path], tmp_path: Path) -> None:

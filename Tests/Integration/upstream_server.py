@@ -212,11 +212,13 @@ def build_server(
     def add(a: int, b: int) -> Sum:
         return Sum(sum=a + b)
 
-    @server.tool(description="The x-* and W3C trace context headers (and authorization or cookie) of this call's request.")
+    @server.tool(
+        description="The x-* and W3C trace context headers (and authorization, cookie or the federation hop count) of this call's request."
+    )
     def headers(ctx: Context) -> str:
         request = ctx.request_context.request
         seen = {k.lower(): v for k, v in request.headers.items()} if request is not None else {}
-        shown = ("authorization", "cookie", "traceparent", "tracestate")
+        shown = ("authorization", "cookie", "traceparent", "tracestate", "mcp-gateway-hops")
         return json.dumps({k: v for k, v in seen.items() if k.startswith("x-") or k in shown})
 
     @server.tool(description="Always fails with a tool error (isError result).")

@@ -24,6 +24,7 @@ SECTIONS = [
      "`serve`, `token` and `migrate` (a flag wins over its variable)."),
     ("SecuritySettings.swift", "Security", "Environment only."),
     ("ClusterSettings.swift", "Cluster", "Environment only. See the README's *Cluster mode* and *Run a cluster*."),
+    ("FederationSettings.swift", "Federation", "Environment only. See docs/federation.md."),
     ("ObservabilitySettings.swift", "Observability", "Environment only. See the README's *Observability*."),
 ]
 APP = ROOT / "Sources" / "GatewayApp"

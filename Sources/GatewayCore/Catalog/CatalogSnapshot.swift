@@ -61,7 +61,9 @@ public final class CatalogSnapshot: Sendable {
     /// An empty catalog.
     public static let empty = CatalogSnapshot(contents: CatalogContents())
 
-    public init(contents: CatalogContents) {
+    /// - Parameter federation: whose origin path the listed items carry (this deployment's id is
+    ///   appended to each item's path in `_meta`); ``Federation/none`` stamps nothing.
+    public init(contents: CatalogContents, federation: Federation = .none) {
         self.contents = contents
         let gateways = Dictionary(contents.gateways.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.gatewaysByID = gateways
@@ -84,7 +86,8 @@ public final class CatalogSnapshot: Sendable {
             resources: liveResources,
             templates: liveTemplates,
             prompts: livePrompts,
-            gateways: gateways
+            gateways: gateways,
+            federation: federation
         )
         var serverViews: [String: CatalogView] = [:]
         for server in contents.servers where server.enabled {
@@ -99,7 +102,8 @@ public final class CatalogSnapshot: Sendable {
                 resources: liveResources.filter { resourceIDs.contains($0.id) },
                 templates: [],
                 prompts: livePrompts.filter { promptIDs.contains($0.id) },
-                gateways: gateways
+                gateways: gateways,
+                federation: federation
             )
         }
         self.serverViews = serverViews
@@ -114,14 +118,15 @@ public final class CatalogSnapshot: Sendable {
         resources: [ResourceRecord],
         templates: [ResourceTemplateRecord],
         prompts: [PromptRecord],
-        gateways: [String: GatewayRecord]
+        gateways: [String: GatewayRecord],
+        federation: Federation
     ) -> CatalogView {
         var toolRoutes: [String: ItemRoute] = [:]
         var toolJSON: [[UInt8]] = []
         for tool in tools.sorted(by: { $0.name < $1.name }) {
             guard let gateway = gateways[tool.gatewayID], toolRoutes[tool.name] == nil else { continue }
             toolRoutes[tool.name] = ItemRoute(target: target(gateway), originalName: tool.originalName)
-            var definition = tool.definition
+            var definition = federation.stamped(tool.definition)
             definition["name"] = .string(tool.name)
             toolJSON.append(JSONValue.object(definition).serializedBytes)
         }
@@ -130,7 +135,7 @@ public final class CatalogSnapshot: Sendable {
         for resource in resources.sorted(by: { ($0.createdAt, $0.uri) < ($1.createdAt, $1.uri) }) {
             guard let gateway = gateways[resource.gatewayID], resourceRoutes[resource.uri] == nil else { continue }
             resourceRoutes[resource.uri] = target(gateway)
-            resourceJSON.append(JSONValue.object(resource.definition).serializedBytes)
+            resourceJSON.append(JSONValue.object(federation.stamped(resource.definition)).serializedBytes)
         }
         var templateRoutes: [(prefix: String, target: UpstreamTarget)] = []
         var templateJSON: [[UInt8]] = []
@@ -138,7 +143,7 @@ public final class CatalogSnapshot: Sendable {
             guard let gateway = gateways[template.gatewayID] else { continue }
             let prefix = String(template.uriTemplate.prefix(while: { $0 != "{" }))
             templateRoutes.append((prefix, target(gateway)))
-            templateJSON.append(JSONValue.object(template.definition).serializedBytes)
+            templateJSON.append(JSONValue.object(federation.stamped(template.definition)).serializedBytes)
         }
         templateRoutes.sort { $0.prefix.count > $1.prefix.count }
         var promptRoutes: [String: ItemRoute] = [:]
@@ -146,7 +151,7 @@ public final class CatalogSnapshot: Sendable {
         for prompt in prompts.sorted(by: { $0.name < $1.name }) {
             guard let gateway = gateways[prompt.gatewayID], promptRoutes[prompt.name] == nil else { continue }
             promptRoutes[prompt.name] = ItemRoute(target: target(gateway), originalName: prompt.originalName)
-            var definition = prompt.definition
+            var definition = federation.stamped(prompt.definition)
             definition["name"] = .string(prompt.name)
             promptJSON.append(JSONValue.object(definition).serializedBytes)
         }

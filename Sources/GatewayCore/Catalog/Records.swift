@@ -123,6 +123,9 @@ public struct GatewayRecord: Sendable, Hashable {
     public var lastSeen: Timestamp?
     /// The process to run, for stdio upstreams.
     public var command: StdioCommand?
+    /// Seconds between the leader's re-listings of this upstream; `nil` follows
+    /// `FEDERATION_SYNC_INTERVAL`.
+    public var syncInterval: Int?
 
     public init(
         id: String,
@@ -139,8 +142,10 @@ public struct GatewayRecord: Sendable, Hashable {
         createdAt: Timestamp,
         updatedAt: Timestamp,
         lastSeen: Timestamp?,
-        command: StdioCommand? = nil
+        command: StdioCommand? = nil,
+        syncInterval: Int? = nil
     ) {
+        self.syncInterval = syncInterval
         self.id = id
         self.name = name
         self.slug = slug
@@ -157,6 +162,10 @@ public struct GatewayRecord: Sendable, Hashable {
         self.lastSeen = lastSeen
         self.command = command
     }
+
+    /// The gateway id of a federating gateway of our kind (a peer), from the capabilities it
+    /// announced; `nil` for any other MCP server.
+    public var peerGatewayID: String? { Federation.peerGatewayID(in: capabilities) }
 
     /// Where and how to reach this upstream.
     public var target: UpstreamTarget {

@@ -241,12 +241,20 @@ public struct MCPDispatcher: Sendable {
             replacing: replacement,
             strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion)
         )
-        var target = target
-        if !context.forwardedHeaders.isEmpty {
-            // The upstream's own credentials win over a client header of the same name.
-            let taken = Set(target.auth.headers.map { $0.name.lowercased() })
-            target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
+        let hops = try identity.federation.onwardHops(received: context.hops)
+        if let gateway = catalog.snapshot.gatewaysByID[target.gatewayID], !gateway.reachable {
+            throw JSONRPCError(
+                code: .upstreamError,
+                message: "Upstream '\(gateway.name)' is unreachable (it failed its health checks); try again later",
+                data: ["gateway": .string(gateway.name), "reachable": false]
+            )
         }
+        var target = target
+        // The upstream's own credentials win over a client header of the same name, and the hop
+        // count is this gateway's to set.
+        let taken = Set(target.auth.headers.map { $0.name.lowercased() } + [Federation.hopsHeader.lowercased()])
+        target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
+        target.forwardedHeaders.append(ForwardedHeader(name: Federation.hopsHeader, value: String(hops)))
         return try await upstream.forward(
             target,
             method: request.method ?? "",

@@ -18,6 +18,12 @@ public protocol Coordinator: Sendable {
     /// Catalog change announcements, for as long as the caller iterates. Also yields when
     /// announcements may have been missed (after a reconnect), so the caller reloads in full.
     func catalogChanges() -> AsyncStream<Void>
+    /// Asks the leader to re-list an upstream soon (this node heard it announce a list change):
+    /// only the leader lists upstreams, so a change heard by N nodes costs one listing, not N.
+    func requestSync(gatewayID: String) async throws
+    /// Re-listing requests from every node (this one included), for as long as the caller
+    /// iterates; the leader acts on them.
+    func syncRequests() -> AsyncStream<String>
     /// Tells every node that a token was revoked.
     func publishRevocation(_ revocation: TokenRevocation) async throws
     /// Revocations announced by any node; `nil` when announcements may have been missed, so the

@@ -37,6 +37,9 @@ public protocol Store: TokenStore, AuditStore {
     /// leader's writes are refused from then on; `false` (nothing changed) when the store has
     /// already seen a newer one.
     func claimFencingEpoch(_ epoch: Int64) async throws -> Bool
+    /// The deployment's federation gateway id: `proposal` if none was recorded yet (it is then
+    /// recorded), otherwise the one recorded first, so every node of a cluster gets the same id.
+    func gatewayIdentity(proposing proposal: String) async throws -> String
     /// Deletes a gateway and its items; returns whether it existed.
     func deleteGateway(id: String) async throws -> Bool
 

@@ -15,6 +15,8 @@ public struct Registry: Sendable {
     public let logger: Logger
     /// What discovered items must satisfy to enter the catalog.
     public let rules: ValidationRules
+    /// This deployment's federation identity: stamped on listed items, checked on imported ones.
+    public let federation: Federation
     private let commitHooks = CommitHooks()
 
     public init(
@@ -25,9 +27,11 @@ public struct Registry: Sendable {
         naming: Naming,
         discoveryTimeout: Duration,
         logger: Logger,
-        rules: ValidationRules = ValidationRules()
+        rules: ValidationRules = ValidationRules(),
+        federation: Federation = .none
     ) {
         self.rules = rules
+        self.federation = federation
         self.store = store
         self.upstream = upstream
         self.coordinator = coordinator
@@ -41,7 +45,7 @@ public struct Registry: Sendable {
     public func reload() async throws {
         let ticket = catalog.ticket()
         let contents = try await store.loadCatalog()
-        catalog.replace(with: CatalogSnapshot(contents: contents), ticket: ticket)
+        catalog.replace(with: CatalogSnapshot(contents: contents, federation: federation), ticket: ticket)
     }
 
     /// Reloads the snapshot from the store and installs it only if it differs from the one in
@@ -51,7 +55,7 @@ public struct Registry: Sendable {
         let ticket = catalog.ticket()
         let contents = try await store.loadCatalog()
         guard contents != catalog.snapshot.contents else { return false }
-        return catalog.replace(with: CatalogSnapshot(contents: contents), ticket: ticket)
+        return catalog.replace(with: CatalogSnapshot(contents: contents, federation: federation), ticket: ticket)
     }
 
     /// Work to run after this node commits a change, before the write is answered, given the
@@ -107,6 +111,10 @@ public struct Registry: Sendable {
             command: input.command
         )
         let discovered = try await discover(target)
+        do { try checkNotSelf(discovered, url: input.url) } catch {
+            await upstream.release(gatewayID: id)
+            throw error
+        }
         let now = Timestamp.now()
         let gateway = GatewayRecord(
             id: id,
@@ -123,7 +131,8 @@ public struct Registry: Sendable {
             createdAt: now,
             updatedAt: now,
             lastSeen: now,
-            command: input.command
+            command: input.command,
+            syncInterval: input.syncInterval
         )
         do {
             let items = try makeItems(for: gateway, discovered: discovered, previous: nil, snapshot: snapshot)
@@ -166,12 +175,17 @@ public struct Registry: Sendable {
             throw RegistryError.invalid("transport", "STDIO upstreams take a command; the others a url")
         }
         if let description = update.description { gateway.description = description }
+        if let syncInterval = update.syncInterval { gateway.syncInterval = syncInterval }
         gateway.updatedAt = Timestamp.now(after: gateway.updatedAt)
         var items: GatewayItems?
         if needsDiscovery {
             await upstream.release(gatewayID: id)
             let target = gateway.target
             let discovered = try await discover(target)
+            do { try checkNotSelf(discovered, url: gateway.url) } catch {
+                await upstream.release(gatewayID: id)
+                throw error
+            }
             gateway.capabilities = discovered.capabilities
             gateway.protocolVersion = discovered.protocolVersion
             gateway.reachable = true
@@ -259,6 +273,9 @@ public struct Registry: Sendable {
     public func setGatewayEnabled(id: String, enabled: Bool) async throws -> GatewayRecord {
         guard var gateway = catalog.snapshot.gatewaysByID[id] else { throw RegistryError.notFound("Gateway", id) }
         gateway.enabled = enabled
+        // Activation gives an upstream a fresh chance: calls go to it again, and the health
+        // checks mark it unreachable again if it still fails.
+        if enabled { gateway.reachable = true }
         gateway.updatedAt = Timestamp.now(after: gateway.updatedAt)
         let finalGateway = gateway
         try await write { try await store.updateGateway(finalGateway, items: nil) }
@@ -322,7 +339,9 @@ public struct Registry: Sendable {
         var seen = Set<String>()
         var resources: [ResourceRecord] = []
         for definition in discovered.resources {
-            guard let uri = definition["uri"]?.stringValue, !uri.isEmpty, seen.insert(uri).inserted else { continue }
+            guard let uri = definition["uri"]?.stringValue, !uri.isEmpty, seen.insert(uri).inserted,
+                admits(definition, kind: "resource", name: uri, gateway: gateway)
+            else { continue }
             if let problem = resourceProblem(definition) {
                 refuse("resource", uri, problem, gateway: gateway)
                 continue
@@ -342,9 +361,9 @@ public struct Registry: Sendable {
         var templates: [ResourceTemplateRecord] = []
         seen.removeAll()
         for definition in discovered.resourceTemplates {
-            guard let template = definition["uriTemplate"]?.stringValue, seen.insert(template).inserted else {
-                continue
-            }
+            guard let template = definition["uriTemplate"]?.stringValue, seen.insert(template).inserted,
+                admits(definition, kind: "resource template", name: template, gateway: gateway)
+            else { continue }
             templates.append(
                 ResourceTemplateRecord(
                     id: Self.newID(),
@@ -376,7 +395,8 @@ public struct Registry: Sendable {
         var items: [Item] = []
         var seen = Set<String>()
         for definition in definitions {
-            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted
+            guard let original = definition["name"]?.stringValue, !original.isEmpty, seen.insert(original).inserted,
+                admits(definition, kind: kind.lowercased(), name: original, gateway: gateway)
             else { continue }
             if let problem = rules.toolNameProblem(original).map({ "name \($0)" }) ?? textProblem(definition) {
                 refuse(kind.lowercased(), original, problem, gateway: gateway)
@@ -404,6 +424,33 @@ public struct Registry: Sendable {
             )
         }
         return items
+    }
+
+    /// Whether an item listed by an upstream may enter the catalog as far as federation goes: not
+    /// one that came through this gateway (a peer listing our own items back), not one further
+    /// away than a call may travel. Leaving these out is routine between peers, so it is logged
+    /// at debug level only.
+    func admits(_ definition: JSONObject, kind: String, name: String, gateway: GatewayRecord) -> Bool {
+        guard let problem = federation.importProblem(definition) else { return true }
+        logger.debug(
+            "federated item not imported",
+            metadata: [
+                "gateway.id": .string(gateway.id), "item.kind": .string(kind),
+                "item.name": .string(String(name.prefix(200))), "reason": .string(problem),
+            ]
+        )
+        return false
+    }
+
+    /// Refuses to register this gateway (or a node of its own cluster) as its own upstream.
+    func checkNotSelf(_ discovered: DiscoveredCatalog, url: String) throws {
+        guard !federation.gatewayID.isEmpty,
+            Federation.peerGatewayID(in: discovered.capabilities) == federation.gatewayID
+        else { return }
+        throw RegistryError.invalid(
+            "url",
+            "\(url) is this gateway itself (gateway id \(federation.gatewayID)); a gateway cannot federate with itself"
+        )
     }
 
     /// Why a discovered item's title or description keeps it out of the catalog, or `nil`.

@@ -7,6 +7,8 @@ public struct GatewayInput: Sendable {
     public var auth: UpstreamAuth
     /// The process to run (STDIO only; `url` is then its display form).
     public var command: StdioCommand?
+    /// Seconds between the leader's re-listings (`sync_interval`); `nil` follows the default.
+    public var syncInterval: Int?
 
     public init(
         name: String,
@@ -14,8 +16,10 @@ public struct GatewayInput: Sendable {
         transport: UpstreamTransport,
         description: String?,
         auth: UpstreamAuth,
-        command: StdioCommand? = nil
+        command: StdioCommand? = nil,
+        syncInterval: Int? = nil
     ) {
+        self.syncInterval = syncInterval
         self.name = name
         self.url = url
         self.transport = transport
@@ -33,6 +37,8 @@ public struct GatewayUpdate: Sendable {
     public var description: String??
     public var auth: UpstreamAuth?
     public var command: StdioCommand?
+    /// A new re-listing interval; `.some(nil)` returns to the default.
+    public var syncInterval: Int??
 
     public init(
         name: String? = nil,

@@ -25,7 +25,8 @@ extension MCPRoutes {
             protocolVersion: version,
             serverID: nil,
             principal: context.principal?.subject ?? "anonymous",
-            forwardedHeaders: forwardedHeaders(of: request)
+            forwardedHeaders: forwardedHeaders(of: request),
+            hops: Self.hops(of: request)
         )
         let reply = await dispatcher.handle(message, context: mcpContext, logger: context.logger)
         return MCPReply.json(reply.bytes)

@@ -53,6 +53,7 @@ public struct MCPRoutes: Sendable {
     static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
     static let versionHeader = HTTPField.Name("MCP-Protocol-Version")!
     static let methodHeader = HTTPField.Name("Mcp-Method")!
+    static let hopsHeader = HTTPField.Name(Federation.hopsHeader)!
     static let nameHeader = HTTPField.Name("Mcp-Name")!
     static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
 
@@ -80,6 +81,11 @@ public struct MCPRoutes: Sendable {
     func forwardedHeaders(of request: Request) -> [ForwardedHeader] {
         guard let passthrough else { return [] }
         return passthrough.select(request.headers.lazy.map { (name: $0.name.rawName, value: $0.value) })
+    }
+
+    /// The gateways a forwarded request has crossed, as its caller sent them (peers only).
+    static func hops(of request: Request) -> String? {
+        request.headers[hopsHeader]
     }
 
     /// The whole request body, up to `maximumBodyBytes`, within the body read timeout.
@@ -176,7 +182,8 @@ public struct MCPRoutes: Sendable {
             protocolVersion: ProtocolVersions.stateless,
             serverID: serverID,
             principal: principal,
-            forwardedHeaders: forwardedHeaders(of: request)
+            forwardedHeaders: forwardedHeaders(of: request),
+            hops: Self.hops(of: request)
         )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         if MCPDispatcher.isForwarded(method) {
@@ -263,7 +270,8 @@ public struct MCPRoutes: Sendable {
             protocolVersion: facts.protocolVersion,
             serverID: serverID,
             principal: principal,
-            forwardedHeaders: forwardedHeaders(of: request)
+            forwardedHeaders: forwardedHeaders(of: request),
+            hops: Self.hops(of: request)
         )
         if method == "logging/setLevel" {
             return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
@@ -322,7 +330,8 @@ public struct MCPRoutes: Sendable {
             protocolVersion: facts.protocolVersion,
             serverID: serverID,
             principal: principal,
-            forwardedHeaders: forwardedHeaders(of: request)
+            forwardedHeaders: forwardedHeaders(of: request),
+            hops: Self.hops(of: request)
         )
         var responses: [[UInt8]] = []
         for element in elements {

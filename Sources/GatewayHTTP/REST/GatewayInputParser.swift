@@ -168,7 +168,8 @@ enum InputParser {
                 transport: .stdio,
                 description: try description(fields),
                 auth: .none,
-                command: command
+                command: command,
+                syncInterval: try syncInterval(fields) ?? nil
             )
         }
         guard let name = try name(fields, required: true), let url = try url(fields, required: true),
@@ -179,8 +180,20 @@ enum InputParser {
             url: url,
             transport: transport,
             description: try description(fields),
-            auth: try auth(fields) ?? .none
+            auth: try auth(fields) ?? .none,
+            syncInterval: try syncInterval(fields) ?? nil
         )
+    }
+
+    /// `sync_interval` (or `syncInterval`): seconds between the leader's re-listings of this
+    /// upstream, 1 to 86400; `null` follows FEDERATION_SYNC_INTERVAL. Absent: `nil`.
+    static func syncInterval(_ fields: Fields) throws -> Int?? {
+        guard let (name, value) = fields.raw("sync_interval", "syncInterval") else { return nil }
+        if value.isNull { return .some(nil) }
+        guard let seconds = value.intValue, (1...86400).contains(seconds) else {
+            throw ProblemError.invalid(name, "must be a whole number of seconds from 1 to 86400, or null")
+        }
+        return .some(Int(seconds))
     }
 
     static func gatewayUpdate(_ object: JSONObject, rules: ValidationRules) throws -> GatewayUpdate {
@@ -192,6 +205,7 @@ enum InputParser {
         if fields.has("description") { update.description = .some(try description(fields)) }
         update.auth = try auth(fields)
         if fields.has("command", "args", "arguments", "env", "environment") { update.command = try command(fields) }
+        update.syncInterval = try syncInterval(fields)
         return update
     }
 

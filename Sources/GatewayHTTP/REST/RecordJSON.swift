@@ -16,6 +16,8 @@ enum RecordJSON {
             ("authType", gateway.auth.type == "none" ? .null : .string(gateway.auth.type)),
             ("createdAt", .string(gateway.createdAt.iso8601)), ("updatedAt", .string(gateway.updatedAt.iso8601)),
             ("lastSeen", optional(gateway.lastSeen?.iso8601)),
+            ("peer", .bool(gateway.peerGatewayID != nil)), ("peerGatewayId", optional(gateway.peerGatewayID)),
+            ("syncInterval", gateway.syncInterval.map { .int(Int64($0)) } ?? .null),
         ])
         if let command = gateway.command {
             // Environment values may be secrets: only their names are shown.

@@ -51,7 +51,8 @@ enum PostgresItemWriter {
                 capabilities = \(gateway.capabilities.serializedString), protocol_version = \(gateway.protocolVersion),
                 auth = \(auth), created_at = \(gateway.createdAt.millisecondsSince1970),
                 updated_at = \(gateway.updatedAt.millisecondsSince1970),
-                last_seen = \(gateway.lastSeen?.millisecondsSince1970), command = \(command)
+                last_seen = \(gateway.lastSeen?.millisecondsSince1970), command = \(command),
+                sync_interval = \(gateway.syncInterval.map(Int32.init))
             WHERE id = \(gateway.id)
             """
         )

@@ -113,5 +113,14 @@ enum PostgresMigrations {
                 "CREATE INDEX api_tokens_parent ON api_tokens(parent_id)",
             ]
         ),
+        // Federation: the deployment's gateway id (one row, written once by whichever node gets
+        // there first), and a per-upstream re-listing interval.
+        (
+            6,
+            [
+                "CREATE TABLE deployment (id INTEGER PRIMARY KEY CHECK (id = 1), gateway_id TEXT NOT NULL, created_at BIGINT NOT NULL)",
+                "ALTER TABLE gateways ADD COLUMN sync_interval INTEGER",
+            ]
+        ),
     ]
 }

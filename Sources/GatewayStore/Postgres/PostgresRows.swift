@@ -80,7 +80,8 @@ enum PostgresRows {
             createdAt: try timestamp(row, "created_at"),
             updatedAt: try timestamp(row, "updated_at"),
             lastSeen: try optionalTimestamp(row, "last_seen"),
-            command: try optionalText(row, "command").map { try StoredCredentials.openCommand($0, cipher: cipher) }
+            command: try optionalText(row, "command").map { try StoredCredentials.openCommand($0, cipher: cipher) },
+            syncInterval: try row["sync_interval"].decode(Int32?.self).map(Int.init)
         )
     }
 

@@ -277,12 +277,12 @@ public final class PostgresStore: Store {
             try await session.run(
                 """
                 INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
-                    protocol_version, auth, created_at, updated_at, last_seen, command)
+                    protocol_version, auth, created_at, updated_at, last_seen, command, sync_interval)
                 VALUES (\(gateway.id), \(gateway.name), \(gateway.slug), \(gateway.url), \(gateway.description),
                     \(gateway.transport.rawValue), \(gateway.enabled), \(gateway.reachable),
                     \(gateway.capabilities.serializedString), \(gateway.protocolVersion), \(auth),
                     \(gateway.createdAt.millisecondsSince1970), \(gateway.updatedAt.millisecondsSince1970),
-                    \(gateway.lastSeen?.millisecondsSince1970), \(command))
+                    \(gateway.lastSeen?.millisecondsSince1970), \(command), \(gateway.syncInterval.map(Int32.init)))
                 """
             )
             try await PostgresItemWriter.writeItems(items, gatewayID: gateway.id, on: session)
@@ -329,6 +329,20 @@ public final class PostgresStore: Store {
         try await withSession { session in
             let rows = try await session.run("SELECT epoch FROM cluster_fence WHERE id = 1")
             return try rows.first?["epoch"].decode(Int64.self) ?? 0
+        }
+    }
+
+    public func gatewayIdentity(proposing proposal: String) async throws -> String {
+        try await transaction { session in
+            let now = Timestamp.now().millisecondsSince1970
+            try await session.run(
+                """
+                INSERT INTO deployment (id, gateway_id, created_at) VALUES (1, \(proposal), \(now))
+                ON CONFLICT (id) DO NOTHING
+                """
+            )
+            let rows = try await session.run("SELECT gateway_id FROM deployment WHERE id = 1")
+            return try rows.first?["gateway_id"].decode(String.self) ?? proposal
         }
     }
 

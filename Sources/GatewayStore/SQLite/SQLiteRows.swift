@@ -59,7 +59,8 @@ enum SQLiteRows {
             createdAt: timestamp(row, "created_at"),
             updatedAt: timestamp(row, "updated_at"),
             lastSeen: row.column("last_seen")?.integer.map { Timestamp(millisecondsSince1970: Int64($0)) },
-            command: try optionalText(row, "command").map { try StoredCredentials.openCommand($0, cipher: cipher) }
+            command: try optionalText(row, "command").map { try StoredCredentials.openCommand($0, cipher: cipher) },
+            syncInterval: row.column("sync_interval")?.integer
         )
     }
 
@@ -74,6 +75,7 @@ enum SQLiteRows {
             .integer(Int(gateway.updatedAt.millisecondsSince1970)),
             gateway.lastSeen.map { .integer(Int($0.millisecondsSince1970)) } ?? .null,
             try gateway.command.map { .text(try StoredCredentials.seal($0, cipher: cipher)) } ?? .null,
+            gateway.syncInterval.map { .integer($0) } ?? .null,
         ]
     }
 

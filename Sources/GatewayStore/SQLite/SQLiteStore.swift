@@ -177,8 +177,8 @@ public actor SQLiteStore: Store {
             _ = try await connection.query(
                 """
                 INSERT INTO gateways (id, name, slug, url, description, transport, enabled, reachable, capabilities,
-                    protocol_version, auth, created_at, updated_at, last_seen, command)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    protocol_version, auth, created_at, updated_at, last_seen, command, sync_interval)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 try SQLiteRows.gatewayBinds(gateway, cipher: cipher)
             )
@@ -225,6 +225,17 @@ public actor SQLiteStore: Store {
         }
     }
 
+    public func gatewayIdentity(proposing proposal: String) async throws -> String {
+        try await exclusive(transaction: true) { connection in
+            _ = try await connection.query(
+                "INSERT INTO deployment (id, gateway_id, created_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO NOTHING",
+                [.text(proposal), .integer(Int(Timestamp.now().millisecondsSince1970))]
+            )
+            let rows = try await connection.query("SELECT gateway_id FROM deployment WHERE id = 1")
+            return try rows.first.map { try SQLiteRows.text($0, "gateway_id") } ?? proposal
+        }
+    }
+
     public func claimFencingEpoch(_ epoch: Int64) async throws -> Bool {
         try await exclusive(transaction: true) { connection in try await Self.advanceFence(to: epoch, on: connection) }
     }
@@ -250,7 +261,7 @@ public actor SQLiteStore: Store {
             """
             UPDATE gateways SET name = ?2, slug = ?3, url = ?4, description = ?5, transport = ?6, enabled = ?7,
                 reachable = ?8, capabilities = ?9, protocol_version = ?10, auth = ?11, created_at = ?12,
-                updated_at = ?13, last_seen = ?14, command = ?15
+                updated_at = ?13, last_seen = ?14, command = ?15, sync_interval = ?16
             WHERE id = ?1
             """,
             try SQLiteRows.gatewayBinds(gateway, cipher: cipher)

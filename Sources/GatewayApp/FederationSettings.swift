@@ -1,0 +1,42 @@
+import Foundation
+import GatewayCore
+
+/// The federation knobs of ``GatewayConfiguration`` (environment only): how this deployment
+/// introduces itself to peers, how far calls travel, and how often the leader re-lists upstreams
+/// and peers. See docs/federation.md.
+///
+/// | Variable | Default | Meaning |
+/// |---|---|---|
+/// | `GATEWAY_NAME` | `MCP Gateway` | the deployment's display name, sent to clients as `serverInfo.title` and to peers with its gateway id (the id itself is created once in the store and shared by every node) |
+/// | `FEDERATION_MAX_HOPS` | `3` | gateway-to-gateway hops a forwarded call may cross (counted in the `MCP-Gateway-Hops` header); a call past it is refused, and items further away are not imported |
+/// | `FEDERATION_PEERS` | none | comma-separated `name=url` peers the leader registers by itself (url: the peer's `/mcp` or `/servers/{id}/mcp`), e.g. `west=https://west.example/mcp` |
+/// | `FEDERATION_PEER_TOKEN_FILE` | none | a file holding the bearer token sent to every peer of `FEDERATION_PEERS` and `FEDERATION_DISCOVERY` (read at each round, so a rotated Secret is picked up) |
+/// | `FEDERATION_PEER_TOKENS_DIR` | none | a directory with one token file per `FEDERATION_PEERS` name (a mounted Kubernetes Secret); wins over `FEDERATION_PEER_TOKEN_FILE` for that peer |
+/// | `FEDERATION_DISCOVERY` | off | `dns:NAME:PORT`: every address NAME resolves to (a headless Service) is a peer at `http://ADDRESS:PORT/mcp`, named `<name>-<address>`; re-resolved by the leader every sync interval, vanished addresses deactivated, returning ones activated |
+/// | `FEDERATION_SYNC_INTERVAL` | `300` | seconds between the leader's re-listings of each upstream and peer (a gateway's `sync_interval` overrides it); a `list_changed` heard by any node, and the start of a leader term, re-list sooner |
+public struct FederationSettings: Sendable {
+    public var name = "MCP Gateway"
+    public var maximumHops = 3
+    public var syncIntervalSeconds = 300
+    /// `FEDERATION_PEERS`, `FEDERATION_DISCOVERY` and their tokens.
+    public var peers = FederationPeers()
+
+    public init() {}
+
+    init(values: [String: String]) throws(ConfigurationError) {
+        if let text = values["GATEWAY_NAME"] {
+            let name = text.trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.count <= 100, ValidationRules.dangerousMarkup(in: name) == nil else {
+                throw ConfigurationError("GATEWAY_NAME must be 1 to 100 characters without markup")
+            }
+            self.name = name
+        }
+        if let text = values["FEDERATION_MAX_HOPS"] {
+            maximumHops = try GatewayConfiguration.integer("FEDERATION_MAX_HOPS", text, in: 1...16)
+        }
+        if let text = values["FEDERATION_SYNC_INTERVAL"] {
+            syncIntervalSeconds = try GatewayConfiguration.integer("FEDERATION_SYNC_INTERVAL", text, in: 1...86400)
+        }
+        peers = try FederationPeers(values: values)
+    }
+}

@@ -1,0 +1,135 @@
+import GatewayCore
+import Logging
+import ServiceLifecycle
+
+/// The leader's peer registrations: keeps every `FEDERATION_PEERS` entry registered, and keeps the
+/// addresses of `FEDERATION_DISCOVERY`'s DNS name registered as peers — new addresses registered,
+/// vanished ones deactivated, returning ones activated — re-resolving at the start of each term
+/// and every sync interval. A peer that cannot be registered (it is down, or refuses the token)
+/// is tried again the next round. Two addresses that turn out to be one gateway (nodes of one
+/// peer cluster) are registered once.
+final class PeerDirectory: Service, Sendable {
+    let peers: FederationPeers
+    let coordinator: any Coordinator
+    let registry: Registry
+    let interval: Duration
+    let logger: Logger
+    /// Discovered names that are another address of a peer already registered (the leader's
+    /// memory, so they are not registered and removed again every round).
+    private let aliases = AsyncNames()
+
+    init(peers: FederationPeers, coordinator: any Coordinator, registry: Registry, interval: Duration, logger: Logger) {
+        self.peers = peers
+        self.coordinator = coordinator
+        self.registry = registry
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var last: (epoch: Int64, at: ContinuousClock.Instant)?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let epoch = coordinator.leaderEpoch() {
+                let due = last.map { $0.epoch != epoch || $0.at.duration(to: .now) >= interval } ?? true
+                if due {
+                    last = (epoch, .now)
+                    await cancelWhenGracefulShutdown { await self.round() }
+                }
+            } else {
+                last = nil
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func round() async {
+        for peer in peers.peers { await keep(name: peer.name, url: peer.url, description: "FEDERATION_PEERS") }
+        guard let discovery = peers.discovery else { return }
+        let addresses: [String]
+        do {
+            addresses = try await DNSAddresses.resolve(discovery.name)
+        } catch {
+            logger.warning(
+                "peer discovery could not resolve its name; nothing changed",
+                metadata: ["dns.name": .string(discovery.name), "error": "\(error)"]
+            )
+            return
+        }
+        let wanted = Set(addresses.map { discovery.gatewayName(address: $0) })
+        await aliases.retain(wanted)
+        for address in addresses where !(await aliases.contains(discovery.gatewayName(address: address))) {
+            await keep(
+                name: discovery.gatewayName(address: address),
+                url: discovery.url(address: address),
+                description: discovery.marker
+            )
+        }
+        for gateway in registry.catalog.snapshot.contents.gateways
+        where gateway.description == discovery.marker && gateway.enabled && !wanted.contains(gateway.name) {
+            await setEnabled(gateway, false, reason: "its address left \(discovery.name)")
+        }
+    }
+
+    /// Registers the peer `name` unless it is registered; activates it if it was deactivated by
+    /// discovery.
+    func keep(name: String, url: String, description: String) async {
+        if let existing = registry.catalog.snapshot.contents.gateways.first(where: { $0.name == name }) {
+            if !existing.enabled, existing.description == description {
+                await setEnabled(existing, true, reason: "its address is back")
+            }
+            return
+        }
+        let token = peers.token(for: description == "FEDERATION_PEERS" ? name : nil)
+        let auth = token.map { UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \($0)")]) } ?? .none
+        let input = GatewayInput(name: name, url: url, transport: .streamableHTTP, description: description, auth: auth)
+        do {
+            let gateway = try await registry.registerGateway(input)
+            if let peerID = gateway.peerGatewayID,
+                let twin = registry.catalog.snapshot.contents.gateways.first(where: {
+                    $0.id != gateway.id && $0.peerGatewayID == peerID && $0.description == description
+                })
+            {
+                try await registry.deleteGateway(id: gateway.id)
+                await aliases.insert(name)
+                logger.info(
+                    "discovered address is another node of a registered peer",
+                    metadata: ["gateway.name": .string(name), "peer.name": .string(twin.name)]
+                )
+                return
+            }
+            logger.notice(
+                "peer registered",
+                metadata: ["gateway.name": .string(name), "peer.id": .string(gateway.peerGatewayID ?? "none")]
+            )
+        } catch {
+            logger.warning(
+                "peer could not be registered; trying again next round",
+                metadata: ["gateway.name": .string(name), "error": "\(error)"]
+            )
+        }
+    }
+
+    func setEnabled(_ gateway: GatewayRecord, _ enabled: Bool, reason: String) async {
+        do {
+            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: enabled)
+            logger.notice(
+                enabled ? "discovered peer activated" : "discovered peer deactivated",
+                metadata: ["gateway.name": .string(gateway.name), "reason": .string(reason)]
+            )
+        } catch {
+            logger.warning("discovered peer could not be updated", metadata: ["gateway.name": .string(gateway.name)])
+        }
+    }
+}
+
+/// A set of names kept across rounds.
+actor AsyncNames {
+    private var names = Set<String>()
+
+    func contains(_ name: String) -> Bool { names.contains(name) }
+
+    func insert(_ name: String) { names.insert(name) }
+
+    /// Forgets the names not in `kept` (addresses that left).
+    func retain(_ kept: Set<String>) { names.formIntersection(kept) }
+}

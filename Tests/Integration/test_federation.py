@@ -1,0 +1,328 @@
+"""Peer federation between gateways on SQLite, each a real `mcpgateway serve` with its own
+upstream (the official SDK), all on loopback.
+
+Two gateways that register each other (`POST /gateways` with the other's `/mcp` and a token it
+accepts) recognise each other as peers, settle within seconds on a stable catalog (each shows the
+other's own items once, never its own coming back), call each other's tools with progress and
+elicitation across two hops, see a change on the other's upstream, and survive the other going
+away and coming back. Chains and cycles of three settle the same way; the hop count refuses a
+call that crossed more gateways than FEDERATION_MAX_HOPS allows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp.types import ElicitResult, TextContent
+
+import mcp_helpers as h
+
+ORIGIN_KEY = "io.github.mcp-gateway-swift/origin"
+CAPABILITY_KEY = "io.github.mcp-gateway-swift/federation"
+# Quick health checks and syncs, so that the tests see them within seconds.
+FAST = {
+    "HEALTH_CHECK_INTERVAL": "1",
+    "HEALTH_CHECK_TIMEOUT": "2",
+    "UNHEALTHY_THRESHOLD": "1",
+    "FEDERATION_SYNC_INTERVAL": "2",
+}
+
+
+@dataclass
+class Member:
+    """One gateway of a federation test, with its own upstream registered as `local`."""
+
+    name: str
+    gateway: h.Gateway
+    upstream: h.Upstream
+    local_id: str
+
+    @property
+    def mcp_url(self) -> str:
+        return self.gateway.mcp_url
+
+    def api(self) -> httpx.Client:
+        return h.rest_client(self.gateway)
+
+    def gateway_id(self) -> str:
+        """The federation id this gateway advertises to MCP clients."""
+        with httpx.Client(timeout=10) as http:
+            auth = {"Authorization": f"Bearer {self.gateway.token}"}
+            _, result = h.legacy_initialize(http, self.mcp_url, headers=auth)
+        assert result["serverInfo"]["title"] == f"Gateway {self.name.upper()}", result["serverInfo"]
+        return result["capabilities"]["experimental"][CAPABILITY_KEY]["gatewayId"]
+
+    def tool_names(self) -> list[str]:
+        with self.api() as api:
+            return sorted(tool["name"] for tool in h.list_rest(api, "tools"))
+
+    def register_peer(self, name: str, other: Member) -> dict[str, Any]:
+        with self.api() as api:
+            body = {"name": name, "url": other.mcp_url, "auth_type": "bearer", "auth_token": other.gateway.token}
+            return h.ok_json(api.post("/gateways", json=body), 200, 201)
+
+
+def start_member(workdir: Path, name: str, extra_env: dict[str, str] | None = None) -> Member:
+    upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, namespace=f"fed-{name}"))
+    try:
+        env = dict(FAST, GATEWAY_NAME=f"Gateway {name.upper()}", **(extra_env or {}))
+        gateway = h.or_fail(lambda: h.start_gateway(workdir / name, extra_env=env))
+    except BaseException:
+        upstream.stop()
+        raise
+    with h.rest_client(gateway) as api:
+        local = h.register_gateway(api, f"{name}-local", upstream)
+        h.wait_for_tools(api, local["id"], len(h.UPSTREAM_TOOLS))
+    return Member(name=name, gateway=gateway, upstream=upstream, local_id=local["id"])
+
+
+@pytest.fixture
+def members(tmp_path: Path) -> Iterator[dict[str, Member]]:
+    started: dict[str, Member] = {}
+    try:
+        yield started
+    finally:
+        for member in started.values():
+            member.gateway.stop()
+            member.upstream.stop()
+
+
+def add(members: dict[str, Member], workdir: Path, name: str, extra_env: dict[str, str] | None = None) -> Member:
+    members[name] = start_member(workdir, name, extra_env)
+    return members[name]
+
+
+def local_tools(slug: str) -> list[str]:
+    return sorted(h.prefixed(slug, tool) for tool in h.UPSTREAM_TOOLS)
+
+
+def settled(member: Member, expected: list[str], *, timeout: float = 20.0) -> float:
+    """Waits until `member` lists exactly `expected`; returns the seconds it took."""
+    started = time.monotonic()
+    h.wait_until(lambda: member.tool_names() == sorted(expected) or None, timeout=timeout, what=f"{member.name}'s catalog")
+    return time.monotonic() - started
+
+
+def text_of(result: Any) -> str:
+    assert not result.is_error, result
+    return "".join(part.text for part in result.content if isinstance(part, TextContent))
+
+
+def call_text(member: Member, tool: str, arguments: dict[str, Any]) -> str:
+    async def body() -> str:
+        async with h.connect(member.mcp_url, token=member.gateway.token, mode="legacy") as client:
+            return text_of(await client.call_tool(tool, arguments))
+
+    return h.run(body)
+
+
+def rpc_call(member: Member, tool: str, arguments: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    with member.api() as api:
+        body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+        resp = api.post("/rpc", json=body, headers=headers or {})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+
+@pytest.mark.timeout(120)
+def test_two_gateways_that_register_each_other_settle_without_a_loop(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a")
+    b = add(members, tmp_path, "b")
+    a_id, b_id = a.gateway_id(), b.gateway_id()
+    assert a_id != b_id
+    started = time.monotonic()
+    peer_b = a.register_peer("peer-b", b)
+    peer_a = b.register_peer("peer-a", a)
+    a_expected = local_tools("a-local") + [h.prefixed("peer-b", t) for t in local_tools("b-local")]
+    b_expected = local_tools("b-local") + [h.prefixed("peer-a", t) for t in local_tools("a-local")]
+    settled(a, a_expected)
+    settled(b, b_expected)
+    settle_time = time.monotonic() - started
+    print(f"mutual registration settled in {settle_time:.2f}s")
+    # Several sync rounds later (FEDERATION_SYNC_INTERVAL=2), still the same: nothing comes back.
+    time.sleep(5)
+    assert a.tool_names() == sorted(a_expected)
+    assert b.tool_names() == sorted(b_expected)
+
+    with a.api() as api:
+        listed = {g["name"]: g for g in h.list_rest(api, "gateways")}
+    assert listed["peer-b"]["peer"] is True and listed["peer-b"]["peerGatewayId"] == b_id
+    assert listed["a-local"]["peer"] is False and listed["a-local"]["peerGatewayId"] is None
+    assert peer_b["peer"] is True and peer_a["peerGatewayId"] == a_id
+
+    # The origin path: a's own tool [a]; b's tool as a lists it [b, a].
+    async def paths() -> dict[str, list[str]]:
+        async with h.connect(a.mcp_url, token=a.gateway.token, mode="legacy") as client:
+            tools = await h.list_all(client, "tools")
+            return {tool.name: (tool.meta or {}).get(ORIGIN_KEY) for tool in tools}
+
+    origin = h.run(paths)
+    assert origin[h.prefixed("a-local", "echo")] == [a_id]
+    assert origin[h.prefixed("peer-b", h.prefixed("b-local", "echo"))] == [b_id, a_id]
+
+
+@pytest.mark.timeout(120)
+def test_calls_progress_and_elicitation_cross_a_peer_both_ways(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a")
+    b = add(members, tmp_path, "b")
+    a.register_peer("peer-b", b)
+    b.register_peer("peer-a", a)
+    remote_echo = h.prefixed("peer-b", h.prefixed("b-local", "echo"))
+    h.wait_until(lambda: remote_echo in a.tool_names() or None, timeout=20, what="b's tools on a")
+    assert call_text(a, remote_echo, {"text": "over two hops"}) == "over two hops"
+    remote_add = h.prefixed("peer-a", h.prefixed("a-local", "add"))
+    h.wait_until(lambda: remote_add in b.tool_names() or None, timeout=20, what="a's tools on b")
+    reply = rpc_call(b, remote_add, {"a": 2, "b": 40})
+    assert reply["result"]["structuredContent"] == {"sum": 42}, reply
+
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async def elicit(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"name": "Grace"})
+
+    async def body() -> tuple[str, str]:
+        async with h.connect(a.mcp_url, token=a.gateway.token, mode="legacy", elicitation_callback=elicit) as client:
+            stepped = await client.call_tool(
+                h.prefixed("peer-b", h.prefixed("b-local", "progress")), {"steps": 3}, progress_callback=on_progress
+            )
+            greeted = await client.call_tool(h.prefixed("peer-b", h.prefixed("b-local", "ask_name")), {})
+            return text_of(stepped), text_of(greeted)
+
+    stepped, greeted = h.run(body)
+    assert greeted == "hello Grace"
+    assert len(progress) == 3, f"progress across two hops: {progress} ({stepped})"
+
+
+@pytest.mark.timeout(120)
+def test_a_change_on_a_peers_upstream_reaches_the_other_gateway(members: dict[str, Member], tmp_path: Path) -> None:
+    # A long interval: only the list_changed relay can bring the change quickly.
+    a = add(members, tmp_path, "a", {"FEDERATION_SYNC_INTERVAL": "600"})
+    b = add(members, tmp_path, "b", {"FEDERATION_SYNC_INTERVAL": "600"})
+    b.register_peer("peer-a", a)
+    h.wait_until(lambda: len(b.tool_names()) == 2 * len(h.UPSTREAM_TOOLS) or None, timeout=20, what="a's tools on b")
+    started = time.monotonic()
+    assert "fresh" in call_text(a, h.prefixed("a-local", "grow"), {"name": "fresh"})
+    fresh = h.prefixed("peer-a", h.prefixed("a-local", "fresh"))
+    h.wait_until(lambda: fresh in b.tool_names() or None, timeout=15, what="the new tool on the peer")
+    print(f"a change crossed the peer in {time.monotonic() - started:.2f}s")
+    assert call_text(b, fresh, {}) == "fresh"
+
+
+@pytest.mark.timeout(150)
+def test_a_peer_that_goes_away_fails_calls_at_once_and_comes_back(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a")
+    b = add(members, tmp_path, "b")
+    peer = a.register_peer("peer-b", b)
+    remote_echo = h.prefixed("peer-b", h.prefixed("b-local", "echo"))
+    h.wait_until(lambda: remote_echo in a.tool_names() or None, timeout=20, what="b's tools on a")
+    b.gateway.stop()
+
+    def unreachable() -> bool | None:
+        with a.api() as api:
+            return (not h.ok_json(api.get(f"/gateways/{peer['id']}"), 200)["reachable"]) or None
+
+    h.wait_until(unreachable, timeout=20, what="a's health check to mark the peer unreachable")
+    assert remote_echo in a.tool_names(), "an unreachable peer's items stay listed"
+    started = time.monotonic()
+    reply = rpc_call(a, remote_echo, {"text": "anyone?"})
+    assert time.monotonic() - started < 1.0, "a call to an unreachable peer fails at once"
+    assert reply["error"]["code"] == -32001 and "unreachable" in reply["error"]["message"], reply
+
+    # The same process again: same port, same database, same gateway id.
+    b.gateway.process = h.spawn(
+        f"gateway-{b.gateway.port}-again", [str(b.gateway.binary), "serve"], log_dir=b.gateway.workdir, env=b.gateway.env
+    )
+    h.wait_for_port(b.gateway.process, b.gateway.port)
+    h.wait_until(lambda: (not unreachable()) or None, timeout=20, what="the peer to be reachable again")
+    assert call_text(a, remote_echo, {"text": "back"}) == "back"
+
+
+def test_a_gateway_cannot_register_itself(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a")
+    with a.api() as api:
+        before = len(h.list_rest(api, "gateways"))
+        body = {"name": "myself", "url": a.mcp_url, "auth_type": "bearer", "auth_token": a.gateway.token}
+        problem = h.assert_problem(api.post("/gateways", json=body), 422)
+        assert "itself" in problem["detail"], problem
+        assert len(h.list_rest(api, "gateways")) == before
+
+
+def test_the_hop_count_refuses_a_call_past_the_maximum(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a", {"FEDERATION_MAX_HOPS": "2"})
+    echo = h.prefixed("a-local", "echo")
+    assert rpc_call(a, echo, {"text": "two"}, {"MCP-Gateway-Hops": "2"})["result"]["content"][0]["text"] == "two"
+    refused = rpc_call(a, echo, {"text": "three"}, {"MCP-Gateway-Hops": "3"})
+    assert refused["error"]["code"] == -32600, refused
+    assert "FEDERATION_MAX_HOPS" in refused["error"]["message"]
+    assert refused["error"]["data"] == {"hops": 3, "maximumHops": 2}
+    garbled = rpc_call(a, echo, {"text": "?"}, {"MCP-Gateway-Hops": "many"})
+    assert garbled["error"]["code"] == -32600 and "MCP-Gateway-Hops" in garbled["error"]["message"], garbled
+    # The upstream sees the count this gateway set, not the client's.
+    headers = rpc_call(a, h.prefixed("a-local", "headers"), {}, {"MCP-Gateway-Hops": "1"})
+    assert '"mcp-gateway-hops": "2"' in headers["result"]["content"][0]["text"].lower(), headers
+
+
+@pytest.mark.timeout(150)
+def test_a_chain_and_a_cycle_of_three_settle(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a")
+    b = add(members, tmp_path, "b")
+    c = add(members, tmp_path, "c")
+    # Chain a -> b -> c: a sees c's tools through b, and calls them across two peers.
+    b.register_peer("c", c)
+    a.register_peer("b", b)
+    through = [h.prefixed("b", h.prefixed("c", t)) for t in local_tools("c-local")]
+    a_chain = local_tools("a-local") + [h.prefixed("b", t) for t in local_tools("b-local")] + through
+    settled(a, a_chain)
+    assert call_text(a, h.prefixed("b", h.prefixed("c", h.prefixed("c-local", "echo"))), {"text": "far"}) == "far"
+    # Close the cycle c -> a: each gateway shows the other two's own items once, never its own.
+    c.register_peer("a", a)
+    settled(a, a_chain)
+    b_expected = (
+        local_tools("b-local")
+        + [h.prefixed("c", t) for t in local_tools("c-local")]
+        + [h.prefixed("c", h.prefixed("a", t)) for t in local_tools("a-local")]
+    )
+    c_expected = (
+        local_tools("c-local")
+        + [h.prefixed("a", t) for t in local_tools("a-local")]
+        + [h.prefixed("a", h.prefixed("b", t)) for t in local_tools("b-local")]
+    )
+    settled(b, b_expected)
+    settled(c, c_expected)
+    time.sleep(5)
+    assert (a.tool_names(), b.tool_names(), c.tool_names()) == (sorted(a_chain), sorted(b_expected), sorted(c_expected))
+
+
+@pytest.mark.timeout(120)
+def test_static_peers_are_registered_by_the_leader_with_their_tokens(members: dict[str, Member], tmp_path: Path) -> None:
+    b = add(members, tmp_path, "b")
+    tokens = tmp_path / "peer-tokens"  # as a mounted Kubernetes Secret: one file per peer name
+    tokens.mkdir()
+    (tokens / "west").write_text(h.mint_token(b.gateway, "federation@example.com", admin=False) + "\n")
+    a = add(members, tmp_path, "a", {"FEDERATION_PEERS": f"west={b.mcp_url}", "FEDERATION_PEER_TOKENS_DIR": str(tokens)})
+    remote = h.prefixed("west", h.prefixed("b-local", "echo"))
+    h.wait_until(lambda: remote in a.tool_names() or None, timeout=20, what="the static peer's tools")
+    with a.api() as api:
+        west = next(g for g in h.list_rest(api, "gateways") if g["name"] == "west")
+    assert west["peer"] is True and west["peerGatewayId"] == b.gateway_id() and west["authType"] == "bearer", west
+    assert call_text(a, remote, {"text": "static"}) == "static"
+
+
+def test_bad_federation_settings_stop_start_up(tmp_path: Path) -> None:
+    for env, reason in [
+        ({"FEDERATION_PEERS": "no-url-here"}, "FEDERATION_PEERS"),
+        ({"FEDERATION_DISCOVERY": "srv:peers:80"}, "FEDERATION_DISCOVERY"),
+        ({"FEDERATION_MAX_HOPS": "0"}, "FEDERATION_MAX_HOPS"),
+        ({"FEDERATION_PEER_TOKEN_FILE": str(tmp_path / "missing")}, "FEDERATION_PEER_TOKEN_FILE"),
+    ]:
+        with pytest.raises(RuntimeError, match=reason):
+            h.start_gateway(tmp_path / reason.lower(), extra_env=env, ready_timeout=10)
