@@ -146,7 +146,8 @@ func wireGateway(
         pagination: Pagination(pageSize: configuration.mcpListPageSize),
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
         identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion, federation: federation),
-        rules: configuration.security.validation
+        rules: configuration.security.validation,
+        identityAsserter: try await identityAsserter(configuration, federation: federation)
     )
     let authority = try await tokenAuthority(configuration)
     authority.revocations.load(try await store.activeRevocations(now: .now()))
@@ -169,7 +170,15 @@ func wireGateway(
     }
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = coordination.rateCounter
-    addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
+    let identities = try await identityVerifier(configuration, federation: federation)
+    addAuthentication(
+        to: router,
+        configuration,
+        authority: authority,
+        audit: audit,
+        counter: rateCounter,
+        identities: identities
+    )
     let clientSlots = ClientSlots(limit: configuration.security.maximumConcurrentRequests)
     router.add(middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(slots: clientSlots))
     let bodyReader = RequestBodyReader(timeout: .seconds(configuration.security.bodyReadTimeoutSeconds))
@@ -247,7 +256,14 @@ func wireGateway(
         configuration.webSocketEnabled
         ? .http1WebSocketUpgrade(
             webSocketRouter: mcp.webSocketRouter { router in
-                addAuthentication(to: router, configuration, authority: authority, audit: audit, counter: rateCounter)
+                addAuthentication(
+                    to: router,
+                    configuration,
+                    authority: authority,
+                    audit: audit,
+                    counter: rateCounter,
+                    identities: identities
+                )
             },
             configuration: .init(http1: http1)
         )
@@ -363,6 +379,32 @@ func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throw
     }
 }
 
+/// The signer of identity assertions to peers, when `IDENTITY_PROPAGATION_ENABLED`.
+func identityAsserter(
+    _ configuration: GatewayConfiguration,
+    federation: Federation
+) async throws -> IdentityAsserter? {
+    guard let pem = configuration.federation.identitySigningKey else { return nil }
+    do {
+        return try await IdentityAsserter(privateKeyPEM: pem, issuer: federation.gatewayID)
+    } catch {
+        throw ConfigurationError("IDENTITY_PROPAGATION_PRIVATE_KEY_FILE is not a PEM P-256 (ES256) private key")
+    }
+}
+
+/// The checker of identity assertions from a trusted federating gateway, when configured.
+func identityVerifier(
+    _ configuration: GatewayConfiguration,
+    federation: Federation
+) async throws -> IdentityVerifier? {
+    guard let pem = configuration.federation.trustedIdentityKey else { return nil }
+    do {
+        return try await IdentityVerifier(publicKeyPEM: pem, audience: federation.gatewayID)
+    } catch {
+        throw ConfigurationError("IDENTITY_PROPAGATION_TRUSTED_KEY_FILE is not a PEM P-256 (ES256) public key")
+    }
+}
+
 /// Rate limits per client address, then bearer authentication, then rate limits per token
 /// subject (the counter is in process; the cluster backs it with Redis).
 func addAuthentication<Context: AuthenticatedRequestContext>(
@@ -370,7 +412,8 @@ func addAuthentication<Context: AuthenticatedRequestContext>(
     _ configuration: GatewayConfiguration,
     authority: TokenAuthority,
     audit: AuditTrail,
-    counter: any RateCounter
+    counter: any RateCounter,
+    identities: IdentityVerifier? = nil
 ) {
     let security = configuration.security
     let resolver = ClientAddressResolver(trustedProxies: security.trustedProxies)
@@ -389,7 +432,8 @@ func addAuthentication<Context: AuthenticatedRequestContext>(
             authority: authority,
             required: configuration.authRequired,
             audit: audit,
-            scrapeToken: configuration.observability.metricsBearerToken.map(ScrapeToken.init)
+            scrapeToken: configuration.observability.metricsBearerToken.map(ScrapeToken.init),
+            identities: identities
         )
     )
     if security.rateLimitEnabled {

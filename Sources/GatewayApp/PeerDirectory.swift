@@ -17,6 +17,8 @@ final class PeerDirectory: Service, Sendable {
     /// Discovered names that are another address of a peer already registered (the leader's
     /// memory, so they are not registered and removed again every round).
     private let aliases = AsyncNames()
+    /// The description of the registrations made for `FEDERATION_PEERS`.
+    static let staticMarker = "FEDERATION_PEERS"
 
     init(peers: FederationPeers, coordinator: any Coordinator, registry: Registry, interval: Duration, logger: Logger) {
         self.peers = peers
@@ -43,7 +45,7 @@ final class PeerDirectory: Service, Sendable {
     }
 
     func round() async {
-        for peer in peers.peers { await keep(name: peer.name, url: peer.url, description: "FEDERATION_PEERS") }
+        for peer in peers.peers { await keep(name: peer.name, url: peer.url, description: Self.staticMarker) }
         guard let discovery = peers.discovery else { return }
         let addresses: [String]
         do {
@@ -67,26 +69,31 @@ final class PeerDirectory: Service, Sendable {
         for gateway in registry.catalog.snapshot.contents.gateways
         where gateway.description == discovery.marker && gateway.enabled && !wanted.contains(gateway.name) {
             await setEnabled(gateway, false, reason: "its address left \(discovery.name)")
+            // Its other addresses were skipped as its aliases: let them register next round.
+            await aliases.removeAll()
         }
     }
 
     /// Registers the peer `name` unless it is registered; activates it if it was deactivated by
-    /// discovery.
+    /// discovery; gives it the configured token again when that changed (a rotated Secret), and a
+    /// static peer its configured URL.
     func keep(name: String, url: String, description: String) async {
+        let token = peers.token(for: description == Self.staticMarker ? name : nil)
+        let auth = token.map { UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \($0)")]) } ?? .none
         if let existing = registry.catalog.snapshot.contents.gateways.first(where: { $0.name == name }) {
-            if !existing.enabled, existing.description == description {
-                await setEnabled(existing, true, reason: "its address is back")
+            guard existing.description == description else { return }  // an operator's own registration
+            if !existing.enabled { await setEnabled(existing, true, reason: "its address is back") }
+            if existing.auth != auth || existing.url != url {
+                await update(existing, url: url, auth: auth)
             }
             return
         }
-        let token = peers.token(for: description == "FEDERATION_PEERS" ? name : nil)
-        let auth = token.map { UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \($0)")]) } ?? .none
         let input = GatewayInput(name: name, url: url, transport: .streamableHTTP, description: description, auth: auth)
         do {
             let gateway = try await registry.registerGateway(input)
             if let peerID = gateway.peerGatewayID,
                 let twin = registry.catalog.snapshot.contents.gateways.first(where: {
-                    $0.id != gateway.id && $0.peerGatewayID == peerID && $0.description == description
+                    $0.id != gateway.id && $0.enabled && $0.peerGatewayID == peerID && $0.description == description
                 })
             {
                 try await registry.deleteGateway(id: gateway.id)
@@ -105,6 +112,18 @@ final class PeerDirectory: Service, Sendable {
             logger.warning(
                 "peer could not be registered; trying again next round",
                 metadata: ["gateway.name": .string(name), "error": "\(error)"]
+            )
+        }
+    }
+
+    func update(_ gateway: GatewayRecord, url: String, auth: UpstreamAuth) async {
+        do {
+            _ = try await registry.updateGateway(id: gateway.id, GatewayUpdate(url: url, auth: auth))
+            logger.notice("peer registration updated (url or token)", metadata: ["gateway.name": .string(gateway.name)])
+        } catch {
+            logger.warning(
+                "peer registration could not be updated; trying again next round",
+                metadata: ["gateway.name": .string(gateway.name), "error": "\(error)"]
             )
         }
     }
@@ -129,6 +148,8 @@ actor AsyncNames {
     func contains(_ name: String) -> Bool { names.contains(name) }
 
     func insert(_ name: String) { names.insert(name) }
+
+    func removeAll() { names.removeAll() }
 
     /// Forgets the names not in `kept` (addresses that left).
     func retain(_ kept: Set<String>) { names.formIntersection(kept) }

@@ -323,6 +323,137 @@ def test_bad_federation_settings_stop_start_up(tmp_path: Path) -> None:
         ({"FEDERATION_DISCOVERY": "srv:peers:80"}, "FEDERATION_DISCOVERY"),
         ({"FEDERATION_MAX_HOPS": "0"}, "FEDERATION_MAX_HOPS"),
         ({"FEDERATION_PEER_TOKEN_FILE": str(tmp_path / "missing")}, "FEDERATION_PEER_TOKEN_FILE"),
+        ({"IDENTITY_PROPAGATION_ENABLED": "true"}, "IDENTITY_PROPAGATION_PRIVATE_KEY_FILE"),
+        ({"IDENTITY_PROPAGATION_TRUSTED_KEY_FILE": str(tmp_path / "missing.pem")}, "IDENTITY_PROPAGATION_TRUSTED_KEY_FILE"),
     ]:
         with pytest.raises(RuntimeError, match=reason):
             h.start_gateway(tmp_path / reason.lower(), extra_env=env, ready_timeout=10)
+
+
+def ec_key_pair(directory: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = directory / "identity.pem"
+    public = directory / "identity.pub.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+@pytest.mark.timeout(150)
+def test_identity_propagation_lets_a_peer_count_each_caller(members: dict[str, Member], tmp_path: Path) -> None:
+    private, public = ec_key_pair(tmp_path)
+    quiet = {"HEALTH_CHECK_INTERVAL": "600", "FEDERATION_SYNC_INTERVAL": "600"}
+    # b counts MCP requests per subject: 20 a minute.
+    b = add(members, tmp_path, "b", dict(quiet, RATE_LIMITING_ENABLED="true", RATE_LIMIT_MCP_PER_MINUTE="20",
+                                          IDENTITY_PROPAGATION_TRUSTED_KEY_FILE=str(public)))
+    # a vouches for its callers; c (the control) does not.
+    a = add(members, tmp_path, "a", dict(quiet, IDENTITY_PROPAGATION_ENABLED="true",
+                                          IDENTITY_PROPAGATION_PRIVATE_KEY_FILE=str(private)))
+    c = add(members, tmp_path, "c", quiet)
+    for federating, subject in ((a, "fed-a@example.com"), (c, "fed-c@example.com")):
+        with federating.api() as api:
+            token = h.mint_token(b.gateway, subject, admin=False)
+            body = {"name": "peer-b", "url": b.mcp_url, "auth_type": "bearer", "auth_token": token}
+            h.ok_json(api.post("/gateways", json=body), 200, 201)
+    remote = h.prefixed("peer-b", h.prefixed("b-local", "echo"))
+
+    def calls(federating: Member) -> int:
+        succeeded = 0
+        for user in ("alice@example.com", "bob@example.com"):
+            token = h.mint_token(federating.gateway, user, admin=False)
+            with httpx.Client(base_url=federating.gateway.base_url, timeout=30,
+                              headers={"Authorization": f"Bearer {token}"}) as api:
+                for n in range(15):
+                    body = {"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                            "params": {"name": remote, "arguments": {"text": user}}}
+                    reply = api.post("/rpc", json=body).json()
+                    succeeded += reply.get("result", {}).get("content", [{}])[0].get("text") == user
+        return succeeded
+
+    assert calls(a) == 30, "each caller behind a has a bucket of its own on b"
+    assert calls(c) < 30, "without identity propagation every caller behind c shares c's token's bucket"
+    # An assertion b cannot verify is refused, not ignored.
+    with b.api() as api:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        resp = api.post("/rpc", json=body, headers={"MCP-Gateway-Identity": "e30.e30.AAAA"})
+        problem = h.assert_problem(resp, 401)
+        assert "identity assertion" in problem["detail"], problem
+
+
+@pytest.mark.timeout(150)
+def test_sampling_logging_subscriptions_and_cancellation_cross_a_peer(members: dict[str, Member], tmp_path: Path) -> None:
+    import json
+    import threading
+    import uuid
+
+    import anyio
+    from mcp.types import CreateMessageResult
+
+    a = add(members, tmp_path, "a")
+    b = add(members, tmp_path, "b")
+    a.register_peer("peer-b", b)
+
+    def remote(tool: str) -> str:
+        return h.prefixed("peer-b", h.prefixed("b-local", tool))
+
+    h.wait_until(lambda: remote("touch") in a.tool_names() or None, timeout=20, what="b's tools on a")
+    uri = b.upstream.uris["greeting"]
+    logs: list[str] = []
+    updates: list[str] = []
+
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        prompt = params.messages[0].content.text
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text=prompt[::-1]), model="m")
+
+    async def on_log(params: Any) -> None:
+        logs.append(params.level)
+
+    async def on_message(message: Any) -> None:
+        inner = getattr(message, "root", message)
+        if getattr(inner, "method", None) == "notifications/resources/updated":
+            updates.append(str(inner.params.uri))
+
+    async def body() -> None:
+        async with h.connect(a.mcp_url, token=a.gateway.token, mode="legacy", sampling_callback=sample,
+                             logging_callback=on_log, message_handler=on_message) as client:
+            sampled = await client.call_tool(remote("ask_sampling"), {"prompt": "peer"})
+            assert text_of(sampled) == "sampled: reep", sampled
+            assert text_of(await client.call_tool(remote("chatty"), {})) == "logged"
+            assert logs == ["debug", "info", "warning", "error"], logs
+            await anyio.sleep(0.3)  # the GET stream is open
+            await client.subscribe_resource(uri)
+            touched = await client.call_tool(remote("touch"), {"uri": uri})
+            assert text_of(touched) == "1", "b holds one upstream subscription for a's client"
+            with anyio.fail_after(10):
+                while updates != [uri]:
+                    await anyio.sleep(0.05)
+
+    h.run(body)
+
+    # Cancellation crosses both gateways: the upstream behind b sees it.
+    tag = uuid.uuid4().hex
+    auth = {"Authorization": f"Bearer {a.gateway.token}"}
+    with httpx.Client(timeout=60.0, headers=auth) as http:
+        session_id, _ = h.legacy_initialize(http, a.mcp_url)
+        headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION}
+        call = h.request("tools/call", {"name": remote("slow"), "arguments": {"seconds": 30, "tag": tag}}, 41)
+        outcome: dict[str, Any] = {}
+        thread = threading.Thread(target=lambda: outcome.update(reply=h.rpc(http, a.mcp_url, call, headers=headers)))
+        thread.start()
+
+        def status() -> dict[str, bool]:
+            return json.loads(call_text(a, remote("slow_status"), {"tag": tag}))
+
+        h.wait_until(lambda: status()["started"] or None, timeout=10, what="the slow call to start behind b")
+        with httpx.Client(timeout=10.0, headers=auth) as other:
+            cancel = h.notification("notifications/cancelled", {"requestId": 41, "reason": "test"})
+            assert h.rpc(other, a.mcp_url, cancel, headers=headers).status == 202
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the cancelled call did not end"
+        assert outcome["reply"].error_code(41) == -32800
+    h.wait_until(lambda: status()["cancelled"] or None, timeout=10, what="the upstream behind b to see the cancel")

@@ -550,8 +550,10 @@ def fake_secret(name: str) -> str:
 
 
 def pod_environment(docs: list[dict[str, Any]]) -> dict[str, str]:
-    """The gateway container's environment as the kubelet would build it (secrets faked)."""
-    container = gateway_deployment(docs)["spec"]["template"]["spec"]["containers"][0]
+    """The gateway container's environment as the kubelet would build it (secrets faked, and
+    paths into mounted Secrets pointing at local stand-ins: see secret_mounts)."""
+    spec = gateway_deployment(docs)["spec"]["template"]["spec"]
+    container = spec["containers"][0]
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         (config,) = [c for c in objects(docs, "ConfigMap") if c["metadata"]["name"] == source["configMapRef"]["name"]]
@@ -565,6 +567,23 @@ def pod_environment(docs: list[dict[str, Any]]) -> dict[str, str]:
                 env[entry["name"]] = fake_secret(source["secretKeyRef"]["key"])
         else:
             env[entry["name"]] = re.sub(r"\$\(([A-Z_]+)\)", lambda m: env.get(m.group(1), ""), entry.get("value", ""))
+    return secret_mounts(spec, container, env)
+
+
+def secret_mounts(spec: dict[str, Any], container: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """`env` with paths into the container's Secret volumes (FEDERATION_PEER_TOKEN_FILE,
+    FEDERATION_PEER_TOKENS_DIR) moved to a local directory per volume, holding a made-up value
+    per listed key: check-config refuses a token file it cannot read, as `serve` does."""
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        secret = volumes.get(mount["name"], {}).get("secret")
+        if secret is None:
+            continue
+        local = Path(tempfile.mkdtemp(prefix=f"{mount['name']}-", dir=WORK))
+        for item in secret.get("items", []):
+            (local / item["path"]).write_text(secrets.token_hex(32))
+        root = mount["mountPath"].rstrip("/")
+        env = {k: str(local) + v[len(root):] if v == root or v.startswith(root + "/") else v for k, v in env.items()}
     return env
 
 

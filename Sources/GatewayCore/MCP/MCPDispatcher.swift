@@ -14,6 +14,8 @@ public struct MCPDispatcher: Sendable {
     public let rules: ValidationRules
     /// Requests by method, and tool calls by tool, upstream and outcome.
     public let metrics: MCPMetrics
+    /// Signs who a call is for, sent to peers with it (identity propagation); `nil`: off.
+    public let identityAsserter: (any IdentityAsserting)?
 
     public init(
         catalog: CatalogHolder,
@@ -22,8 +24,10 @@ public struct MCPDispatcher: Sendable {
         upstreamTimeout: Duration,
         identity: ServerIdentity,
         rules: ValidationRules = ValidationRules(),
-        metrics: MCPMetrics = MCPMetrics()
+        metrics: MCPMetrics = MCPMetrics(),
+        identityAsserter: (any IdentityAsserting)? = nil
     ) {
+        self.identityAsserter = identityAsserter
         self.rules = rules
         self.metrics = metrics
         self.catalog = catalog
@@ -242,7 +246,8 @@ public struct MCPDispatcher: Sendable {
             strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion)
         )
         let hops = try identity.federation.onwardHops(received: context.hops)
-        if let gateway = catalog.snapshot.gatewaysByID[target.gatewayID], !gateway.reachable {
+        let gateway = catalog.snapshot.gatewaysByID[target.gatewayID]
+        if let gateway, !gateway.reachable {
             throw JSONRPCError(
                 code: .upstreamError,
                 message: "Upstream '\(gateway.name)' is unreachable (it failed its health checks); try again later",
@@ -252,9 +257,18 @@ public struct MCPDispatcher: Sendable {
         var target = target
         // The upstream's own credentials win over a client header of the same name, and the hop
         // count is this gateway's to set.
-        let taken = Set(target.auth.headers.map { $0.name.lowercased() } + [Federation.hopsHeader.lowercased()])
+        let ours = [Federation.hopsHeader.lowercased(), Federation.identityHeader.lowercased()]
+        let taken = Set(target.auth.headers.map { $0.name.lowercased() } + ours)
         target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
         target.forwardedHeaders.append(ForwardedHeader(name: Federation.hopsHeader, value: String(hops)))
+        if let identityAsserter, let peer = gateway?.peerGatewayID,
+            let assertion = await identityAsserter.assertion(
+                subject: context.onBehalfOf ?? context.principal,
+                audience: peer
+            )
+        {
+            target.forwardedHeaders.append(ForwardedHeader(name: Federation.identityHeader, value: assertion))
+        }
         return try await upstream.forward(
             target,
             method: request.method ?? "",

@@ -12,6 +12,9 @@ public struct MCPRequestContext: Sendable {
     public var forwardedHeaders: [ForwardedHeader]
     /// The caller's ``Federation/hopsHeader``, as sent (`nil` from clients that are no gateway).
     public var hops: String?
+    /// The caller a federating gateway vouched for (identity propagation), whom this gateway
+    /// names in turn to its own peers; `nil` for direct clients (then ``principal`` is named).
+    public var onBehalfOf: String?
 
     public init(
         protocolVersion: String,
@@ -19,8 +22,10 @@ public struct MCPRequestContext: Sendable {
         principal: String,
         relay: (any UpstreamCallRelay)? = nil,
         forwardedHeaders: [ForwardedHeader] = [],
-        hops: String? = nil
+        hops: String? = nil,
+        onBehalfOf: String? = nil
     ) {
+        self.onBehalfOf = onBehalfOf
         self.protocolVersion = protocolVersion
         self.serverID = serverID
         self.principal = principal

@@ -12,12 +12,21 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
     let required: Bool
     let audit: AuditTrail?
     let scrapeToken: ScrapeToken?
+    /// Checks identity assertions of a trusted federating gateway; without it they are ignored.
+    let identities: IdentityVerifier?
 
-    public init(authority: TokenAuthority, required: Bool, audit: AuditTrail? = nil, scrapeToken: ScrapeToken? = nil) {
+    public init(
+        authority: TokenAuthority,
+        required: Bool,
+        audit: AuditTrail? = nil,
+        scrapeToken: ScrapeToken? = nil,
+        identities: IdentityVerifier? = nil
+    ) {
         self.authority = authority
         self.required = required
         self.audit = audit
         self.scrapeToken = scrapeToken
+        self.identities = identities
     }
 
     public func handle(
@@ -44,7 +53,7 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
             refused(request, context, reason: "no bearer token")
             throw BearerAuth.unauthorized("A bearer token is required")
         }
-        let principal: Principal
+        var principal: Principal
         do {
             principal = try await authority.authenticate(String(token))
         } catch {
@@ -61,6 +70,17 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
                 action: "auth.forbidden"
             )
             throw ProblemError(.forbidden, "This token may only reach the MCP endpoints of server \(server)")
+        }
+        if let identities, let assertion = request.headers[BearerAuth.identityHeader] {
+            do {
+                let (caller, gateway) = try await identities.verify(assertion)
+                principal.onBehalfOf = caller
+                principal.assertedBy = gateway
+                context.logger[metadataKey: "auth.on_behalf_of"] = .string(principal.accountable)
+            } catch {
+                refused(request, context, reason: error.message, actor: principal.subject)
+                throw BearerAuth.unauthorized("Invalid identity assertion: \(error.message)")
+            }
         }
         context.principal = principal
         return try await next(request, context)
@@ -92,6 +112,7 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
 enum BearerAuth {
     /// Paths that need no token: the liveness and readiness probes.
     static let openPaths: Set<String> = ["/health", "/ready", "/v1/health", "/v1/ready"]
+    static let identityHeader = HTTPField.Name(Federation.identityHeader)!
 
     /// The endpoints a token scoped to `server` may use: that server's MCP transports.
     static func isWithinScope(_ path: String, server: String) -> Bool {

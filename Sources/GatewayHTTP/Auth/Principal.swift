@@ -15,6 +15,19 @@ public struct Principal: Sendable, Hashable {
     /// Set only for the static scrape token (`METRICS_BEARER_TOKEN`), which may read `/metrics`
     /// and nothing else.
     public var readsMetricsOnly = false
+    /// The caller behind a federating gateway's token, from a verified identity assertion
+    /// (`MCP-Gateway-Identity`): `subject` is the peer gateway's token, this is who it calls for.
+    /// Rate limits count it, logs and audit entries name it; access is still the token's.
+    public var onBehalfOf: String?
+    /// The gateway id of the federating gateway that asserted ``onBehalfOf``.
+    public var assertedBy: String?
+
+    /// Whom rate limits count and logs name: the asserted caller (with the gateway that vouched
+    /// for it), else the token's subject.
+    public var accountable: String {
+        guard let onBehalfOf else { return subject }
+        return "\(onBehalfOf) via \(assertedBy ?? subject)"
+    }
 
     public init(subject: String, isAdmin: Bool = false, serverScope: String? = nil, tokenID: String? = nil) {
         self.subject = subject

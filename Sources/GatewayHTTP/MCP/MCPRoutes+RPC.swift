@@ -26,7 +26,8 @@ extension MCPRoutes {
             serverID: nil,
             principal: context.principal?.subject ?? "anonymous",
             forwardedHeaders: forwardedHeaders(of: request),
-            hops: Self.hops(of: request)
+            hops: Self.hops(of: request),
+            onBehalfOf: context.principal?.onBehalfOf
         )
         let reply = await dispatcher.handle(message, context: mcpContext, logger: context.logger)
         return MCPReply.json(reply.bytes)

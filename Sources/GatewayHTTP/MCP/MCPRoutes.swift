@@ -121,10 +121,18 @@ public struct MCPRoutes: Sendable {
                 bytes: bytes,
                 serverID: serverID,
                 principal: principal,
+                caller: context.principal?.onBehalfOf,
                 logger: context.logger
             )
         }
-        return await stateful(request, bytes: bytes, serverID: serverID, principal: principal, logger: context.logger)
+        return await stateful(
+            request,
+            bytes: bytes,
+            serverID: serverID,
+            principal: principal,
+            caller: context.principal?.onBehalfOf,
+            logger: context.logger
+        )
     }
 
     /// 2026-07-28: one self-contained request per POST.
@@ -133,6 +141,7 @@ public struct MCPRoutes: Sendable {
         bytes: [UInt8],
         serverID: String?,
         principal: String,
+        caller: String?,
         logger: Logger
     ) async
         -> Response
@@ -183,7 +192,8 @@ public struct MCPRoutes: Sendable {
             serverID: serverID,
             principal: principal,
             forwardedHeaders: forwardedHeaders(of: request),
-            hops: Self.hops(of: request)
+            hops: Self.hops(of: request),
+            onBehalfOf: caller
         )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         if MCPDispatcher.isForwarded(method) {
@@ -243,12 +253,20 @@ public struct MCPRoutes: Sendable {
         bytes: [UInt8],
         serverID: String?,
         principal: String,
+        caller: String?,
         logger: Logger
     ) async
         -> Response
     {
         if JSONRPCMessage.isBatch(bytes) {
-            return await batch(request, bytes: bytes, serverID: serverID, principal: principal, logger: logger)
+            return await batch(
+                request,
+                bytes: bytes,
+                serverID: serverID,
+                principal: principal,
+                caller: caller,
+                logger: logger
+            )
         }
         let message: JSONRPCMessage
         do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch {
@@ -271,7 +289,8 @@ public struct MCPRoutes: Sendable {
             serverID: serverID,
             principal: principal,
             forwardedHeaders: forwardedHeaders(of: request),
-            hops: Self.hops(of: request)
+            hops: Self.hops(of: request),
+            onBehalfOf: caller
         )
         if method == "logging/setLevel" {
             return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
@@ -309,6 +328,7 @@ public struct MCPRoutes: Sendable {
         bytes: [UInt8],
         serverID: String?,
         principal: String,
+        caller: String?,
         logger: Logger
     ) async -> Response {
         let facts: SessionFacts
@@ -331,7 +351,8 @@ public struct MCPRoutes: Sendable {
             serverID: serverID,
             principal: principal,
             forwardedHeaders: forwardedHeaders(of: request),
-            hops: Self.hops(of: request)
+            hops: Self.hops(of: request),
+            onBehalfOf: caller
         )
         var responses: [[UInt8]] = []
         for element in elements {

@@ -42,7 +42,7 @@ public struct RESTRoutes: Sendable {
         audit?.record(
             AuditEntry(
                 at: .now(),
-                actor: context.principal?.subject ?? "anonymous",
+                actor: context.principal?.accountable ?? "anonymous",
                 action: action,
                 targetType: type,
                 targetID: id,

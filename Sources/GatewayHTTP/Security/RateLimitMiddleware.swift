@@ -111,7 +111,7 @@ public struct RateLimitMiddleware<Context: AuthenticatedRequestContext>: RouterM
             limit = limits.perAddressPerMinute
         case .client:
             let tier = RateLimits.tier(of: request)
-            key = "client:\(tier.rawValue):" + (context.principal?.subject ?? "anonymous")
+            key = "client:\(tier.rawValue):" + (context.principal?.accountable ?? "anonymous")
             limit = limits.limit(tier)
         }
         let (count, resetIn) = try await counter.hit(key, window: .seconds(60))

@@ -107,6 +107,34 @@ Call with (dict "ctx" $ "key" "JWT_SECRET_KEY" "value" .Values.secret.jwtSecretK
 {{- end }}
 {{- end }}
 
+{{/* FEDERATION_PEERS: name=url,name=url from federation.peers. */}}
+{{- define "mcp-gateway.federationPeers" -}}
+{{- $entries := list }}
+{{- range .Values.federation.peers }}
+{{- $entries = append $entries (printf "%s=%s" .name .url) }}
+{{- end }}
+{{- join "," $entries }}
+{{- end }}
+
+{{/* Where the federation token Secrets are mounted (read-only, as directories so that a rotated
+Secret reaches the pods; a subPath mount would never be updated). */}}
+{{- define "mcp-gateway.peerTokenDir" -}}
+/var/run/secrets/mcp-gateway/federation-token
+{{- end }}
+
+{{- define "mcp-gateway.peerTokenFile" -}}
+{{ include "mcp-gateway.peerTokenDir" . }}/token
+{{- end }}
+
+{{- define "mcp-gateway.peerTokensDir" -}}
+/var/run/secrets/mcp-gateway/federation-tokens
+{{- end }}
+
+{{/* Whether this release registers peers by itself (federation.peers or discovery). */}}
+{{- define "mcp-gateway.federating" -}}
+{{- if or .Values.federation.peers .Values.federation.discovery.dnsName }}true{{ end }}
+{{- end }}
+
 {{/* The checks a release must pass before anything is rendered. */}}
 {{- define "mcp-gateway.validate" -}}
 {{- $drain := int .Values.config.shutdownDrainTimeout }}
@@ -123,5 +151,12 @@ Call with (dict "ctx" $ "key" "JWT_SECRET_KEY" "value" .Values.secret.jwtSecretK
 {{- end }}
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- fail "ingress.enabled needs at least one entry in ingress.hosts" }}
+{{- end }}
+{{- $peerNames := list }}
+{{- range .Values.federation.peers }}
+{{- if has .name $peerNames }}
+{{- fail (printf "federation.peers names the peer %q twice" .name) }}
+{{- end }}
+{{- $peerNames = append $peerNames .name }}
 {{- end }}
 {{- end }}

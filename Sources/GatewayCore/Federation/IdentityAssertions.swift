@@ -1,0 +1,13 @@
+/// Signs short-lived statements of who a forwarded call is for, sent to peers beside the
+/// federating gateway's own token (identity propagation, off by default). Implemented where the
+/// JWT library is (GatewayHTTP).
+public protocol IdentityAsserting: Sendable {
+    /// A compact JWT saying `subject` makes this call through this gateway, for the peer whose
+    /// gateway id is `audience`; `nil` when it cannot be signed (the call goes without it).
+    func assertion(subject: String, audience: String) async -> String?
+}
+
+extension Federation {
+    /// The request header carrying an identity assertion to a peer.
+    public static let identityHeader = "MCP-Gateway-Identity"
+}
