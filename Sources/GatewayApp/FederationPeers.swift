@@ -10,13 +10,18 @@ public struct FederationPeers: Sendable, Hashable {
         public var url: String
     }
 
-    /// `dns:NAME:PORT`: every address of NAME is a peer at `http://ADDRESS:PORT/mcp`.
+    /// `dns:NAME:PORT[:https]`: every address of NAME is a peer at `http(s)://ADDRESS:PORT/mcp`.
     public struct DNSDiscovery: Sendable, Hashable {
         public var name: String
         public var port: Int
+        /// `http` (default) or `https` (the peers' certificates must then name their addresses).
+        public var scheme = "http"
 
         /// What the discovered gateways' descriptions say (how the leader knows its own).
         public var marker: String { "Discovered by FEDERATION_DISCOVERY=dns:\(name):\(port)" }
+        /// The description of a discovered peer whose address left the name (deactivated by
+        /// discovery, and so activated by it when the address is back).
+        public var goneMarker: String { marker + "; address gone" }
 
         /// The gateway name of a discovered address: `<name slug>-<address>` (dots and colons
         /// as dashes).
@@ -27,7 +32,7 @@ public struct FederationPeers: Sendable, Hashable {
         /// The MCP URL of a discovered address.
         public func url(address: String) -> String {
             let host = address.contains(":") ? "[\(address)]" : address
-            return "http://\(host):\(port)/mcp"
+            return "\(scheme)://\(host):\(port)/mcp"
         }
     }
 
@@ -66,8 +71,9 @@ public struct FederationPeers: Sendable, Hashable {
                     case let url = item[item.index(after: equals)...].trimmingCharacters(in: .whitespaces),
                     !Naming.slug(name).isEmpty, name.count <= 100, ValidationRules.urlProblem(url) == nil
                 else {
+                    // The entry is not echoed: its URL may carry credentials.
                     throw ConfigurationError(
-                        "FEDERATION_PEERS must be comma-separated name=url entries with http(s) URLs (not: \(item))"
+                        "FEDERATION_PEERS must be comma-separated name=url entries with http(s) URLs (entry \(peers.count + 1) is not)"
                     )
                 }
                 guard !peers.contains(where: { $0.name == name }) else {
@@ -78,13 +84,17 @@ public struct FederationPeers: Sendable, Hashable {
         }
         if let text = values["FEDERATION_DISCOVERY"], !text.isEmpty {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3, parts[0] == "dns", !parts[1].isEmpty, parts[1].count <= 253,
+            guard parts.count == 3 || (parts.count == 4 && ["http", "https"].contains(parts[3])), parts[0] == "dns",
+                !parts[1].isEmpty, parts[1].count <= 253,
                 parts[1].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }),
                 let port = Int(parts[2]), (1...65535).contains(port)
             else {
-                throw ConfigurationError("FEDERATION_DISCOVERY must be dns:NAME:PORT (not: \(text))")
+                throw ConfigurationError(
+                    "FEDERATION_DISCOVERY must be dns:NAME:PORT or dns:NAME:PORT:https (not: \(text))"
+                )
             }
             discovery = DNSDiscovery(name: parts[1], port: port)
+            if parts.count == 4 { discovery?.scheme = parts[3] }
         }
         if let path = values["FEDERATION_PEER_TOKEN_FILE"], !path.isEmpty {
             guard FileManager.default.isReadableFile(atPath: path) else {

@@ -10,14 +10,14 @@ import GatewayCore
 /// | `GATEWAY_NAME` | `MCP Gateway` | the deployment's display name, sent to clients as `serverInfo.title` and to peers with its gateway id (the id itself is created once in the store and shared by every node) |
 /// | `FEDERATION_MAX_HOPS` | `3` | gateway-to-gateway hops a forwarded call may cross (counted in the `MCP-Gateway-Hops` header); a call past it is refused, and items further away are not imported |
 /// | `FEDERATION_PEERS` | none | comma-separated `name=url` peers the leader registers by itself (url: the peer's `/mcp` or `/servers/{id}/mcp`), e.g. `west=https://west.example/mcp` |
-/// | `FEDERATION_PEER_TOKEN_FILE` | none | a file holding the bearer token sent to every peer of `FEDERATION_PEERS` and `FEDERATION_DISCOVERY` (read at each round, so a rotated Secret is picked up) |
+/// | `FEDERATION_PEER_TOKEN_FILE` | none | a file holding the bearer token sent to every peer of `FEDERATION_PEERS` and `FEDERATION_DISCOVERY` (read at each round: a rotated Secret updates the registrations) |
 /// | `FEDERATION_PEER_TOKENS_DIR` | none | a directory with one token file per `FEDERATION_PEERS` name (a mounted Kubernetes Secret); wins over `FEDERATION_PEER_TOKEN_FILE` for that peer |
-/// | `FEDERATION_DISCOVERY` | off | `dns:NAME:PORT`: every address NAME resolves to (a headless Service) is a peer at `http://ADDRESS:PORT/mcp`, named `<name>-<address>`; re-resolved by the leader every sync interval, vanished addresses deactivated, returning ones activated |
+/// | `FEDERATION_DISCOVERY` | off | `dns:NAME:PORT` (or `dns:NAME:PORT:https`): every address NAME resolves to (a headless Service) is a peer at `http(s)://ADDRESS:PORT/mcp`, named `<name>-<address>`, sent the `FEDERATION_PEER_TOKEN_FILE` token; re-resolved by the leader every sync interval, vanished addresses deactivated, returning ones activated (never one an operator deactivated) |
 /// | `IDENTITY_PROPAGATION_ENABLED` | `false` | send peers who each forwarded call is for: a 60-second ES256 JWT (`sub` the caller, `iss` this gateway's id, `aud` the peer's) in `MCP-Gateway-Identity`, beside this gateway's own token |
 /// | `IDENTITY_PROPAGATION_PRIVATE_KEY_FILE` | none | PEM P-256 private key that signs those assertions; required when enabled |
 /// | `IDENTITY_PROPAGATION_TRUSTED_KEY_FILE` | none | PEM P-256 public key of a federating gateway whose assertions this gateway honours (for rate limits, logs and audit; access stays the bearer token's); without it the header is ignored |
 /// | `FEDERATION_SYNC_INTERVAL` | `300` | seconds between the leader's re-listings of each upstream and peer (a gateway's `sync_interval` overrides it); a `list_changed` heard by any node, and the start of a leader term, re-list sooner |
-public struct FederationSettings: Sendable {
+public struct FederationSettings: Sendable, CustomStringConvertible {
     public var name = "MCP Gateway"
     public var maximumHops = 3
     public var syncIntervalSeconds = 300
@@ -29,6 +29,13 @@ public struct FederationSettings: Sendable {
     public var trustedIdentityKey: String?
 
     public init() {}
+
+    /// The settings without the keys (a private key never reaches a log).
+    public var description: String {
+        "FederationSettings(name: \(name), maximumHops: \(maximumHops), syncInterval: \(syncIntervalSeconds), "
+            + "peers: \(peers.peers.map(\.name)), discovery: \(peers.discovery.map { "\($0.name):\($0.port)" } ?? "off"), "
+            + "identityPropagation: \(identitySigningKey != nil), trustedIdentityKey: \(trustedIdentityKey != nil))"
+    }
 
     init(values: [String: String]) throws(ConfigurationError) {
         if let text = values["GATEWAY_NAME"] {

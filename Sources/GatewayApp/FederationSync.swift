@@ -83,6 +83,6 @@ final class FederationSync: Service, Sendable {
                     metadata: ["upstream.id": .string(id), "error": "\(error)"]
                 )
             }
-        } while schedule.withLock { $0.finished(id, now: .now) } && coordinator.leaderEpoch() == epoch
+        } while schedule.withLock { $0.finished(id, now: .now) }
     }
 }

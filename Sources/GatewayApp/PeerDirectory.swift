@@ -68,23 +68,27 @@ final class PeerDirectory: Service, Sendable {
         }
         for gateway in registry.catalog.snapshot.contents.gateways
         where gateway.description == discovery.marker && gateway.enabled && !wanted.contains(gateway.name) {
-            await setEnabled(gateway, false, reason: "its address left \(discovery.name)")
+            await retire(gateway, as: discovery.goneMarker, reason: "its address left \(discovery.name)")
             // Its other addresses were skipped as its aliases: let them register next round.
             await aliases.removeAll()
         }
     }
 
-    /// Registers the peer `name` unless it is registered; activates it if it was deactivated by
-    /// discovery; gives it the configured token again when that changed (a rotated Secret), and a
-    /// static peer its configured URL.
+    /// Registers the peer `name` unless it is registered; activates it if discovery deactivated
+    /// it (never one an operator deactivated); gives it the configured token again when that
+    /// changed (a rotated Secret), and a static peer its configured URL.
     func keep(name: String, url: String, description: String) async {
         let token = peers.token(for: description == Self.staticMarker ? name : nil)
         let auth = token.map { UpstreamAuth(type: "bearer", headers: [("Authorization", "Bearer \($0)")]) } ?? .none
         if let existing = registry.catalog.snapshot.contents.gateways.first(where: { $0.name == name }) {
-            guard existing.description == description else { return }  // an operator's own registration
-            if !existing.enabled { await setEnabled(existing, true, reason: "its address is back") }
+            if let gone = peers.discovery?.goneMarker, existing.description == gone {
+                await revive(existing, as: description, url: url, auth: auth)
+                return
+            }
+            // An operator's own registration of that name, or a peer an operator deactivated.
+            guard existing.description == description, existing.enabled else { return }
             if existing.auth != auth || existing.url != url {
-                await update(existing, url: url, auth: auth)
+                await update(existing, GatewayUpdate(url: url, auth: auth))
             }
             return
         }
@@ -108,6 +112,10 @@ final class PeerDirectory: Service, Sendable {
                 "peer registered",
                 metadata: ["gateway.name": .string(name), "peer.id": .string(gateway.peerGatewayID ?? "none")]
             )
+        } catch let error as RegistryError where error.isSelfRegistration {
+            // A node of this very cluster behind the discovered name: not a peer, now or later.
+            await aliases.insert(name)
+            logger.info("discovered address is this gateway itself", metadata: ["gateway.name": .string(name)])
         } catch {
             logger.warning(
                 "peer could not be registered; trying again next round",
@@ -116,9 +124,9 @@ final class PeerDirectory: Service, Sendable {
         }
     }
 
-    func update(_ gateway: GatewayRecord, url: String, auth: UpstreamAuth) async {
+    func update(_ gateway: GatewayRecord, _ change: GatewayUpdate) async {
         do {
-            _ = try await registry.updateGateway(id: gateway.id, GatewayUpdate(url: url, auth: auth))
+            _ = try await registry.updateGateway(id: gateway.id, change)
             logger.notice("peer registration updated (url or token)", metadata: ["gateway.name": .string(gateway.name)])
         } catch {
             logger.warning(
@@ -128,15 +136,41 @@ final class PeerDirectory: Service, Sendable {
         }
     }
 
-    func setEnabled(_ gateway: GatewayRecord, _ enabled: Bool, reason: String) async {
+    /// Deactivates a discovered peer whose address left the name, marking it as discovery's doing
+    /// (its description), so that discovery alone brings it back.
+    func retire(_ gateway: GatewayRecord, as marker: String, reason: String) async {
         do {
-            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: enabled)
+            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: false)
+            _ = try await registry.updateGateway(id: gateway.id, GatewayUpdate(description: .some(marker)))
             logger.notice(
-                enabled ? "discovered peer activated" : "discovered peer deactivated",
+                "discovered peer deactivated",
                 metadata: ["gateway.name": .string(gateway.name), "reason": .string(reason)]
             )
         } catch {
-            logger.warning("discovered peer could not be updated", metadata: ["gateway.name": .string(gateway.name)])
+            logger.warning(
+                "discovered peer could not be deactivated",
+                metadata: ["gateway.name": .string(gateway.name)]
+            )
+        }
+    }
+
+    /// Activates a peer discovery had deactivated, whose address is back.
+    func revive(_ gateway: GatewayRecord, as marker: String, url: String, auth: UpstreamAuth) async {
+        do {
+            var change = GatewayUpdate(description: .some(marker))
+            if gateway.auth != auth { change.auth = auth }
+            if gateway.url != url { change.url = url }
+            _ = try await registry.updateGateway(id: gateway.id, change)
+            _ = try await registry.setGatewayEnabled(id: gateway.id, enabled: true)
+            logger.notice(
+                "discovered peer activated: its address is back",
+                metadata: ["gateway.name": .string(gateway.name)]
+            )
+        } catch {
+            logger.warning(
+                "discovered peer could not be activated; trying again next round",
+                metadata: ["gateway.name": .string(gateway.name), "error": "\(error)"]
+            )
         }
     }
 }

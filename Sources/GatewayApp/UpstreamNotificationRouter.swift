@@ -2,6 +2,7 @@ import GatewayCore
 import GatewayHTTP
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Acts on what upstreams announce outside calls: a list change is passed to the leader, which
 /// re-lists that upstream once for the whole cluster (``FederationSync``; the catalog then changes
@@ -13,6 +14,9 @@ final class UpstreamNotificationRouter: Service, Sendable {
     let coordinator: any Coordinator
     let runtime: SessionRuntime
     let logger: Logger
+    /// Gateways whose list change is being passed on: however many announcements an upstream
+    /// sends, at most one request per gateway is in flight from this node.
+    let passing = Mutex<Set<String>>([])
 
     init(
         upstream: any UpstreamClient,
@@ -36,6 +40,7 @@ final class UpstreamNotificationRouter: Service, Sendable {
                     switch message.method {
                     case "notifications/tools/list_changed", "notifications/resources/list_changed",
                         "notifications/prompts/list_changed":
+                        guard passing.withLock({ $0.insert(gatewayID).inserted }) else { continue }
                         group.addTask { await self.askLeader(gatewayID) }
                     case "notifications/resources/updated":
                         guard let uri = ParamsRewriter.stringMember("uri", in: message) else { continue }
@@ -65,6 +70,7 @@ final class UpstreamNotificationRouter: Service, Sendable {
     }
 
     func askLeader(_ gatewayID: String) async {
+        defer { _ = passing.withLock { $0.remove(gatewayID) } }
         do {
             try await coordinator.requestSync(gatewayID: gatewayID)
         } catch {

@@ -87,4 +87,18 @@ import Testing
         let gone = Schedule.Upstream(id: "gone", interval: .seconds(5))
         #expect(started(&schedule, at: 2000, [a, b, gone]) == ["gone"], "new in this term: listed at once")
     }
+
+    @Test func aListingThatOutlivesItsTermIsNotCountedAndNotStuck() {
+        var schedule = leading()
+        schedule.requested("a", now: at(1000))
+        #expect(started(&schedule, at: 1250) == ["a"])
+        schedule.requested("a", now: at(1300))  // a request while it runs: one more, in this term
+        schedule.lead(epoch: nil)
+        schedule.lead(epoch: 9)
+        #expect(started(&schedule, at: 1400) == ["b"], "a's old-term listing still runs: not started twice")
+        #expect(!again(&schedule, "a", at: 1500), "its end is ignored: the new term lists it itself")
+        #expect(started(&schedule, at: 1600) == ["a"], "not stuck: the new term lists it at the next look")
+        #expect(!again(&schedule, "a", at: 1700))
+        #expect(schedule.nextDeadline(upstreams: [a, b]) == at(11_700))
+    }
 }

@@ -24,7 +24,13 @@ final class ScriptedUpstream: UpstreamClient {
         if let gate = gate.withLock({ $0 }) { await gate.pass() }
         let names = tools.withLock { $0 }
         return DiscoveredCatalog(
-            tools: names.map { JSONObject([("name", .string($0)), ("inputSchema", ["type": "object"])]) },
+            // A float default: the store writes 0.0 as 0 and reads it back as an integer.
+            tools: names.map {
+                JSONObject([
+                    ("name", .string($0)),
+                    ("inputSchema", ["type": "object", "properties": ["delay": ["default": .double(0)]]]),
+                ])
+            },
             resources: [JSONObject([("uri", "data://r"), ("name", "r")])],
             resourceTemplates: [],
             prompts: [JSONObject([("name", "p")])],
@@ -124,6 +130,21 @@ final class DiscoveryGate: Sendable {
             #expect(Set(contents.tools.map(\.name)) == ["git-hub-add", "git-hub-echo"])
             #expect(contents.resources.map(\.uri) == ["data://r"])
             #expect(contents.prompts.map(\.name) == ["git-hub-p"])
+        }
+    }
+
+    @Test func aReListingThatFindsNothingNewWritesNothing() async throws {
+        let upstream = ScriptedUpstream(tools: ["echo"])
+        try await withRegistry(upstream) { registry, store in
+            let gateway = try await registry.registerGateway(input("quiet"))
+            let seen = try await store.loadCatalog().gateways.first?.lastSeen
+            try await Task.sleep(for: .milliseconds(5))  // a write would record a later lastSeen
+            #expect(try await registry.refreshGateway(id: gateway.id, fencingEpoch: 1))
+            #expect(try await store.loadCatalog().gateways.first?.lastSeen == seen, "nothing new: nothing written")
+            upstream.tools.withLock { $0.append("more") }
+            #expect(try await registry.refreshGateway(id: gateway.id, fencingEpoch: 1))
+            #expect(try await store.loadCatalog().gateways.first?.lastSeen != seen)
+            #expect(registry.catalog.snapshot.fullView.toolRoutes.keys.sorted() == ["quiet-echo", "quiet-more"])
         }
     }
 

@@ -315,6 +315,12 @@ def test_static_peers_are_registered_by_the_leader_with_their_tokens(members: di
         west = next(g for g in h.list_rest(api, "gateways") if g["name"] == "west")
     assert west["peer"] is True and west["peerGatewayId"] == b.gateway_id() and west["authType"] == "bearer", west
     assert call_text(a, remote, {"text": "static"}) == "static"
+    # An operator who deactivates the peer is not overruled by the next rounds (every 2 s here).
+    with a.api() as api:
+        h.ok_json(api.post(f"/gateways/{west['id']}/state", params={"activate": "false"}), 200)
+        time.sleep(5)
+        listed = h.ok_json(api.get("/gateways", params={"limit": 0, "include_inactive": "true"}))
+        assert [g["enabled"] for g in listed if g["name"] == "west"] == [False], listed
 
 
 def test_bad_federation_settings_stop_start_up(tmp_path: Path) -> None:
@@ -375,8 +381,34 @@ def test_identity_propagation_lets_a_peer_count_each_caller(members: dict[str, M
                     succeeded += reply.get("result", {}).get("content", [{}])[0].get("text") == user
         return succeeded
 
+    import uuid
+
     assert calls(a) == 30, "each caller behind a has a bucket of its own on b"
     assert calls(c) < 30, "without identity propagation every caller behind c shares c's token's bucket"
+    # An assertion is bound to the token it travels with, and honoured on MCP endpoints only.
+    import jwt as pyjwt
+
+    def assertion(credential: str) -> str:
+        import base64
+        import hashlib
+
+        now = int(time.time())
+        binding = base64.urlsafe_b64encode(hashlib.sha256(credential.encode()).digest()).rstrip(b"=").decode()
+        claims = {"sub": "mallory@example.com", "iss": a.gateway_id(), "aud": [b.gateway_id()], "iat": now,
+                  "exp": now + 60, "jti": uuid.uuid4().hex, "bnd": binding}
+        return pyjwt.encode(claims, private.read_text(), algorithm="ES256")
+
+    own = f"Bearer {b.gateway.token}"
+    other = f"Bearer {h.mint_token(b.gateway, 'someone@example.com', admin=False)}"
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    with httpx.Client(base_url=b.gateway.base_url, timeout=30) as http:
+        ok = http.post("/rpc", json=ping, headers={"Authorization": own, "MCP-Gateway-Identity": assertion(own)})
+        assert ok.status_code == 200, ok.text
+        stolen = http.post("/rpc", json=ping, headers={"Authorization": other, "MCP-Gateway-Identity": assertion(own)})
+        problem = h.assert_problem(stolen, 401)
+        assert "another token" in problem["detail"], problem
+        rest = http.get("/tools", headers={"Authorization": own, "MCP-Gateway-Identity": "e30.e30.AAAA"})
+        assert rest.status_code == 200, "the REST API ignores assertions"
     # An assertion b cannot verify is refused, not ignored.
     with b.api() as api:
         body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
@@ -457,3 +489,20 @@ def test_sampling_logging_subscriptions_and_cancellation_cross_a_peer(members: d
         assert not thread.is_alive(), "the cancelled call did not end"
         assert outcome["reply"].error_code(41) == -32800
     h.wait_until(lambda: status()["cancelled"] or None, timeout=10, what="the upstream behind b to see the cancel")
+
+
+@pytest.mark.timeout(90)
+def test_a_re_listing_that_finds_nothing_new_writes_nothing(members: dict[str, Member], tmp_path: Path) -> None:
+    a = add(members, tmp_path, "a", {"FEDERATION_SYNC_INTERVAL": "1"})
+
+    def last_seen() -> str:
+        with a.api() as api:
+            return h.ok_json(api.get(f"/gateways/{a.local_id}"), 200)["lastSeen"]
+
+    time.sleep(2)  # the term's first listing
+    before = last_seen()
+    time.sleep(4)  # four more listings, nothing new on the upstream
+    assert last_seen() == before, "an unchanged listing is not written (nor announced to every node)"
+    assert "fresh2" in call_text(a, h.prefixed("a-local", "grow"), {"name": "fresh2"})
+    h.wait_until(lambda: h.prefixed("a-local", "fresh2") in a.tool_names() or None, timeout=10, what="the new tool")
+    assert last_seen() != before, "a listing that found something new is written"

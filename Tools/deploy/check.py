@@ -185,6 +185,7 @@ BAD_VALUES = [
     (["--set", "secret.jwtSecretKey=too-short"], "jwtSecretKey"),
     (["--set", "secret.databaseUrl=mysql://db/x"], "databaseUrl"),
     (["--set", "config.extraEnv.JWT_SECRET_KEY=x"], "extraEnv"),
+    (["--set", "config.extraEnv.IDENTITY_PROPAGATION_PRIVATE_KEY_FILE=/k.pem"], "extraEnv"),
     (["--set", "image.digest=latest"], "digest"),
     (["--set", "service.type=ExternalName"], "type"),
 ]
@@ -195,6 +196,7 @@ BAD_RENDERS = [
     (["--set", "serviceMonitor.enabled=true", "--set", "config.metricsEnabled=false"], "metricsEnabled"),
     (["--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=5", "--set", "autoscaling.maxReplicas=3"], "minReplicas"),
     (["--set", "ingress.enabled=true", "--set", "ingress.hosts=null"], "ingress.hosts"),
+    (["--set", "federation.identityPropagation.enabled=true"], "privateKeySecret"),
 ]
 
 
@@ -570,19 +572,44 @@ def pod_environment(docs: list[dict[str, Any]]) -> dict[str, str]:
     return secret_mounts(spec, container, env)
 
 
+# Variables naming a mounted PEM key, and which half of a P-256 key pair their stand-in holds.
+PEM_KEY_VARIABLES = {
+    "IDENTITY_PROPAGATION_PRIVATE_KEY_FILE": "private",  # pragma: allowlist secret
+    "IDENTITY_PROPAGATION_TRUSTED_KEY_FILE": "public",
+}
+KEY_PAIR: dict[str, str] = {}
+
+
+def p256_key_pair() -> dict[str, str]:
+    """A throw-away PEM P-256 key pair from openssl (made once per run)."""
+    if not KEY_PAIR:
+        openssl = shutil.which("openssl")
+        need(openssl, "openssl is needed to make stand-in PEM keys for IDENTITY_PROPAGATION_*_FILE")
+        private = run([str(openssl), "ecparam", "-genkey", "-name", "prime256v1", "-noout"]).stdout
+        public = subprocess.run([str(openssl), "ec", "-pubout"], input=private, capture_output=True, text=True, check=True).stdout
+        need("PRIVATE KEY-----" in private and "PUBLIC KEY-----" in public, "openssl made no PEM P-256 key pair")
+        KEY_PAIR.update(private=private, public=public)
+    return KEY_PAIR
+
+
 def secret_mounts(spec: dict[str, Any], container: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
     """`env` with paths into the container's Secret volumes (FEDERATION_PEER_TOKEN_FILE,
-    FEDERATION_PEER_TOKENS_DIR) moved to a local directory per volume, holding a made-up value
-    per listed key: check-config refuses a token file it cannot read, as `serve` does."""
+    FEDERATION_PEER_TOKENS_DIR, IDENTITY_PROPAGATION_*_FILE) moved to a local directory per
+    volume, holding a made-up value per listed key: check-config refuses a token or key file it
+    cannot read, as `serve` does. A key named by an IDENTITY_PROPAGATION_*_FILE variable is a
+    real PEM P-256 key (check-config refuses anything but PEM)."""
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         secret = volumes.get(mount["name"], {}).get("secret")
         if secret is None:
             continue
         local = Path(tempfile.mkdtemp(prefix=f"{mount['name']}-", dir=WORK))
-        for item in secret.get("items", []):
-            (local / item["path"]).write_text(secrets.token_hex(32))
         root = mount["mountPath"].rstrip("/")
+        for item in secret.get("items", []):
+            readers = {k for k, v in env.items() if v == f"{root}/{item['path']}"}
+            halves = {PEM_KEY_VARIABLES[k] for k in readers & set(PEM_KEY_VARIABLES)}
+            need(len(halves) <= 1, f"{root}/{item['path']} is named as a private and a public key")
+            (local / item["path"]).write_text(p256_key_pair()[halves.pop()] if halves else secrets.token_hex(32))
         env = {k: str(local) + v[len(root):] if v == root or v.startswith(root + "/") else v for k, v in env.items()}
     return env
 

@@ -3,8 +3,10 @@
 /// JWT library is (GatewayHTTP).
 public protocol IdentityAsserting: Sendable {
     /// A compact JWT saying `subject` makes this call through this gateway, for the peer whose
-    /// gateway id is `audience`; `nil` when it cannot be signed (the call goes without it).
-    func assertion(subject: String, audience: String) async -> String?
+    /// gateway id is `audience`, bound to `credential` (the `Authorization` value sent with it,
+    /// so that nobody who sees the assertion can present it with another token); `nil` when it
+    /// cannot be signed (the call goes without it).
+    func assertion(subject: String, audience: String, credential: String) async -> String?
 }
 
 extension Federation {

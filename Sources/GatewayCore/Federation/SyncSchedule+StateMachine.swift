@@ -24,8 +24,8 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
     enum Phase: Sendable, Hashable {
         /// Asked for; starts at `until` unless a listing starts sooner.
         case settling(until: Instant)
-        /// Listing now; `again` when another request came meanwhile.
-        case running(again: Bool)
+        /// Listing now, for the term `epoch`; `again` when another request came meanwhile.
+        case running(again: Bool, epoch: Int64)
     }
 
     /// How long a request waits for others to join it.
@@ -40,8 +40,9 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// Follows the node's leadership. A new term forgets the old one's times, so every upstream
-    /// is listed at once; losing the lead forgets everything (running listings still report their
-    /// end, which is then ignored).
+    /// is listed at once; losing the lead forgets everything. A listing of the old term that still
+    /// runs is not started twice; its end is then ignored (its write was fenced off), and the new
+    /// term lists that upstream at the next look.
     public mutating func lead(epoch: Int64?) {
         guard epoch != self.epoch else { return }
         self.epoch = epoch
@@ -55,7 +56,7 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
         switch phases[id] {
         case nil: phases[id] = .settling(until: now.advanced(by: settle))
         case .settling: return
-        case .running: phases[id] = .running(again: true)
+        case .running(_, let epoch): phases[id] = .running(again: true, epoch: epoch)
         }
     }
 
@@ -63,7 +64,7 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
     /// interval passed (or that this term has not listed yet). `upstreams` are the ones enabled
     /// and reachable now; requests for others are dropped.
     public mutating func next(now: Instant, upstreams: [Upstream]) -> [String] {
-        guard epoch != nil else { return [] }
+        guard let epoch else { return [] }
         let known = Set(upstreams.map(\.id))
         var start: [String] = []
         for upstream in upstreams {
@@ -82,17 +83,24 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
         for id in phases.keys where !known.contains(id) {
             if case .settling = phases[id] { phases[id] = nil }
         }
-        for id in start { phases[id] = .running(again: false) }
+        for id in lastSync.keys where !known.contains(id) { lastSync[id] = nil }
+        for id in start { phases[id] = .running(again: false, epoch: epoch) }
         return start
     }
 
     /// A listing ended (whether or not it succeeded: a failing upstream is left to the health
     /// checks until its interval comes round again). Returns whether to list it again at once.
     public mutating func finished(_ id: String, now: Instant) -> Bool {
-        guard case .running(let again) = phases[id] else { return false }
+        guard case .running(let again, let term) = phases[id] else { return false }
+        guard term == epoch else {
+            // Begun in a term that ended: nothing it wrote counts; the current term (if any)
+            // lists the upstream itself.
+            phases[id] = nil
+            return false
+        }
         lastSync[id] = now
         if again {
-            phases[id] = .running(again: false)
+            phases[id] = .running(again: false, epoch: term)
             return true
         }
         phases[id] = nil

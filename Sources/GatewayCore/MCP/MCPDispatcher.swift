@@ -247,7 +247,9 @@ public struct MCPDispatcher: Sendable {
         )
         let hops = try identity.federation.onwardHops(received: context.hops)
         let gateway = catalog.snapshot.gatewaysByID[target.gatewayID]
-        if let gateway, !gateway.reachable {
+        // Stdio upstreams run one process per node: each node's own supervisor fails their calls
+        // at once when it gave up, and one node's crash must not stop the others' calls.
+        if let gateway, !gateway.reachable, gateway.transport != .stdio {
             throw JSONRPCError(
                 code: .upstreamError,
                 message: "Upstream '\(gateway.name)' is unreachable (it failed its health checks); try again later",
@@ -262,9 +264,11 @@ public struct MCPDispatcher: Sendable {
         target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
         target.forwardedHeaders.append(ForwardedHeader(name: Federation.hopsHeader, value: String(hops)))
         if let identityAsserter, let peer = gateway?.peerGatewayID,
+            let credential = target.auth.headers.first(where: { $0.name.lowercased() == "authorization" })?.value,
             let assertion = await identityAsserter.assertion(
                 subject: context.onBehalfOf ?? context.principal,
-                audience: peer
+                audience: peer,
+                credential: credential
             )
         {
             target.forwardedHeaders.append(ForwardedHeader(name: Federation.identityHeader, value: assertion))

@@ -145,6 +145,27 @@ public struct Registry: Sendable {
         return gateway
     }
 
+    /// Whether `items` are what the snapshot already holds for the gateway (same definitions
+    /// under the same upstream names and URIs; ids aside). Definitions are compared as the store
+    /// writes them: a number read back from the store may come back as another JSON number type.
+    static func sameItems(_ items: GatewayItems, in snapshot: CatalogSnapshot, gatewayID: String) -> Bool {
+        func keyed<Item>(_ list: [Item], _ key: (Item) -> String, _ value: (Item) -> JSONObject) -> [String: String] {
+            Dictionary(
+                list.map { (key($0), JSONValue.object(value($0)).serializedString) },
+                uniquingKeysWith: { first, _ in first }
+            )
+        }
+        let contents = snapshot.contents
+        return keyed(items.tools, \.originalName, \.definition)
+            == keyed(contents.tools.filter { $0.gatewayID == gatewayID }, \.originalName, \.definition)
+            && keyed(items.prompts, \.originalName, \.definition)
+                == keyed(contents.prompts.filter { $0.gatewayID == gatewayID }, \.originalName, \.definition)
+            && keyed(items.resources, \.uri, \.definition)
+                == keyed(contents.resources.filter { $0.gatewayID == gatewayID }, \.uri, \.definition)
+            && keyed(items.resourceTemplates, \.uriTemplate, \.definition)
+                == keyed(contents.resourceTemplates.filter { $0.gatewayID == gatewayID }, \.uriTemplate, \.definition)
+    }
+
     /// Updates an upstream; a changed URL, transport or credentials means discovery again.
     public func updateGateway(id: String, _ update: GatewayUpdate) async throws -> GatewayRecord {
         let snapshot = catalog.snapshot
@@ -245,6 +266,13 @@ public struct Registry: Sendable {
         gateway.reachable = true
         gateway.lastSeen = Timestamp.now()
         let items = try makeItems(for: gateway, discovered: discovered, previous: snapshot, snapshot: snapshot)
+        if let current = snapshot.gatewaysByID[id], current.reachable,
+            current.capabilities.serializedString == gateway.capabilities.serializedString,
+            current.protocolVersion == gateway.protocolVersion, Self.sameItems(items, in: snapshot, gatewayID: id)
+        {
+            // Nothing changed: no write, and no catalog reload on every node for nothing.
+            return true
+        }
         let refreshed = gateway
         let written = try await write {
             try await store.updateGateway(refreshed, items: items, ifUnchangedSince: basis, fencingEpoch: fencingEpoch)
@@ -447,10 +475,12 @@ public struct Registry: Sendable {
         guard !federation.gatewayID.isEmpty,
             Federation.peerGatewayID(in: discovered.capabilities) == federation.gatewayID
         else { return }
-        throw RegistryError.invalid(
+        var error = RegistryError.invalid(
             "url",
             "\(url) is this gateway itself (gateway id \(federation.gatewayID)); a gateway cannot federate with itself"
         )
+        error.isSelfRegistration = true
+        throw error
     }
 
     /// Why a discovered item's title or description keeps it out of the catalog, or `nil`.

@@ -18,6 +18,8 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The offending field, for ``Code/invalidField``.
     public var field: String?
+    /// The URL is this gateway itself (or a node of its own cluster): never worth trying again.
+    public var isSelfRegistration = false
 
     public init(_ code: Code, _ message: String, field: String? = nil) {
         self.code = code

@@ -71,9 +71,11 @@ public struct BearerAuthMiddleware<Context: AuthenticatedRequestContext>: Router
             )
             throw ProblemError(.forbidden, "This token may only reach the MCP endpoints of server \(server)")
         }
-        if let identities, let assertion = request.headers[BearerAuth.identityHeader] {
+        if let identities, let assertion = request.headers[BearerAuth.identityHeader], let header,
+            BearerAuth.isMCPEndpoint(request.uri.path)
+        {
             do {
-                let (caller, gateway) = try await identities.verify(assertion)
+                let (caller, gateway) = try await identities.verify(assertion, credential: header)
                 principal.onBehalfOf = caller
                 principal.assertedBy = gateway
                 context.logger[metadataKey: "auth.on_behalf_of"] = .string(principal.accountable)
@@ -119,6 +121,18 @@ enum BearerAuth {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count == 3, parts[0] == "servers", parts[1] == server else { return false }
         return ["mcp", "sse", "message", "ws"].contains(parts[2])
+    }
+
+    /// The MCP endpoints, where identity assertions are honoured (attribution of calls; never
+    /// on the REST API, whose audit names the token's subject).
+    static func isMCPEndpoint(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard let last = parts.last else { return false }
+        switch parts.count {
+        case 1: return ["mcp", "rpc", "sse", "message", "ws"].contains(last)
+        case 3: return parts[0] == "servers" && ["mcp", "sse", "message", "ws"].contains(last)
+        default: return false
+        }
     }
 
     static func unauthorized(_ detail: String) -> ProblemError {

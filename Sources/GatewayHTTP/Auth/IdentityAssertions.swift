@@ -1,9 +1,12 @@
+import Crypto
+import ExtrasBase64
 import Foundation
 import GatewayCore
 import JWTKit
 
 /// The claims of an identity assertion: `sub` the caller, `iss` the federating gateway's id,
-/// `aud` the peer's gateway id, valid for a minute.
+/// `aud` the peer's gateway id, `bnd` the SHA-256 (base64url) of the `Authorization` value it
+/// travels with, valid for a minute.
 struct IdentityClaims: JWTPayload {
     var sub: SubjectClaim
     var iss: IssuerClaim
@@ -11,6 +14,15 @@ struct IdentityClaims: JWTPayload {
     var exp: ExpirationClaim
     var iat: IssuedAtClaim
     var jti: IDClaim
+    var bnd: String
+
+    /// The binding of a credential: base64url SHA-256 of the `Authorization` header value.
+    static func binding(of credential: String) -> String {
+        Base64.encodeToString(
+            bytes: Array(SHA256.hash(data: Array(credential.utf8))),
+            options: [.base64UrlAlphabet, .omitPaddingCharacter]
+        )
+    }
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
@@ -38,9 +50,10 @@ public final class IdentityAsserter: IdentityAsserting {
         self.issuer = issuer
     }
 
-    public func assertion(subject: String, audience: String) async -> String? {
+    public func assertion(subject: String, audience: String, credential: String) async -> String? {
         let now = Date()
-        let key = subject + "\u{0}" + audience
+        let binding = IdentityClaims.binding(of: credential)
+        let key = subject + "\u{0}" + audience + "\u{0}" + binding
         if let cached = recent.value(for: key), cached.expiry.timeIntervalSince(now) > Self.lifetime / 2 {
             return cached.token
         }
@@ -50,7 +63,8 @@ public final class IdentityAsserter: IdentityAsserting {
             aud: AudienceClaim(value: [audience]),
             exp: ExpirationClaim(value: now.addingTimeInterval(Self.lifetime)),
             iat: IssuedAtClaim(value: now),
-            jti: IDClaim(value: UUID().uuidString.lowercased())
+            jti: IDClaim(value: UUID().uuidString.lowercased()),
+            bnd: binding
         )
         guard let token = try? await keys.sign(claims) else { return nil }
         recent.store((token, claims.exp.value), for: key)
@@ -75,8 +89,12 @@ public final class IdentityVerifier: Sendable {
         self.audience = audience
     }
 
-    /// The caller an assertion names and the gateway that made it.
-    public func verify(_ token: String) async throws(AuthenticationError) -> (subject: String, gateway: String) {
+    /// The caller an assertion names and the gateway that made it; `credential` is the
+    /// `Authorization` value the request presented, which the assertion must be bound to.
+    public func verify(
+        _ token: String,
+        credential: String
+    ) async throws(AuthenticationError) -> (subject: String, gateway: String) {
         guard TokenAuthority.headerAlgorithm(of: token) == "ES256" else {
             throw AuthenticationError(message: "the identity assertion is not an ES256 JWT")
         }
@@ -86,6 +104,9 @@ public final class IdentityVerifier: Sendable {
         } catch {
             throw AuthenticationError(message: "the identity assertion is invalid or expired")
         }
+        guard claims.bnd == IdentityClaims.binding(of: credential) else {
+            throw AuthenticationError(message: "the identity assertion was made for another token")
+        }
         guard claims.aud.value.contains(audience) else {
             throw AuthenticationError(message: "the identity assertion is for another gateway")
         }
@@ -93,7 +114,9 @@ public final class IdentityVerifier: Sendable {
         else {
             throw AuthenticationError(message: "the identity assertion's lifetime is not accepted")
         }
-        guard !claims.sub.value.isEmpty, claims.sub.value.utf8.count <= 255, claims.iss.value.utf8.count <= 128 else {
+        guard !claims.sub.value.isEmpty, claims.sub.value.utf8.count <= 255, claims.iss.value.utf8.count <= 128,
+            !claims.sub.value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw AuthenticationError(message: "the identity assertion names no acceptable subject")
         }
         return (claims.sub.value, claims.iss.value)

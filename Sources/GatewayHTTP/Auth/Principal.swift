@@ -17,7 +17,8 @@ public struct Principal: Sendable, Hashable {
     public var readsMetricsOnly = false
     /// The caller behind a federating gateway's token, from a verified identity assertion
     /// (`MCP-Gateway-Identity`): `subject` is the peer gateway's token, this is who it calls for.
-    /// Rate limits count it, logs and audit entries name it; access is still the token's.
+    /// Rate limits count it and request logs name it; access (and the audit log's actor) is
+    /// still the token's.
     public var onBehalfOf: String?
     /// The gateway id of the federating gateway that asserted ``onBehalfOf``.
     public var assertedBy: String?

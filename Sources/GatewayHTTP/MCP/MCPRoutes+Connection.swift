@@ -6,11 +6,14 @@ extension MCPRoutes {
     /// Handles one message from a connection-bound client. Everything the gateway answers goes to
     /// `send` (responses as essential messages); forwarded calls run concurrently, so a slow tool
     /// does not hold up the session's other requests. Returns the error when the message could not
-    /// be read.
+    /// be read. `hops` and `onBehalfOf` are what the message's own HTTP request said (a legacy SSE
+    /// `POST /message` from a peer gateway): the hop count and the caller vouched for.
     @discardableResult
     func receive(
         _ bytes: [UInt8],
         in session: ConnectionSession,
+        hops: String? = nil,
+        onBehalfOf: String? = nil,
         send: @escaping @Sendable (_ message: [UInt8], _ essential: Bool) -> OutboundQueue.PushResult,
         logger: Logger
     ) async -> JSONRPCError? {
@@ -53,7 +56,9 @@ extension MCPRoutes {
             var context = MCPRequestContext(
                 protocolVersion: negotiated.protocolVersion,
                 serverID: session.serverID,
-                principal: session.subject
+                principal: session.subject,
+                hops: hops,
+                onBehalfOf: onBehalfOf
             )
             guard MCPDispatcher.isForwarded(method) else {
                 respond(await dispatcher.handle(message, context: context, logger: logger).bytes)

@@ -69,6 +69,8 @@ extension MCPRoutes {
         let failure = await receive(
             bytes,
             in: session,
+            hops: Self.hops(of: request),
+            onBehalfOf: context.principal?.onBehalfOf,
             send: { message, essential in
                 streams.deliver(message, session: key, stream: "g", essential: essential)
             },

@@ -42,7 +42,7 @@ public struct RESTRoutes: Sendable {
         audit?.record(
             AuditEntry(
                 at: .now(),
-                actor: context.principal?.accountable ?? "anonymous",
+                actor: context.principal?.subject ?? "anonymous",
                 action: action,
                 targetType: type,
                 targetID: id,

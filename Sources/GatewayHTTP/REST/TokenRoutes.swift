@@ -96,7 +96,7 @@ public struct TokenRoutes: Sendable {
         audit?.record(
             AuditEntry(
                 at: .now(),
-                actor: principal.accountable,
+                actor: principal.subject,
                 action: "token.revoke",
                 targetType: "token",
                 targetID: id,
@@ -156,7 +156,7 @@ public struct TokenRoutes: Sendable {
         audit?.record(
             AuditEntry(
                 at: .now(),
-                actor: principal.accountable,
+                actor: principal.subject,
                 action: "token.create",
                 targetType: "token",
                 targetID: issued.id,

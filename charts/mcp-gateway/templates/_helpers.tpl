@@ -130,6 +130,23 @@ Secret reaches the pods; a subPath mount would never be updated). */}}
 /var/run/secrets/mcp-gateway/federation-tokens
 {{- end }}
 
+{{/* The identity propagation keys (federation.identityPropagation), mounted the same way. */}}
+{{- define "mcp-gateway.identityPrivateKeyDir" -}}
+/var/run/secrets/mcp-gateway/identity-private-key
+{{- end }}
+
+{{- define "mcp-gateway.identityPrivateKeyFile" -}}
+{{ include "mcp-gateway.identityPrivateKeyDir" . }}/private.pem
+{{- end }}
+
+{{- define "mcp-gateway.identityTrustedKeyDir" -}}
+/var/run/secrets/mcp-gateway/identity-trusted-key
+{{- end }}
+
+{{- define "mcp-gateway.identityTrustedKeyFile" -}}
+{{ include "mcp-gateway.identityTrustedKeyDir" . }}/trusted.pem
+{{- end }}
+
 {{/* Whether this release registers peers by itself (federation.peers or discovery). */}}
 {{- define "mcp-gateway.federating" -}}
 {{- if or .Values.federation.peers .Values.federation.discovery.dnsName }}true{{ end }}
@@ -158,5 +175,12 @@ Secret reaches the pods; a subPath mount would never be updated). */}}
 {{- fail (printf "federation.peers names the peer %q twice" .name) }}
 {{- end }}
 {{- $peerNames = append $peerNames .name }}
+{{- end }}
+{{- $identity := .Values.federation.identityPropagation }}
+{{- if and $identity.enabled (not (and $identity.privateKeySecret.name $identity.privateKeySecret.key)) }}
+{{- fail "federation.identityPropagation.enabled needs federation.identityPropagation.privateKeySecret.name and .key (the Secret with the PEM P-256 private key): the gateway refuses to start with IDENTITY_PROPAGATION_ENABLED and no IDENTITY_PROPAGATION_PRIVATE_KEY_FILE" }}
+{{- end }}
+{{- if and $identity.trustedKeySecret.name (not $identity.trustedKeySecret.key) }}
+{{- fail "federation.identityPropagation.trustedKeySecret.name needs .key (the key holding the PEM public key)" }}
 {{- end }}
 {{- end }}
