@@ -379,6 +379,14 @@ func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throw
     }
 }
 
+/// Reads the identity propagation keys as `serve` does (for `mcpgateway check-config`): a key
+/// that is not a P-256 key in PEM stops it with the reason.
+public func checkIdentityKeys(_ configuration: GatewayConfiguration) async throws {
+    let probe = Federation(gatewayID: "check-config", name: configuration.federation.name)
+    _ = try await identityAsserter(configuration, federation: probe)
+    _ = try await identityVerifier(configuration, federation: probe)
+}
+
 /// The signer of identity assertions to peers, when `IDENTITY_PROPAGATION_ENABLED`.
 func identityAsserter(
     _ configuration: GatewayConfiguration,

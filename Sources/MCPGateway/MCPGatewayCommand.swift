@@ -225,6 +225,7 @@ struct CheckConfig: AsyncParsableCommand {
         let configuration = options.load()
         do {
             _ = try await tokenAuthority(configuration)
+            try await checkIdentityKeys(configuration)
         } catch {
             fail("\(error)")
         }

@@ -11,15 +11,25 @@ call that crossed more gateways than FEDERATION_MAX_HOPS allows.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import subprocess
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
+import jwt as pyjwt
 import pytest
-from mcp.types import ElicitResult, TextContent
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from mcp.types import CreateMessageResult, ElicitResult, TextContent
 
 import mcp_helpers as h
 
@@ -337,9 +347,6 @@ def test_bad_federation_settings_stop_start_up(tmp_path: Path) -> None:
 
 
 def ec_key_pair(directory: Path) -> tuple[Path, Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     key = ec.generate_private_key(ec.SECP256R1())
     private = directory / "identity.pem"
     public = directory / "identity.pub.pem"
@@ -381,17 +388,12 @@ def test_identity_propagation_lets_a_peer_count_each_caller(members: dict[str, M
                     succeeded += reply.get("result", {}).get("content", [{}])[0].get("text") == user
         return succeeded
 
-    import uuid
 
     assert calls(a) == 30, "each caller behind a has a bucket of its own on b"
     assert calls(c) < 30, "without identity propagation every caller behind c shares c's token's bucket"
     # An assertion is bound to the token it travels with, and honoured on MCP endpoints only.
-    import jwt as pyjwt
 
     def assertion(credential: str) -> str:
-        import base64
-        import hashlib
-
         now = int(time.time())
         binding = base64.urlsafe_b64encode(hashlib.sha256(credential.encode()).digest()).rstrip(b"=").decode()
         claims = {"sub": "mallory@example.com", "iss": a.gateway_id(), "aud": [b.gateway_id()], "iat": now,
@@ -419,13 +421,6 @@ def test_identity_propagation_lets_a_peer_count_each_caller(members: dict[str, M
 
 @pytest.mark.timeout(150)
 def test_sampling_logging_subscriptions_and_cancellation_cross_a_peer(members: dict[str, Member], tmp_path: Path) -> None:
-    import json
-    import threading
-    import uuid
-
-    import anyio
-    from mcp.types import CreateMessageResult
-
     a = add(members, tmp_path, "a")
     b = add(members, tmp_path, "b")
     a.register_peer("peer-b", b)
@@ -506,3 +501,24 @@ def test_a_re_listing_that_finds_nothing_new_writes_nothing(members: dict[str, M
     assert "fresh2" in call_text(a, h.prefixed("a-local", "grow"), {"name": "fresh2"})
     h.wait_until(lambda: h.prefixed("a-local", "fresh2") in a.tool_names() or None, timeout=10, what="the new tool")
     assert last_seen() != before, "a listing that found something new is written"
+
+
+def test_identity_keys_of_the_wrong_kind_are_refused_by_check_config_and_serve(tmp_path: Path) -> None:
+    rsa_key = tmp_path / "rsa.pem"
+    rsa_key.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    private, _ = ec_key_pair(tmp_path)
+    binary = h.check_gateway_binary()
+    base = h.gateway_env(h.free_port(), tmp_path, h.random_secret())
+
+    def check(**extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(binary), "check-config"], env=dict(base, **extra), capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+
+    good = check(IDENTITY_PROPAGATION_ENABLED="true", IDENTITY_PROPAGATION_PRIVATE_KEY_FILE=str(private))
+    assert good.returncode == 0 and "configuration ok" in good.stdout, good.stderr
+    bad = check(IDENTITY_PROPAGATION_ENABLED="true", IDENTITY_PROPAGATION_PRIVATE_KEY_FILE=str(rsa_key))
+    assert bad.returncode == 2 and "P-256" in bad.stderr, (bad.returncode, bad.stderr)
+    with pytest.raises(RuntimeError, match="P-256"):
+        h.start_gateway(tmp_path / "serve", extra_env={"IDENTITY_PROPAGATION_TRUSTED_KEY_FILE": str(rsa_key)},
+                        ready_timeout=10)
