@@ -101,4 +101,14 @@ import Testing
         #expect(!again(&schedule, "a", at: 1700))
         #expect(schedule.nextDeadline(upstreams: [a, b]) == at(11_700))
     }
+
+    @Test func aNewTermListsAtMostSoManyAtOnce() {
+        var schedule = Schedule(maximumRunning: 2)
+        schedule.lead(epoch: 1)
+        let many = (1...5).map { Schedule.Upstream(id: "u\($0)", interval: .seconds(60)) }
+        #expect(started(&schedule, at: 0, many) == ["u1", "u2"])
+        #expect(started(&schedule, at: 10, many).isEmpty, "two running: the others wait")
+        #expect(!again(&schedule, "u1", at: 20))
+        #expect(started(&schedule, at: 30, many) == ["u3"])
+    }
 }

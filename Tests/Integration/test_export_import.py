@@ -30,6 +30,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
             h.ok_json(api.post("/gateways", json={
                 "name": "Credentialed", "url": stack.upstream.url, "transport": stack.upstream.gateway_transport,
                 "auth_type": "bearer", "auth_token": SECRET}), 200, 201)
+            exported = next(g for g in h.list_rest(api, "gateways") if g["name"] == "Exported")
+            h.ok_json(api.put(f"/gateways/{exported['id']}", json={"sync_interval": 42}))
             tools = {t["name"]: t["id"] for t in h.list_rest(api, "tools")}
             h.ok_json(api.post("/servers", json={
                 "name": "Curated", "description": "two tools",
@@ -78,6 +80,7 @@ def test_export_is_contextforge_shaped_and_holds_no_secret(source: h.Stack, tmp_
     gateways = {g["name"]: g for g in document["entities"]["gateways"]}
     assert set(gateways) == {"Exported", "Second", "Credentialed"}
     assert gateways["Second"]["is_active"] is False and gateways["Exported"]["is_active"] is True
+    assert gateways["Exported"]["sync_interval"] == 42 and "sync_interval" not in gateways["Second"]
     assert gateways["Credentialed"]["auth_type"] == "bearer" and "auth_value" not in gateways["Credentialed"]
     assert document["metadata"]["secrets_omitted"] == [{"gateway": "Credentialed", "field": "auth_value"}]
     [server] = document["entities"]["servers"]
@@ -102,6 +105,9 @@ def test_import_recreates_the_registrations_on_another_gateway(
     assert report["progress"] == {"total": 4, "processed": 4, "created": 4, "updated": 0, "skipped": 0, "failed": 0}
     assert any("Credentialed" in w and "credentials are not in the file" in w for w in report["warnings"])
     assert state(target) == state(source.gateway)
+    with h.rest_client(target) as api:
+        intervals = {g["name"]: g["syncInterval"] for g in h.list_rest(api, "gateways")}
+    assert intervals["Exported"] == 42 and intervals["Credentialed"] is None, intervals
     # The imported virtual server serves the same tools over MCP.
     with h.rest_client(target) as api:
         [server] = h.list_rest(api, "servers")

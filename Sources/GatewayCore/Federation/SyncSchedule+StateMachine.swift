@@ -30,13 +30,16 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
 
     /// How long a request waits for others to join it.
     public let settle: Duration
+    /// Most listings at once (a new term lists every upstream: not all in the same instant).
+    public let maximumRunning: Int
     private(set) var phases: [String: Phase] = [:]
     private(set) var lastSync: [String: Instant] = [:]
     /// The leader term the schedule belongs to; `nil` when this node does not lead.
     public private(set) var epoch: Int64?
 
-    public init(settle: Duration = .milliseconds(250)) {
+    public init(settle: Duration = .milliseconds(250), maximumRunning: Int = 8) {
         self.settle = settle
+        self.maximumRunning = max(1, maximumRunning)
     }
 
     /// Follows the node's leadership. A new term forgets the old one's times, so every upstream
@@ -61,8 +64,9 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// The upstreams to list now, each marked running: settled requests, and upstreams whose
-    /// interval passed (or that this term has not listed yet). `upstreams` are the ones enabled
-    /// and reachable now; requests for others are dropped.
+    /// interval passed (or that this term has not listed yet), at most ``maximumRunning`` at once
+    /// (the others wait for a later look). `upstreams` are the ones enabled and reachable now;
+    /// requests for others are dropped.
     public mutating func next(now: Instant, upstreams: [Upstream]) -> [String] {
         guard let epoch else { return [] }
         let known = Set(upstreams.map(\.id))
@@ -84,6 +88,8 @@ public struct SyncSchedule<Instant: InstantProtocol>: Sendable where Instant.Dur
             if case .settling = phases[id] { phases[id] = nil }
         }
         for id in lastSync.keys where !known.contains(id) { lastSync[id] = nil }
+        let running = phases.values.filter { if case .running = $0 { true } else { false } }.count
+        start = Array(start.prefix(max(0, maximumRunning - running)))
         for id in start { phases[id] = .running(again: false, epoch: epoch) }
         return start
     }

@@ -78,6 +78,7 @@ public enum ExportDocument {
             ("is_active", .bool(record.enabled)),
             ("tags", []),
         ])
+        if let seconds = record.syncInterval { object["sync_interval"] = .int(Int64(seconds)) }
         if record.auth.type != UpstreamAuth.none.type {
             object["auth_type"] = .string(record.auth.type)
             omitted.append(["gateway": .string(record.name), "field": "auth_value"])
