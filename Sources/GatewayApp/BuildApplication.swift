@@ -140,6 +140,7 @@ func wireGateway(
         federation: federation
     )
     try await registry.reload()
+    let identityKeys = try await IdentityKeys(configuration, federation: federation)
     let dispatcher = MCPDispatcher(
         catalog: catalog,
         upstream: upstream,
@@ -147,7 +148,7 @@ func wireGateway(
         upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
         identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion, federation: federation),
         rules: configuration.security.validation,
-        identityAsserter: try await identityAsserter(configuration, federation: federation)
+        identityAsserter: identityKeys.asserter
     )
     let authority = try await tokenAuthority(configuration)
     authority.revocations.load(try await store.activeRevocations(now: .now()))
@@ -170,14 +171,13 @@ func wireGateway(
     }
     router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
     let rateCounter = coordination.rateCounter
-    let identities = try await identityVerifier(configuration, federation: federation)
     addAuthentication(
         to: router,
         configuration,
         authority: authority,
         audit: audit,
         counter: rateCounter,
-        identities: identities
+        identities: identityKeys.verifier
     )
     let clientSlots = ClientSlots(limit: configuration.security.maximumConcurrentRequests)
     router.add(middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(slots: clientSlots))
@@ -262,7 +262,7 @@ func wireGateway(
                     authority: authority,
                     audit: audit,
                     counter: rateCounter,
-                    identities: identities
+                    identities: identityKeys.verifier
                 )
             },
             configuration: .init(http1: http1)
@@ -376,40 +376,6 @@ func tlsConfiguration(_ files: (certificateFile: String, keyFile: String)) throw
         return tls
     } catch {
         throw ConfigurationError("CERT_FILE/KEY_FILE cannot be used as a PEM certificate chain and private key")
-    }
-}
-
-/// Reads the identity propagation keys as `serve` does (for `mcpgateway check-config`): a key
-/// that is not a P-256 key in PEM stops it with the reason.
-public func checkIdentityKeys(_ configuration: GatewayConfiguration) async throws {
-    let probe = Federation(gatewayID: "check-config", name: configuration.federation.name)
-    _ = try await identityAsserter(configuration, federation: probe)
-    _ = try await identityVerifier(configuration, federation: probe)
-}
-
-/// The signer of identity assertions to peers, when `IDENTITY_PROPAGATION_ENABLED`.
-func identityAsserter(
-    _ configuration: GatewayConfiguration,
-    federation: Federation
-) async throws -> IdentityAsserter? {
-    guard let pem = configuration.federation.identitySigningKey else { return nil }
-    do {
-        return try await IdentityAsserter(privateKeyPEM: pem, issuer: federation.gatewayID)
-    } catch {
-        throw ConfigurationError("IDENTITY_PROPAGATION_PRIVATE_KEY_FILE is not a PEM P-256 (ES256) private key")
-    }
-}
-
-/// The checker of identity assertions from a trusted federating gateway, when configured.
-func identityVerifier(
-    _ configuration: GatewayConfiguration,
-    federation: Federation
-) async throws -> IdentityVerifier? {
-    guard let pem = configuration.federation.trustedIdentityKey else { return nil }
-    do {
-        return try await IdentityVerifier(publicKeyPEM: pem, audience: federation.gatewayID)
-    } catch {
-        throw ConfigurationError("IDENTITY_PROPAGATION_TRUSTED_KEY_FILE is not a PEM P-256 (ES256) public key")
     }
 }
 

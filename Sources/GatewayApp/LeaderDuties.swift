@@ -54,19 +54,12 @@ final class LeaderDuties: Service, Sendable {
     }
 
     func run() async throws {
-        var lastRound: ContinuousClock.Instant?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: min(interval, .seconds(1)))
-            guard let epoch = coordinator.leaderEpoch() else {
-                lastRound = nil
-                await failures.reset()
-                continue
-            }
-            let now = ContinuousClock.now
-            if let lastRound, now - lastRound < interval { continue }
-            lastRound = now
-            await cancelWhenGracefulShutdown { await self.checkAll(epoch: epoch) }
-        }
+        await whileLeading(
+            coordinator,
+            every: interval,
+            notLeading: { await self.failures.reset() },
+            round: { epoch in await self.checkAll(epoch: epoch) }
+        )
     }
 
     func checkAll(epoch: Int64) async {

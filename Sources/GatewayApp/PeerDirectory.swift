@@ -29,19 +29,7 @@ final class PeerDirectory: Service, Sendable {
     }
 
     func run() async throws {
-        var last: (epoch: Int64, at: ContinuousClock.Instant)?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let epoch = coordinator.leaderEpoch() {
-                let due = last.map { $0.epoch != epoch || $0.at.duration(to: .now) >= interval } ?? true
-                if due {
-                    last = (epoch, .now)
-                    await cancelWhenGracefulShutdown { await self.round() }
-                }
-            } else {
-                last = nil
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
+        await whileLeading(coordinator, every: interval, round: { _ in await self.round() })
     }
 
     func round() async {

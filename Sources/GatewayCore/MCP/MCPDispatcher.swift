@@ -257,11 +257,12 @@ public struct MCPDispatcher: Sendable {
             )
         }
         var target = target
-        // The upstream's own credentials win over a client header of the same name, and the hop
-        // count is this gateway's to set.
-        let ours = [Federation.hopsHeader.lowercased(), Federation.identityHeader.lowercased()]
-        let taken = Set(target.auth.headers.map { $0.name.lowercased() } + ours)
-        target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
+        if !context.forwardedHeaders.isEmpty {
+            // The upstream's own credentials win over a client header of the same name (the
+            // federation headers never get this far: ``HeaderPassthrough/forbidden``).
+            let taken = Set(target.auth.headers.map { $0.name.lowercased() })
+            target.forwardedHeaders = context.forwardedHeaders.filter { !taken.contains($0.name.lowercased()) }
+        }
         target.forwardedHeaders.append(ForwardedHeader(name: Federation.hopsHeader, value: String(hops)))
         if let identityAsserter, let peer = gateway?.peerGatewayID,
             let credential = target.auth.headers.first(where: { $0.name.lowercased() == "authorization" })?.value,

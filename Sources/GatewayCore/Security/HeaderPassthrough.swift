@@ -17,13 +17,15 @@ public struct HeaderPassthrough: Sendable, Equatable {
     /// Lower-cased names allowed through.
     public let names: Set<String>
 
-    /// Names that may never be passed through: credentials, hop-by-hop and framing headers, and
-    /// the protocol's own headers, which the gateway sets for its upstream session.
+    /// Names that may never be passed through: credentials, hop-by-hop and framing headers, the
+    /// protocol's own headers, which the gateway sets for its upstream session, and federation's
+    /// (the hop count and identity assertion are this gateway's to set).
     public static let forbidden: Set<String> = [
         "authorization", "proxy-authorization", "cookie", "set-cookie", "host", "content-length", "content-type",
         "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "accept",
         "accept-encoding", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
         "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+        Federation.hopsHeader.lowercased(), Federation.identityHeader.lowercased(),
     ]
 
     /// Why `names` cannot be an allow list, or `nil`.
