@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "MCPGateway",
             dependencies: [
-                "GatewayApp", "GatewayCore", "GatewayHTTP", "GatewayTranslate",
+                "GatewayApp", "GatewayCore", "GatewayAuth", "GatewayHTTP", "GatewayTranslate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -61,7 +61,8 @@ let package = Package(
         .target(
             name: "GatewayApp",
             dependencies: [
-                "GatewayCore", "GatewayHTTP", "GatewayStore", "GatewayCluster", "GatewayUpstream",
+                "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayHTTP", "GatewayStore", "GatewayCluster",
+                "GatewayUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -78,7 +79,7 @@ let package = Package(
         .target(
             name: "GatewayHTTP",
             dependencies: [
-                "GatewayCore",
+                "GatewayCore", "GatewayAuth", "GatewaySession",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -99,7 +100,7 @@ let package = Package(
         .target(
             name: "GatewayTranslate",
             dependencies: [
-                "GatewayCore", "GatewayHTTP",
+                "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -108,6 +109,38 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Tokens, session ids, identity assertions and the audit trail: no HTTP, no I/O but the
+        // audit sink's.
+        .target(
+            name: "GatewayAuth",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Client sessions for every transport: the session engine, streams and replay, calls in
+        // flight, requests to clients, subscriptions, log levels, cross-node session traffic.
+        .target(
+            name: "GatewaySession",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Doubles for tests: a manual clock, an in-memory cluster bus, a scripted upstream.
+        .target(
+            name: "GatewayTesting",
+            dependencies: ["GatewayCore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -188,14 +221,15 @@ let package = Package(
         .testTarget(
             name: "GatewayStoreTests",
             dependencies: [
-                "GatewayStore", "GatewayCore", "GatewayCluster", .product(name: "Logging", package: "swift-log"),
+                "GatewayStore", "GatewayCore", "GatewayCluster", "GatewayTesting",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayClusterTests",
             dependencies: [
-                "GatewayCluster",
+                "GatewayCluster", "GatewayTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
@@ -212,9 +246,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GatewaySessionTests",
+            dependencies: [
+                "GatewaySession", "GatewayCore", "GatewayTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatewayHTTPTests",
             dependencies: [
-                "GatewayHTTP", "GatewayCore", "GatewayApp", "GatewayStore",
+                "GatewayHTTP", "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayApp", "GatewayStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,7 +1,9 @@
 import Foundation
+import GatewayAuth
 import GatewayCluster
 import GatewayCore
 import GatewayHTTP
+import GatewaySession
 import GatewayStore
 import GatewayUpstream
 import Hummingbird
@@ -328,7 +330,7 @@ func wireGateway(
             )
         )
     }
-    if coordination.bus != nil { services.append(SessionBusListener(routes: mcp)) }
+    if coordination.bus != nil { services.append(SessionBusListener(routes: mcp, logger: logger)) }
     if configuration.security.adminAPIEnabled {
         services.append(
             adminApplication(

@@ -1,6 +1,8 @@
+import GatewayAuth
 import GatewayCluster
 import GatewayCore
 import GatewayHTTP
+import GatewaySession
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -117,9 +119,10 @@ struct ShutdownAnnouncer: Service {
 /// Acts on session traffic from other nodes (events for streams held here, answers, cancels).
 struct SessionBusListener: Service {
     let routes: MCPRoutes
+    let logger: Logger
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await routes.serveBus() }
+        await cancelWhenGracefulShutdown { await routes.engine.serveBus(logger: logger) }
     }
 }
 

@@ -1,6 +1,7 @@
 import GatewayCluster
 import GatewayCore
 import GatewayHTTP
+import GatewaySession
 import Metrics
 
 /// The gauges that describe state rather than events, read when Prometheus scrapes instead of

@@ -1,4 +1,5 @@
 import GatewayHTTP
+import GatewaySession
 import ServiceLifecycle
 
 /// Ends the resource subscriptions of stateful sessions whose `SESSION_TTL` passed, on an
@@ -9,6 +10,6 @@ struct SubscriptionExpiry: Service {
     let interval: Duration
 
     func run() async throws {
-        await periodically(every: interval) { routes.endExpiredSubscriptions() }
+        await periodically(every: interval) { routes.engine.endExpiredSubscriptions() }
     }
 }

@@ -1,5 +1,6 @@
 import GatewayCore
 import GatewayHTTP
+import GatewaySession
 import Logging
 import ServiceLifecycle
 import Synchronization

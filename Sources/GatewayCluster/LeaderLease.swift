@@ -2,17 +2,10 @@ import GatewayCore
 import Synchronization
 
 /// The leader lease in Redis: `SET NX PX` to take it (with a new fencing epoch from `INCR`, in the
-/// same script), compare-and-extend to keep it, compare-and-delete to give it up. This node
-/// believes it leads only until the last successful renewal plus the TTL (less a margin for clock
-/// drift), so a paused node stops acting as leader before anyone else can take over.
+/// same script), compare-and-extend to keep it, compare-and-delete to give it up. The term logic
+/// (how long this node believes it leads, when the store's epoch is read) is
+/// ``LeaseStateMachine``; this runs its actions against Redis and the store, outside its lock.
 final class LeaderLease: Sendable {
-    struct Term: Sendable {
-        var value: String
-        var epoch: Int64
-        var since: Int64
-        var validUntil: ContinuousClock.Instant
-    }
-
     static let acquireScript = """
         if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[2]) then
           local epoch = redis.call('INCR', KEYS[2])
@@ -49,8 +42,8 @@ final class LeaderLease: Sendable {
     /// The newest epoch the store has seen: a new term starts above it (Redis may have lost its
     /// counter in a restart without persistence).
     let epochFloor: @Sendable () async throws -> Int64
-    private let term = Mutex<Term?>(nil)
-    private let floor = Mutex<(value: Int64, at: ContinuousClock.Instant)?>(nil)
+    private let machine: Mutex<LeaseStateMachine<ContinuousClock.Instant>>
+    private let clock = ContinuousClock()
 
     init(
         redis: RedisClient,
@@ -65,82 +58,63 @@ final class LeaderLease: Sendable {
         self.epochKey = keyPrefix + "leader:epoch"
         self.ttl = ttl
         self.epochFloor = epochFloor
-    }
-
-    /// The store's epoch, read at most every ten seconds (a new term is claimed in the store
-    /// anyway, and refused there if it is not newer).
-    private func currentFloor() async -> Int64? {
-        let now = ContinuousClock.now
-        if let cached = floor.withLock({ $0 }), now - cached.at < .seconds(10) { return cached.value }
-        guard let value = try? await epochFloor() else { return nil }
-        floor.withLock { $0 = (value, now) }
-        return value
+        self.machine = Mutex(LeaseStateMachine(ttl: ttl))
     }
 
     /// Reads the store's epoch afresh next time (a term was refused there).
     func forgetFloor() {
-        floor.withLock { $0 = nil }
+        machine.withLock { $0.forgetFloor() }
     }
 
     /// The current term's epoch while it is valid.
     var epoch: Int64? {
-        let now = ContinuousClock.now
-        return term.withLock { term in
-            guard let current = term, now < current.validUntil else { return nil }
-            return current.epoch
-        }
+        let now = clock.now
+        return machine.withLock { $0.epoch(at: now) }
     }
 
     /// Takes the lease if it is free, or renews it if held. Returns whether this node leads, and
     /// whether it just became leader.
     func tick() async throws -> (leading: Bool, newTerm: Bool) {
-        let started = ContinuousClock.now
-        let margin = ttl / 10
+        let started = clock.now
+        var action = machine.withLock { $0.startRound(at: started) }
+        if action == .readFloor {
+            let floor = try? await epochFloor()
+            action = machine.withLock { $0.floorRead(floor, at: started) }
+        }
         let milliseconds = RESPArgument(ttl.milliseconds)
-        if let held = term.withLock({ $0 }) {
+        switch action {
+        case .none, .readFloor:
+            return (false, false)
+        case .renew(let value):
             let reply: RESPValue
             do {
                 reply = try await redis.eval(
                     Self.extendScript,
                     keys: [leaderKey],
-                    arguments: [.init(held.value), milliseconds]
+                    arguments: [.init(value), milliseconds]
                 )
             } catch {
-                // Unknown outcome: keep believing only until the last renewal runs out.
-                if ContinuousClock.now >= held.validUntil { term.withLock { $0 = nil } }
+                let now = clock.now
+                machine.withLock { $0.renewalFailed(at: now) }
                 throw error
             }
-            if reply.integer == 1 {
-                term.withLock { $0?.validUntil = started + ttl - margin }
-                return (true, false)
-            }
-            term.withLock { $0 = nil }
-            return (false, false)
+            let standing = machine.withLock { $0.renewed(reply.integer == 1, startedAt: started) }
+            return (standing.leading, standing.newTerm)
+        case .acquire(let floor):
+            let now = Timestamp.now().millisecondsSince1970
+            let arguments: [RESPArgument] = [
+                .init(nodeID), milliseconds, .init(now), .init(floor), .init(Self.epochRetention.milliseconds),
+            ]
+            let reply = try await redis.eval(Self.acquireScript, keys: [leaderKey, epochKey], arguments: arguments)
+            let standing = machine.withLock { $0.acquired(reply.string, startedAt: started) }
+            return (standing.leading, standing.newTerm)
         }
-        // Without the store's epoch no term is sought: it could not be claimed anyway.
-        guard let floor = await currentFloor() else { return (false, false) }
-        let now = Timestamp.now().millisecondsSince1970
-        let reply = try await redis.eval(
-            Self.acquireScript,
-            keys: [leaderKey, epochKey],
-            arguments: [.init(nodeID), milliseconds, .init(now), .init(floor), .init(Self.epochRetention.milliseconds)]
-        )
-        guard let value = reply.string, let parsed = Self.parse(value) else { return (false, false) }
-        term.withLock {
-            $0 = Term(value: value, epoch: parsed.epoch, since: parsed.since, validUntil: started + ttl - margin)
-        }
-        return (true, true)
     }
 
     /// Gives the lease up (graceful shutdown), so a successor need not wait for the TTL.
     func release() async {
-        guard
-            let held = term.withLock({ current -> Term? in
-                defer { current = nil }
-                return current
-            })
-        else { return }
-        _ = try? await redis.eval(Self.releaseScript, keys: [leaderKey], arguments: [.init(held.value)])
+        guard let value = machine.withLock({ $0.release() }) else { return }
+        _ = try? await redis.eval(Self.releaseScript, keys: [leaderKey], arguments: [.init(value)])
     }
 
     /// The leader as recorded in Redis (whoever it is).
@@ -152,8 +126,6 @@ final class LeaderLease: Sendable {
 
     /// `<node>|<epoch>|<since>`.
     static func parse(_ value: String) -> (id: String, epoch: Int64, since: Int64)? {
-        let parts = value.split(separator: "|")
-        guard parts.count == 3, let epoch = Int64(parts[1]), let since = Int64(parts[2]) else { return nil }
-        return (String(parts[0]), epoch, since)
+        LeaseStateMachine<ContinuousClock.Instant>.parse(value)
     }
 }

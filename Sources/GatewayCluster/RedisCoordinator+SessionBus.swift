@@ -68,7 +68,7 @@ extension RedisCoordinator: SessionBus {
 
     /// The keys and arguments of ``takeOverScript`` and ``refreshScript`` for a stream.
     func registration(_ stream: HeldStream, now: Int64) -> (keys: [String], arguments: [RESPArgument]) {
-        let isGet = stream.stream == "g"
+        let isGet = stream.stream == StreamName.get
         return (
             [streamKey(stream.session, stream.stream), getStreamsKey],
             [
@@ -114,7 +114,18 @@ extension RedisCoordinator: SessionBus {
         held.withLock { held in
             if let found = held.first(where: { $0.session == session && $0.stream == stream }) { held.remove(found) }
         }
+        // A connection-bound session ends with its connection: other nodes answer its POSTs 404 at once.
+        guard stream == StreamName.connection else { return }
+        let key = streamKey(session, stream)
+        let holder = shortID
+        Task { [redis] in _ = try? await redis.eval(Self.forgetScript, keys: [key], arguments: [.init(holder)]) }
     }
+
+    /// Deletes a stream's record if this node is still its holder.
+    static let forgetScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        return 0
+        """
 
     public func forward(_ event: LoggedEvent, session: String) {
         forwarder.enqueue(ForwardedEvent(session: session, event: event))
@@ -155,11 +166,7 @@ extension RedisCoordinator: SessionBus {
     }
 
     public func forwardAnswer(id: JSONRPCID, owner: String, reply: UpstreamReply) {
-        // Ids of requests to clients are "gw-<short id>-<n>" (PendingClientRequests).
-        let text = String(decoding: id.raw, as: UTF8.self)
-        guard text.hasPrefix("\"gw-"), text.count > 13 else { return }
-        let holder = String(text.dropFirst(4).prefix(8))
-        guard holder != shortID else { return }
+        guard let holder = ClientRequestID.node(of: id), holder != shortID else { return }
         var payload = Array("answer\t\(owner)\t".utf8) + id.raw
         switch reply {
         case .result(let bytes): payload += Array("\tr\t".utf8) + bytes

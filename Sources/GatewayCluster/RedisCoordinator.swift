@@ -53,6 +53,8 @@ public final class RedisCoordinator: Coordinator, Service {
     private let leaderRounds = Atomic<Int>(0)
     /// Streams of client sessions attached on this node.
     let held = Mutex<Set<HeldStream>>([])
+    /// Messages posted to other nodes' connection-bound sessions, awaiting their verdict.
+    let postAcks = PostAcknowledgements()
     /// Session traffic from other nodes.
     let sessionMessages = LocalBroadcast<SessionBusMessage>(buffering: .unbounded)
     /// Events for streams held by other nodes, forwarded in order once they are in the log.
@@ -278,7 +280,7 @@ public final class RedisCoordinator: Coordinator, Service {
     // MARK: - Announcements
 
     private func received(_ payload: [UInt8]) async {
-        if receivedSessionMessage(payload) { return }
+        if receivedEnvelope(payload) || receivedSessionMessage(payload) { return }
         let parts = payload.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map {
             String(decoding: $0, as: UTF8.self)
         }

@@ -1,5 +1,7 @@
+import GatewayAuth
 import GatewayCore
 import GatewayHTTP
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import Logging

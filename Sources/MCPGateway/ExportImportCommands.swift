@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import GatewayApp
+import GatewayAuth
 import GatewayCore
 import GatewayHTTP
 import NIOCore

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayApp
+import GatewayAuth
 import GatewayCore
 import GatewayHTTP
 import GatewayTranslate

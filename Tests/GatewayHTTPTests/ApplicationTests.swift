@@ -1,5 +1,6 @@
 import Foundation
 import GatewayApp
+import GatewayAuth
 import GatewayCore
 import GatewayHTTP
 import HTTPTypes

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 import GatewayCore
 import GatewayHTTP
 import JWTKit

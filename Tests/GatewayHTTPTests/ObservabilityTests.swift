@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 import Logging
 import Testing
 import Tracing

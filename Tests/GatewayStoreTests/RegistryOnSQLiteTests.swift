@@ -2,76 +2,10 @@ import Foundation
 import GatewayCluster
 import GatewayCore
 import GatewayStore
+import GatewayTesting
 import Logging
 import Synchronization
 import Testing
-
-/// An upstream double that answers discovery with a fixed catalog (or fails), and records what
-/// was forwarded. The registry's real upstream behaviour is covered by the integration tests.
-final class ScriptedUpstream: UpstreamClient {
-    let tools: Mutex<[String]>
-    let failing: Bool
-    /// While set, discovery announces that it started and waits until the gate opens.
-    let gate = Mutex<DiscoveryGate?>(nil)
-
-    init(tools: [String], failing: Bool = false) {
-        self.tools = Mutex(tools)
-        self.failing = failing
-    }
-
-    func discover(_ target: UpstreamTarget, timeout: Duration) async throws -> DiscoveredCatalog {
-        if failing { throw UpstreamError(.unreachable, "cannot connect") }
-        if let gate = gate.withLock({ $0 }) { await gate.pass() }
-        let names = tools.withLock { $0 }
-        return DiscoveredCatalog(
-            // A float default: the store writes 0.0 as 0 and reads it back as an integer.
-            tools: names.map {
-                JSONObject([
-                    ("name", .string($0)),
-                    ("inputSchema", ["type": "object", "properties": ["delay": ["default": .double(0)]]]),
-                ])
-            },
-            resources: [JSONObject([("uri", "data://r"), ("name", "r")])],
-            resourceTemplates: [],
-            prompts: [JSONObject([("name", "p")])],
-            capabilities: ["tools": [:]],
-            protocolVersion: "2025-11-25",
-            serverInfo: [:]
-        )
-    }
-
-    func forward(
-        _ target: UpstreamTarget,
-        method: String,
-        params: [UInt8]?,
-        timeout: Duration,
-        relay: (any UpstreamCallRelay)?
-    ) async throws -> UpstreamReply { .result(Array("{}".utf8)) }
-
-    func release(gatewayID: String) async {}
-
-    var events: AsyncStream<UpstreamEvent> { AsyncStream { $0.finish() } }
-}
-
-/// Holds one discovery in the middle: `started` yields when it arrives, `open()` lets it go on.
-final class DiscoveryGate: Sendable {
-    let started: AsyncStream<Void>
-    private let startedContinuation: AsyncStream<Void>.Continuation
-    private let opened: AsyncStream<Void>
-    private let openContinuation: AsyncStream<Void>.Continuation
-
-    init() {
-        (started, startedContinuation) = AsyncStream.makeStream()
-        (opened, openContinuation) = AsyncStream.makeStream()
-    }
-
-    func pass() async {
-        startedContinuation.yield()
-        for await _ in opened { return }
-    }
-
-    func open() { openContinuation.yield() }
-}
 
 @Suite struct RegistryOnSQLiteTests {
     /// Runs `body` with a registry on a fresh (or the given) SQLite file, closing the store after.

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp.types import TextContent
+from mcp.types import CreateMessageResult, TextContent
 
 import cluster_servers
 import mcp_helpers as h
@@ -281,6 +281,66 @@ def test_the_official_client_through_round_robin(cluster: Cluster) -> None:
 
     h.run(body)
     assert progress == [1, 2, 3], progress
+
+
+def test_the_official_legacy_sse_client_through_round_robin(cluster: Cluster) -> None:
+    """`GET /sse` holds the session's stream on one node; every `POST /message` (requests, and the
+    answer to a sampling request) lands on whichever node nginx picks, with no affinity."""
+    assert cluster.nginx is not None
+    url = f"{cluster.nginx.base_url}/sse"
+
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        prompt = params.messages[0].content.text
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text=prompt[::-1]), model="m")
+
+    async def body() -> None:
+        async with h.connect(url, token=cluster.token, mode="legacy", transport="sse", sampling_callback=sample) as client:
+            tools = await h.list_all(client, "tools")
+            assert cluster.tool("echo") in {t.name for t in tools}
+            for index in range(6):
+                result = await client.call_tool(cluster.tool("echo"), {"text": f"sse{index}"})
+                assert isinstance(result.content[0], TextContent) and result.content[0].text == f"sse{index}"
+            for index in range(3):
+                result = await client.call_tool(cluster.tool("ask_sampling"), {"prompt": f"abc{index}"})
+                assert isinstance(result.content[0], TextContent), result
+                assert result.content[0].text == f"sampled: {index}cba", result
+
+    h.run(body)
+
+
+def test_a_legacy_sse_post_is_404_on_every_node_when_no_node_holds_the_session(cluster: Cluster) -> None:
+    assert cluster.nginx is not None
+    with httpx.Client(base_url=cluster.nginx.base_url, headers=cluster.auth, timeout=30.0) as http:
+        with http.stream("GET", "/sse") as stream:
+            # Kept referenced: a line iterator that is collected closes the stream.
+            lines = stream.iter_lines()
+            endpoint = next(line for line in lines if line.startswith("data:"))[5:].strip()
+            for index in range(len(cluster.nodes)):
+                with node_client(cluster, index) as node:
+                    unknown = node.post("/message?session_id=0123456789abcdef", json=h.request("ping", None, 2))
+                    assert unknown.status_code == 404, unknown.text
+                    unreadable = node.post(endpoint, content=b"{not json", headers={"Content-Type": "application/json"})
+                    assert unreadable.status_code == 400, unreadable.text
+                    accepted = node.post(endpoint, json=h.request("ping", None, 3))
+                    assert accepted.status_code == 202, accepted.text
+            # Every ping, whichever node it was posted to, is answered on the one stream.
+            answered: list[Any] = []
+            for line in lines:
+                message = json.loads(line[5:]) if line.startswith("data:") else None
+                if isinstance(message, dict) and message.get("id") == 3:
+                    answered.append(message)
+                if len(answered) == len(cluster.nodes):
+                    break
+            assert answered == [{"jsonrpc": "2.0", "id": 3, "result": {}}] * len(cluster.nodes), answered
+        # The stream is closed: no node holds the session any more.
+        for index in range(len(cluster.nodes)):
+            with node_client(cluster, index) as node:
+                gone = h.wait_until(
+                    lambda: node.post(endpoint, json=h.request("ping", None, 4)).status_code == 404 or None,
+                    timeout=5,
+                    what=f"node {index} to forget the closed session",
+                )
+                assert gone
 
 
 def test_a_rest_change_reaches_every_node_within_a_second(cluster: Cluster) -> None:

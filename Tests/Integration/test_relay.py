@@ -250,3 +250,26 @@ def test_set_level_rejects_unknown_levels(env: h.Stack) -> None:
         headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION}
         reply = h.rpc(http, env.gateway.mcp_url, h.request("logging/setLevel", {"level": "loud"}, 3), headers=headers)
         assert reply.error_code(3) == -32602
+
+
+def test_a_2025_03_26_batch_sets_the_log_level_and_subscribes(env: h.Stack) -> None:
+    """A batch goes through the same session engine as single messages: `logging/setLevel` in it
+    sets the level the session's later calls are filtered by, `resources/subscribe` is answered
+    by the gateway (not "method not found")."""
+    with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {env.gateway.token}"}) as http:
+        session_id, _ = h.legacy_initialize(http, env.gateway.mcp_url, version="2025-03-26")
+        headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-03-26"}
+        batch = [
+            h.request("logging/setLevel", {"level": "warning"}, 1),
+            h.request("resources/subscribe", {"uri": "data://nope"}, 2),
+            h.request("resources/subscribe", {}, 3),
+        ]
+        reply = h.rpc(http, env.gateway.mcp_url, batch, headers=headers)
+        assert reply.status == 200, reply.raw
+        assert reply.response(1)["result"] == {}, reply.messages
+        assert reply.error_code(2) == -32002, reply.messages
+        assert reply.error_code(3) == -32602, reply.messages
+        call = h.request("tools/call", {"name": env.tool("chatty"), "arguments": {}}, 4)
+        streamed = h.rpc(http, env.gateway.mcp_url, call, headers={**headers, "Accept": h.ACCEPT_BOTH})
+        levels = [m["params"]["level"] for m in streamed.messages if m.get("method") == "notifications/message"]
+        assert levels == ["warning", "error"], streamed.messages

@@ -42,6 +42,11 @@ public struct MCPDispatcher: Sendable {
     public struct Reply: Sendable {
         public var bytes: [UInt8]
         public var errorCode: JSONRPCError.Code?
+
+        public init(bytes: [UInt8], errorCode: JSONRPCError.Code? = nil) {
+            self.bytes = bytes
+            self.errorCode = errorCode
+        }
     }
 
     /// Handles one request and returns the complete JSON-RPC response.

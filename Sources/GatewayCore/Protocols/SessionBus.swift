@@ -22,6 +22,65 @@ public protocol SessionBus: Sendable {
     func orphanedGetStreams() async -> [(session: String, serverID: String?)]
     /// What other nodes sent to this one, for as long as the caller iterates (one consumer).
     func incoming() -> AsyncStream<SessionBusMessage>
+    /// Hands a message posted for a connection-bound session (legacy SSE `POST /message`) that
+    /// this node does not hold to the node holding its connection, and waits briefly for that
+    /// node's verdict; ``PostOutcome/notFound`` when no node holds it.
+    func post(_ message: PostedMessage) async -> PostOutcome
+    /// This node's verdict on a message another node posted to it (``SessionBusMessage/posted(_:ticket:)``).
+    func acknowledge(_ ticket: PostTicket, _ outcome: PostOutcome)
+}
+
+/// A message a client posted for a connection-bound session, with what its HTTP request said.
+public struct PostedMessage: Sendable, Codable, Equatable {
+    /// The session's key (`session_id`).
+    public var session: String
+    /// The authenticated subject of the POST; the session must be theirs.
+    public var subject: String
+    /// The virtual server of the endpoint posted to, or `nil` for `/message`.
+    public var serverID: String?
+    /// The POST's ``Federation/hopsHeader``.
+    public var hops: String?
+    /// The caller a peer gateway vouched for on the POST.
+    public var onBehalfOf: String?
+    /// The JSON-RPC message, as posted (already checked to parse).
+    public var message: String
+
+    public init(
+        session: String,
+        subject: String,
+        serverID: String?,
+        hops: String?,
+        onBehalfOf: String?,
+        message: String
+    ) {
+        self.session = session
+        self.subject = subject
+        self.serverID = serverID
+        self.hops = hops
+        self.onBehalfOf = onBehalfOf
+        self.message = message
+    }
+}
+
+/// What the node holding a connection-bound session did with a posted message.
+public enum PostOutcome: String, Sendable, Codable {
+    /// Handed to the session (its answer goes out on the session's stream).
+    case accepted
+    /// No such session here, or not the poster's: the POST is answered 404.
+    case notFound
+    /// The holding node did not answer in time: the POST is answered 503 and may be retried.
+    case unavailable
+}
+
+/// Names a posted message awaiting its verdict: the posting node's short id and a number.
+public struct PostTicket: Sendable, Codable, Hashable {
+    public var node: String
+    public var number: Int
+
+    public init(node: String, number: Int) {
+        self.node = node
+        self.number = number
+    }
 }
 
 /// A message from another node about a session.
@@ -36,4 +95,7 @@ public enum SessionBusMessage: Sendable {
     case ended(session: String)
     /// Another node took over this stream of the session: let this node's connection to it go.
     case released(session: String, stream: String)
+    /// A message posted on another node for a connection-bound session held here; answer with
+    /// ``SessionBus/acknowledge(_:_:)``.
+    case posted(PostedMessage, ticket: PostTicket)
 }

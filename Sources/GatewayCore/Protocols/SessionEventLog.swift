@@ -25,7 +25,7 @@ public struct LoggedEvent: Sendable {
             sequence >= 0
         else { return nil }
         let stream = String(eventID[..<dash])
-        guard stream == "g" || (stream.first == "c" && Int(stream.dropFirst()) != nil) else { return nil }
+        guard stream == StreamName.get || (stream.first == "c" && Int(stream.dropFirst()) != nil) else { return nil }
         return (stream, sequence)
     }
 }

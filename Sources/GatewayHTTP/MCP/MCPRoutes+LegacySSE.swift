@@ -1,4 +1,6 @@
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -33,7 +35,7 @@ extension MCPRoutes {
             serverID: serverID,
             protocolVersion: ProtocolVersions.legacySSE
         )
-        guard runtime.connections.insert(session) else {
+        guard await engine.open(session, reachable: true) else {
             return MCPReply.error(
                 JSONRPCError.invalidRequest("too many open SSE sessions on this node; retry later"),
                 status: .serviceUnavailable
@@ -46,7 +48,7 @@ extension MCPRoutes {
             logger.warning("SSE stream closed: the client does not read its answers")
             channel.close(promise: nil)
         }
-        runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
+        runtime.streams.attach(queue, session: session.key, stream: StreamName.get, serverID: serverID)
         let endpoint = (serverID.map { "/servers/\($0)" } ?? "") + "/message?session_id=\(session.key)"
         let routes = self
         // The session ends with its stream.
@@ -54,29 +56,79 @@ extension MCPRoutes {
             opening: [ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n")],
             queue: queue,
             keepAlive: runtime.keepAlive
-        ) { _ in routes.endConnectionSession(session) }
+        ) { _ in routes.engine.end(session: session.key) }
     }
 
+    /// A message for a session: handled here if this node holds the session's stream, otherwise
+    /// handed through the cluster bus to the node that does (no affinity needed); 404 when no
+    /// node holds it.
     func postLegacyMessage(_ request: Request, context: GatewayRequestContext, serverID: String?) async -> Response {
-        guard let key = request.uri.queryParameters.get("session_id"), let session = runtime.connections[key],
-            session.subject == (context.principal?.subject ?? "anonymous"), session.serverID == serverID
-        else {
-            return MCPReply.error(JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound)
-        }
+        let subject = context.principal?.subject ?? "anonymous"
+        let notFound = MCPReply.error(
+            JSONRPCError(code: .invalidRequest, message: "Session not found"),
+            status: .notFound
+        )
+        guard let key = request.uri.queryParameters.get("session_id") else { return notFound }
+        let local = runtime.connections[key]
+        if let local, local.subject != subject || local.serverID != serverID { return notFound }
+        guard local != nil || runtime.bus != nil else { return notFound }
         let bytes: [UInt8]
         do { bytes = try await body(of: request) } catch { return error.response }
-        let streams = runtime.streams
-        let failure = await receive(
+        if let local {
+            let failure = await engine.receive(
+                bytes,
+                in: local,
+                hops: Self.hops(of: request),
+                onBehalfOf: context.principal?.onBehalfOf,
+                logger: context.logger
+            )
+            if let failure { return MCPReply.error(failure, status: .badRequest) }
+            return MCPReply.accepted()
+        }
+        return await postElsewhere(
             bytes,
-            in: session,
+            key: key,
+            subject: subject,
+            serverID: serverID,
+            request: request,
+            context: context
+        )
+    }
+
+    /// Hands a message to the node holding the session (cluster mode), and answers as it says.
+    func postElsewhere(
+        _ bytes: [UInt8],
+        key: String,
+        subject: String,
+        serverID: String?,
+        request: Request,
+        context: GatewayRequestContext
+    ) async -> Response {
+        guard let bus = runtime.bus else {
+            return MCPReply.error(JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound)
+        }
+        // Unreadable messages are refused here; the holding node gets only messages it can read.
+        do { _ = try SessionEngine.connectionMessage(bytes, maximumDepth: jsonDepth) } catch {
+            return MCPReply.error(error, status: .badRequest)
+        }
+        let posted = PostedMessage(
+            session: key,
+            subject: subject,
+            serverID: serverID,
             hops: Self.hops(of: request),
             onBehalfOf: context.principal?.onBehalfOf,
-            send: { message, essential in
-                streams.deliver(message, session: key, stream: "g", essential: essential)
-            },
-            logger: context.logger
+            message: String(decoding: bytes, as: UTF8.self)
         )
-        if let failure { return MCPReply.error(failure, status: .badRequest) }
-        return MCPReply.accepted()
+        switch await bus.post(posted) {
+        case .accepted:
+            return MCPReply.accepted()
+        case .notFound:
+            return MCPReply.error(JSONRPCError(code: .invalidRequest, message: "Session not found"), status: .notFound)
+        case .unavailable:
+            return MCPReply.error(
+                JSONRPCError.internalError("the node holding this session did not answer; retry"),
+                status: .serviceUnavailable
+            )
+        }
     }
 }

@@ -1,4 +1,6 @@
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -78,10 +80,10 @@ extension MCPRoutes {
         let key = "listen-" + SessionSealer.newKey()
         for uri in filter.resourceURIs {
             // A URI no upstream serves is honored and never fires, as the SDK server does.
-            _ = await subscribe(uri: uri, session: key, serverID: serverID)
+            _ = await engine.subscribe(uri: uri, session: key, serverID: serverID)
         }
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
-        runtime.streams.attach(queue, session: key, stream: "g", serverID: serverID)
+        runtime.streams.attach(queue, session: key, stream: StreamName.get, serverID: serverID)
         let meta = JSONValue.object(JSONObject([(Self.subscriptionIDKey, (try? JSONScanner.parse(id.raw)) ?? .null)]))
         let acknowledged = JSONValue.object(JSONObject([("notifications", filter.honored), ("_meta", meta)]))
         let opening = JSONRPCMessage.notificationBytes(
@@ -93,7 +95,7 @@ extension MCPRoutes {
         // The subscription ends with the response, even if its body never runs.
         let cleanup = ResponseCleanup { _ in
             routes.runtime.streams.forget(session: key)
-            routes.endSubscriptions(of: key)
+            routes.engine.endSubscriptions(of: key)
         }
         return Response(
             status: .ok,

@@ -1,4 +1,6 @@
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import Hummingbird
 
 /// `POST /rpc`: plain JSON-RPC, one request per call, no session, answered as JSON. Only MCP
@@ -14,22 +16,29 @@ extension MCPRoutes {
         do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch {
             return MCPReply.error(error, status: .badRequest)
         }
-        guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
-        let version = ProtocolVersions.latestStateful
-        if method == "initialize" {
-            let negotiated = ProtocolVersions.negotiate(ParamsRewriter.stringMember("protocolVersion", in: message))
-            let result = dispatcher.initializeResult(protocolVersion: negotiated)
-            return MCPReply.json(JSONRPCMessage.responseBytes(id: message.id ?? .null, result: result))
-        }
+        guard message.kind == .request, message.method != nil else { return MCPReply.accepted() }
         let mcpContext = MCPRequestContext(
-            protocolVersion: version,
+            protocolVersion: ProtocolVersions.latestStateful,
             serverID: nil,
             principal: context.principal?.subject ?? "anonymous",
             forwardedHeaders: forwardedHeaders(of: request),
             hops: Self.hops(of: request),
             onBehalfOf: context.principal?.onBehalfOf
         )
-        let reply = await dispatcher.handle(message, context: mcpContext, logger: context.logger)
+        let reply: MCPDispatcher.Reply
+        switch await engine.handle(
+            message,
+            from: .plain,
+            context: mcpContext,
+            logger: context.logger,
+            sink: { _ in
+                SessionEngine.CallSink(send: nil)
+            }
+        ) {
+        case .answered(let answered): reply = answered
+        case .running(let call): reply = await call.value
+        case .consumed, .unexpectedAnswer: return MCPReply.accepted()
+        }
         return MCPReply.json(reply.bytes)
     }
 }

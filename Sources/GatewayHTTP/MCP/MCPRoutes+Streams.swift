@@ -1,4 +1,6 @@
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -35,7 +37,7 @@ extension MCPRoutes {
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
         var replayed: [StreamEvent] = []
         var opening: StreamEvent?
-        var stream = "g"
+        var stream = StreamName.get
         var ended = false
         if let lastEventID = request.headers[Self.lastEventIDHeader] {
             guard let (named, _) = LoggedEvent.parse(eventID: lastEventID) else {
@@ -47,18 +49,16 @@ extension MCPRoutes {
             stream = named
             // Attach before reading the buffer, so nothing sent in between is lost (what arrives
             // twice is skipped by sequence).
-            ended = !streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
-            // Cluster: other nodes forward to this node from now on (recorded before the read).
-            await runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
-            let replay = await streams.replay(session: facts.key, after: lastEventID)
+            ended = await !engine.attach(queue, session: facts.key, stream: stream, serverID: serverID)
+            let replay = await engine.replay(session: facts.key, after: lastEventID)
             replayed = replay?.events ?? []
             ended = ended || replay?.completed == true
         } else {
-            streams.attach(queue, session: facts.key, stream: stream, serverID: serverID)
-            await runtime.bus?.attached(session: facts.key, stream: stream, serverID: serverID)
+            _ = await engine.attach(queue, session: facts.key, stream: stream, serverID: serverID)
             // A priming event: an id to resume from even before the first message.
             opening = StreamEvent(
-                id: LoggedEvent(stream: "g", sequence: streams.nextSequence(), data: [], isFinal: false).eventID,
+                id: LoggedEvent(stream: StreamName.get, sequence: streams.nextSequence(), data: [], isFinal: false)
+                    .eventID,
                 data: []
             )
         }
@@ -68,13 +68,9 @@ extension MCPRoutes {
         let keepAlive = runtime.keepAlive
         let session = facts.key
         let resumed = stream
-        let bus = runtime.bus
+        let engine = engine
         // Detached however the response ends, even if its body never runs.
-        let cleanup = ResponseCleanup { _ in
-            if streams.detach(queue, session: session, stream: resumed) {
-                bus?.detached(session: session, stream: resumed)
-            }
-        }
+        let cleanup = ResponseCleanup { _ in engine.detach(queue, session: session, stream: resumed) }
         return Response(
             status: .ok,
             headers: MCPReply.eventStreamHeaders(),
@@ -124,7 +120,7 @@ extension MCPRoutes {
         guard !orphans.isEmpty else { return }
         for (session, serverID) in orphans {
             let changes = Self.listChanges(from: old.view(serverID: serverID), to: new.view(serverID: serverID))
-            for change in changes { runtime.streams.deliver(change, session: session, stream: "g") }
+            for change in changes { runtime.streams.deliver(change, session: session, stream: StreamName.get) }
         }
         await runtime.streams.log.flush()
     }

@@ -1,4 +1,6 @@
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -73,11 +75,11 @@ extension MCPRoutes {
             serverID: serverID,
             protocolVersion: ProtocolVersions.latestStateful
         )
-        guard runtime.connections.insert(session) else {
+        guard await engine.open(session, reachable: false) else {
             try? await outbound.close(.unknown(1013), reason: "too many open sessions on this node; try again later")
             return
         }
-        defer { endConnectionSession(session) }
+        defer { engine.end(session: session.key) }
         let channel = context.channel
         let queue = OutboundQueue(capacity: runtime.streamCapacity, maximumBytes: runtime.streamBytes) {
             logger.warning(
@@ -86,7 +88,7 @@ extension MCPRoutes {
             )
             channel.close(promise: nil)
         }
-        runtime.streams.attach(queue, session: session.key, stream: "g", serverID: serverID)
+        runtime.streams.attach(queue, session: session.key, stream: StreamName.get, serverID: serverID)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 try? await queue.drain { event in
@@ -108,7 +110,7 @@ extension MCPRoutes {
     ) async {
         let streams = runtime.streams
         let send: @Sendable ([UInt8], Bool) -> OutboundQueue.PushResult = { bytes, essential in
-            streams.deliver(bytes, session: session.key, stream: "g", essential: essential)
+            streams.deliver(bytes, session: session.key, stream: StreamName.get, essential: essential)
         }
         do {
             for try await message in inbound.messages(maxSize: maximumWebSocketMessage) {
@@ -129,7 +131,7 @@ extension MCPRoutes {
                     _ = send(JSONRPCError.invalidRequest("send JSON-RPC as text frames").responseBytes, true)
                     continue
                 }
-                await receive(bytes, in: session, send: send, logger: logger)
+                await engine.receive(bytes, in: session, logger: logger)
             }
         } catch {
             logger.debug("websocket closed", metadata: ["error": "\(error)"])

@@ -1,6 +1,8 @@
 import ExtrasBase64
 import Foundation
+import GatewayAuth
 import GatewayCore
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -12,7 +14,9 @@ import NIOCore
 /// - 2025-11-25 and earlier (stateful): `initialize` issues a sealed `Mcp-Session-Id` that every
 ///   later request must carry; DELETE ends it.
 public struct MCPRoutes: Sendable {
-    public let dispatcher: MCPDispatcher
+    /// Handles every client message, whichever transport brought it.
+    public let engine: SessionEngine
+    public var dispatcher: MCPDispatcher { engine.dispatcher }
     /// Deepest JSON nesting accepted in a client message (VALIDATION_MAX_JSON_DEPTH).
     var jsonDepth: Int { dispatcher.rules.maximumJSONDepth }
     public let sealer: SessionSealer
@@ -20,9 +24,9 @@ public struct MCPRoutes: Sendable {
     /// Largest MCP request body accepted.
     public let maximumBodyBytes: Int
     /// The longest a stateful session lives (SESSION_TTL); ended sessions are remembered as long.
-    public let sessionTTL: Duration
+    public var sessionTTL: Duration { engine.sessionTTL }
     /// Calls in flight, requests waiting for clients, log levels.
-    public let runtime: SessionRuntime
+    public var runtime: SessionRuntime { engine.runtime }
     /// Reads request bodies within BODY_READ_TIMEOUT.
     public let bodyReader: RequestBodyReader
     /// Client headers passed to upstreams on forwarded calls, when enabled.
@@ -42,12 +46,10 @@ public struct MCPRoutes: Sendable {
     ) {
         self.passthrough = passthrough
         self.bodyReader = bodyReader
-        self.dispatcher = dispatcher
+        self.engine = SessionEngine(dispatcher: dispatcher, runtime: runtime, sessionTTL: sessionTTL)
         self.sealer = sealer
         self.coordinator = coordinator
         self.maximumBodyBytes = maximumBodyBytes
-        self.sessionTTL = sessionTTL
-        self.runtime = runtime
     }
 
     static let sessionHeader = HTTPField.Name("Mcp-Session-Id")!
@@ -196,31 +198,18 @@ public struct MCPRoutes: Sendable {
             onBehalfOf: caller
         )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
-        if MCPDispatcher.isForwarded(method) {
-            // Progress always rides the call's stream; logs only when the request asked for them.
-            let logLevel = meta.first(where: { $0.key == "io.modelcontextprotocol/logLevel" })
-                .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
-                .flatMap(LoggingLevel.init(name:))
-            let channel = CallChannel(
-                owner: "request",
-                session: nil,
-                serverID: serverID,
-                capabilities: nil,
-                logFilter: logLevel.map { .atLeast($0) } ?? .none,
-                requestScopedOnly: true
-            )
-            return await call(
-                message,
-                context: context,
-                channel: channel,
-                request: request,
-                status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },
-                logger: logger
-            )
-        }
-        let reply = await dispatcher.handle(message, context: context, logger: logger)
-        let status = reply.errorCode.map(MCPReply.statelessStatus) ?? .ok
-        return MCPReply.message(reply.bytes, status: status, request: request)
+        // Progress always rides the call's stream; logs only when the request asked for them.
+        let logLevel = meta.first(where: { $0.key == "io.modelcontextprotocol/logLevel" })
+            .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
+            .flatMap(LoggingLevel.init(name:))
+        return await handle(
+            message,
+            from: .request(logLevel: logLevel),
+            context: context,
+            request: request,
+            status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },
+            logger: logger
+        )
     }
 
     func nameHeaderMismatch(_ request: Request, message: JSONRPCMessage) -> JSONRPCError? {
@@ -280,10 +269,6 @@ public struct MCPRoutes: Sendable {
         case .success(let opened): facts = opened
         case .failure(let failure): return failure.response
         }
-        guard message.kind == .request, let method = message.method else {
-            if clientMessage(message, owner: facts.key) { return MCPReply.accepted() }
-            return MCPReply.error(Self.unexpectedAnswer(message), status: .notFound)
-        }
         let context = MCPRequestContext(
             protocolVersion: facts.protocolVersion,
             serverID: serverID,
@@ -292,35 +277,14 @@ public struct MCPRoutes: Sendable {
             hops: Self.hops(of: request),
             onBehalfOf: caller
         )
-        if method == "logging/setLevel" {
-            return MCPReply.message(setLogLevel(message, session: facts.key), request: request)
-        }
-        if method == "resources/subscribe" || method == "resources/unsubscribe" {
-            let reply = await subscription(message, session: facts.key, serverID: facts.serverID)
-            // Subscriptions end with the session's TTL, whether or not the client says goodbye.
-            runtime.subscriptions.expires(facts.key, at: facts.createdAt + sessionTTL.milliseconds)
-            return MCPReply.message(reply, request: request)
-        }
-        if MCPDispatcher.isForwarded(method) {
-            let channel = CallChannel(
-                owner: facts.key,
-                session: facts.key,
-                serverID: serverID,
-                capabilities: facts.capabilities,
-                logFilter: runtime.logLevels.level(for: facts.key).map { .atLeast($0) } ?? .all,
-                requestScopedOnly: false
-            )
-            return await call(
-                message,
-                context: context,
-                channel: channel,
-                request: request,
-                status: { _ in .ok },
-                logger: logger
-            )
-        }
-        let reply = await dispatcher.handle(message, context: context, logger: logger)
-        return MCPReply.message(reply.bytes, request: request)
+        return await handle(
+            message,
+            from: .sealed(facts),
+            context: context,
+            request: request,
+            status: { _ in .ok },
+            logger: logger
+        )
     }
 
     func batch(
@@ -356,17 +320,24 @@ public struct MCPRoutes: Sendable {
         )
         var responses: [[UInt8]] = []
         for element in elements {
-            do {
-                let message = try JSONRPCMessage(bytes: element, maximumDepth: jsonDepth)
-                if message.method == "initialize" {
-                    responses.append(
-                        JSONRPCError.invalidRequest("initialize cannot be batched", id: message.id).responseBytes
-                    )
-                } else if message.kind == .request {
-                    responses.append(await dispatcher.handle(message, context: context, logger: logger).bytes)
-                }
-            } catch {
+            let message: JSONRPCMessage
+            do { message = try JSONRPCMessage(bytes: element, maximumDepth: jsonDepth) } catch {
                 responses.append(error.responseBytes)
+                continue
+            }
+            // The same engine as single messages; calls in a batch relay nothing (the answer is one JSON array).
+            switch await engine.handle(
+                message,
+                from: .sealed(facts),
+                context: context,
+                logger: logger,
+                sink: { _ in
+                    SessionEngine.CallSink(send: nil)
+                }
+            ) {
+            case .answered(let reply): responses.append(reply.bytes)
+            case .running(let call): responses.append(await call.value.bytes)
+            case .consumed, .unexpectedAnswer: break
             }
         }
         if responses.isEmpty { return MCPReply.accepted() }
@@ -474,9 +445,7 @@ public struct MCPRoutes: Sendable {
             return failure.response
         case .success(let facts):
             try await coordinator.terminateSession(facts.key, ttl: sessionTTL)
-            runtime.logLevels.forget(facts.key)
-            runtime.streams.forget(session: facts.key)
-            endSubscriptions(of: facts.key)
+            engine.end(session: facts.key)
             return Response(status: .noContent)
         }
     }

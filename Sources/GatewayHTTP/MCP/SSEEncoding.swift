@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewaySession
 import HTTPTypes
 import Hummingbird
 import NIOCore

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 import GatewayCore
 import HTTPTypes
 import Hummingbird

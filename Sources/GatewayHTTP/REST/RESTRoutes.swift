@@ -1,3 +1,4 @@
+import GatewayAuth
 import GatewayCore
 import HTTPTypes
 import Hummingbird

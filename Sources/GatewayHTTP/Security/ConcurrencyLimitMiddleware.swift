@@ -1,3 +1,4 @@
+import GatewayAuth
 import Hummingbird
 import Synchronization
 

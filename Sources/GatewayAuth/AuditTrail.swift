@@ -14,18 +14,18 @@ import Synchronization
 /// is tried once more; what is lost either way is counted (`mcpgateway_audit_dropped_total`) and
 /// logged.
 public final class AuditTrail: Service, Sendable {
-    struct Pending {
+    package struct Pending {
         var actions: [AuditEntry] = []
         var refusals: [AuditEntry] = []
         var droppedActions = 0
         var droppedRefusals = 0
     }
 
-    let store: any AuditStore
-    let retention: Duration
-    let logger: Logger
+    package let store: any AuditStore
+    package let retention: Duration
+    package let logger: Logger
     /// Most entries waiting of each kind (operators' actions, refused requests).
-    let capacity: Int
+    package let capacity: Int
     private let pending = Mutex(Pending())
     /// Serialises flushes, so entries reach the store in the order they were recorded.
     private let flushing = AsyncMutex()
@@ -38,7 +38,7 @@ public final class AuditTrail: Service, Sendable {
     }
 
     /// Whether an entry records a refused request rather than something someone did.
-    static func isRefusal(_ entry: AuditEntry) -> Bool {
+    package static func isRefusal(_ entry: AuditEntry) -> Bool {
         entry.action == "auth.failure" || entry.action == "auth.forbidden"
     }
 
@@ -79,7 +79,7 @@ public final class AuditTrail: Service, Sendable {
     }
 
     /// Appends a batch, trying once more if the store refuses it.
-    func write(_ entries: [AuditEntry]) async {
+    package func write(_ entries: [AuditEntry]) async {
         do {
             try await store.appendAudit(entries)
             return
@@ -99,7 +99,7 @@ public final class AuditTrail: Service, Sendable {
         }
     }
 
-    static func countDropped(_ count: Int, kind: String, logger: Logger) {
+    package static func countDropped(_ count: Int, kind: String, logger: Logger) {
         guard count > 0 else { return }
         Counter(label: "mcpgateway_audit_dropped_total", dimensions: [("reason", "queue_full_\(kind)")])
             .increment(by: count)

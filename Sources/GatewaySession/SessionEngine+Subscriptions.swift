@@ -3,9 +3,9 @@ import GatewayCore
 /// `resources/subscribe` and `resources/unsubscribe` in stateful sessions: the gateway keeps who
 /// watches what and holds one upstream subscription per resource; `notifications/resources/updated`
 /// reaches the subscribers' GET streams (see ``SessionRuntime/resourceUpdated(gatewayID:uri:notification:)``).
-extension MCPRoutes {
+extension SessionEngine {
     /// Answers a subscribe or unsubscribe of `session` (on the endpoint of `serverID`).
-    func subscription(_ message: JSONRPCMessage, session: String, serverID: String?) async -> [UInt8] {
+    package func subscription(_ message: JSONRPCMessage, session: String, serverID: String?) async -> [UInt8] {
         let id = message.id ?? .null
         guard let uri = ParamsRewriter.stringMember("uri", in: message) else {
             return JSONRPCError.invalidParams("\"uri\" is required and must be a string", id: id).responseBytes
@@ -19,7 +19,7 @@ extension MCPRoutes {
     }
 
     /// Subscribes `session` to `uri`: the upstream is asked when nobody else watches it.
-    func subscribe(uri: String, session: String, serverID: String?) async -> JSONRPCError? {
+    package func subscribe(uri: String, session: String, serverID: String?) async -> JSONRPCError? {
         guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else {
             return JSONRPCError(code: .resourceNotFound, message: "Resource not found", data: ["uri": .string(uri)])
         }
@@ -54,7 +54,7 @@ extension MCPRoutes {
         }
     }
 
-    func unsubscribe(uri: String, session: String, serverID: String?) {
+    package func unsubscribe(uri: String, session: String, serverID: String?) {
         guard let target = dispatcher.catalog.snapshot.view(serverID: serverID)?.resourceTarget(for: uri) else {
             return
         }
@@ -63,7 +63,7 @@ extension MCPRoutes {
     }
 
     /// The session ended: its subscriptions go, and upstreams are released where it was the last.
-    func endSubscriptions(of session: String) {
+    package func endSubscriptions(of session: String) {
         for key in runtime.subscriptions.removeAll(session: session) { releaseUpstream(key) }
     }
 
@@ -76,7 +76,7 @@ extension MCPRoutes {
 
     /// Tells the upstream nobody watches the resource any more (in the background; a failure
     /// only means a few needless updates).
-    func releaseUpstream(_ key: ResourceSubscriptions.Key) {
+    package func releaseUpstream(_ key: ResourceSubscriptions.Key) {
         guard let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID] else { return }
         let target = gateway.target
         let params: JSONValue = ["uri": .string(key.uri)]

@@ -29,7 +29,7 @@ public enum TokenSigning: Sendable {
     }
 
     /// The key collection: the signing key when there is one, else the verifying key.
-    func keys() async throws -> JWTKeyCollection {
+    package func keys() async throws -> JWTKeyCollection {
         let keys = JWTKeyCollection()
         switch self {
         case .hs256(let secret):

@@ -2,13 +2,13 @@ import Synchronization
 
 /// Which client sessions subscribed to which resource of which upstream. The upstream is asked
 /// once per resource (by the first subscriber) and released by the last.
-final class ResourceSubscriptions: Sendable {
-    struct Key: Hashable, Sendable {
+package final class ResourceSubscriptions: Sendable {
+    package struct Key: Hashable, Sendable {
         var gatewayID: String
         var uri: String
     }
 
-    struct State {
+    package struct State {
         var sessionsByResource: [Key: Set<String>] = [:]
         var resourcesBySession: [String: Set<Key>] = [:]
         /// When each stateful session's TTL ends (milliseconds since 1970); connection-bound
@@ -17,15 +17,15 @@ final class ResourceSubscriptions: Sendable {
     }
 
     /// Most subscriptions one session may hold (`MCP_MAX_SUBSCRIPTIONS_PER_SESSION`).
-    let perSessionLimit: Int
+    package let perSessionLimit: Int
     private let state = Mutex(State())
 
-    init(perSessionLimit: Int = 1000) {
+    package init(perSessionLimit: Int = 1000) {
         self.perSessionLimit = perSessionLimit
     }
 
     /// Records when `session` expires (a stateful session's creation plus `SESSION_TTL`).
-    func expires(_ session: String, at milliseconds: Int64) {
+    package func expires(_ session: String, at milliseconds: Int64) {
         state.withLock { state in
             if state.resourcesBySession[session] != nil { state.expiries[session] = milliseconds }
         }
@@ -33,7 +33,7 @@ final class ResourceSubscriptions: Sendable {
 
     /// Removes the subscriptions of every session whose TTL ended by `now` (milliseconds since
     /// 1970); returns the resources nobody watches any more.
-    func removeExpired(now: Int64) -> [Key] {
+    package func removeExpired(now: Int64) -> [Key] {
         state.withLock { state in
             let expired = state.expiries.filter { $0.value <= now }.map(\.key)
             var released: [Key] = []
@@ -47,7 +47,7 @@ final class ResourceSubscriptions: Sendable {
         }
     }
 
-    enum Added {
+    package enum Added {
         /// The first subscriber: the upstream must be asked.
         case first
         /// Others already subscribed (or this session already had).
@@ -55,7 +55,7 @@ final class ResourceSubscriptions: Sendable {
         case overLimit
     }
 
-    func add(_ key: Key, session: String) -> Added {
+    package func add(_ key: Key, session: String) -> Added {
         state.withLock { state in
             if state.resourcesBySession[session]?.contains(key) == true { return .joined }
             guard (state.resourcesBySession[session]?.count ?? 0) < perSessionLimit else { return .overLimit }
@@ -67,18 +67,18 @@ final class ResourceSubscriptions: Sendable {
     }
 
     /// Removes one subscription; `true` when it was the resource's last (release the upstream).
-    func remove(_ key: Key, session: String) -> Bool {
+    package func remove(_ key: Key, session: String) -> Bool {
         state.withLock { state in Self.remove(key, session: session, from: &state) }
     }
 
     /// Removes every subscription of an ended session; returns the resources nobody watches now.
-    func removeAll(session: String) -> [Key] {
+    package func removeAll(session: String) -> [Key] {
         state.withLock { state in
             (state.resourcesBySession[session] ?? []).filter { Self.remove($0, session: session, from: &state) }
         }
     }
 
-    func sessions(for key: Key) -> Set<String> {
+    package func sessions(for key: Key) -> Set<String> {
         state.withLock { $0.sessionsByResource[key] ?? [] }
     }
 

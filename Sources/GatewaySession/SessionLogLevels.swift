@@ -6,24 +6,24 @@ import Synchronization
 ///
 /// Bounded: past `capacity` sessions the oldest settings are forgotten (those clients then get
 /// every log notification, the default when no level was set).
-final class SessionLogLevels: Sendable {
-    struct State {
+package final class SessionLogLevels: Sendable {
+    package struct State {
         var levels: [String: LoggingLevel] = [:]
         var order: [String] = []
     }
 
-    let capacity: Int
+    package let capacity: Int
     private let state = Mutex(State())
 
-    init(capacity: Int = 100_000) {
+    package init(capacity: Int = 100_000) {
         self.capacity = capacity
     }
 
-    func level(for session: String) -> LoggingLevel? {
+    package func level(for session: String) -> LoggingLevel? {
         state.withLock { $0.levels[session] }
     }
 
-    func set(_ level: LoggingLevel, for session: String) {
+    package func set(_ level: LoggingLevel, for session: String) {
         state.withLock { state in
             if state.levels.updateValue(level, forKey: session) == nil { state.order.append(session) }
             if state.order.count > capacity {
@@ -34,7 +34,7 @@ final class SessionLogLevels: Sendable {
         }
     }
 
-    func forget(_ session: String) {
+    package func forget(_ session: String) {
         state.withLock { state in
             if state.levels.removeValue(forKey: session) != nil { state.order.removeAll { $0 == session } }
         }

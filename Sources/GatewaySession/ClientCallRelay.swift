@@ -6,9 +6,9 @@ import Synchronization
 /// progress and log notifications (logs filtered by the client's level), and requests to the
 /// client, whose answers come back as POSTs and reach the upstream through
 /// ``PendingClientRequests``.
-struct ClientCallRelay: UpstreamCallRelay {
+package struct ClientCallRelay: UpstreamCallRelay {
     /// How the client wants log notifications.
-    enum LogFilter: Sendable {
+    package enum LogFilter: Sendable {
         /// Every log notification (no level set).
         case all
         /// At or above a level.
@@ -18,22 +18,22 @@ struct ClientCallRelay: UpstreamCallRelay {
     }
 
     /// Puts a message on the call's stream.
-    let send: @Sendable ([UInt8]) -> OutboundQueue.PushResult
+    package let send: @Sendable ([UInt8]) -> OutboundQueue.PushResult
     /// Most messages waiting on the stream (for the log line when it is full).
-    let capacity: Int
+    package let capacity: Int
     /// The client session asked, for matching its answers.
-    let owner: String
+    package let owner: String
     /// What the client can be asked; `nil` when requests cannot be relayed at all (2026-07-28,
     /// whose clients are asked through `input_required` results, not supported yet).
-    let capabilities: ClientCapabilities?
-    let logFilter: LogFilter
+    package let capabilities: ClientCapabilities?
+    package let logFilter: LogFilter
     /// Whether only request-scoped notifications (progress, logs) are relayed (2026-07-28).
-    let requestScopedOnly: Bool
-    let pending: PendingClientRequests
-    let logger: Logger
-    let dropped = DropCounter()
+    package let requestScopedOnly: Bool
+    package let pending: PendingClientRequests
+    package let logger: Logger
+    package let dropped = DropCounter()
 
-    func notify(_ message: JSONRPCMessage) {
+    package func notify(_ message: JSONRPCMessage) {
         switch message.method {
         case "notifications/message":
             let level = ParamsRewriter.stringMember("level", in: message).flatMap(LoggingLevel.init(name:))
@@ -58,7 +58,7 @@ struct ClientCallRelay: UpstreamCallRelay {
         }
     }
 
-    func ask(method: String, params: [UInt8]?) async -> UpstreamReply {
+    package func ask(method: String, params: [UInt8]?) async -> UpstreamReply {
         guard let capabilities else {
             return .error(
                 JSONRPCError(
@@ -90,9 +90,9 @@ struct ClientCallRelay: UpstreamCallRelay {
 }
 
 /// Counts notifications dropped because a client's stream was full.
-final class DropCounter: Sendable {
+package final class DropCounter: Sendable {
     private let count = Atomic<Int>(0)
 
     /// Adds one and returns the new count.
-    func increment() -> Int { count.wrappingAdd(1, ordering: .relaxed).newValue }
+    package func increment() -> Int { count.wrappingAdd(1, ordering: .relaxed).newValue }
 }

@@ -4,7 +4,7 @@ import Crypto
 /// scrape job needs no expiring JWT. It opens that one route and nothing else.
 public struct ScrapeToken: Sendable {
     /// The only path the token is accepted on.
-    static let path = "/metrics"
+    package static let path = "/metrics"
     private let digest: SHA256Digest
 
     public init(_ token: String) {
@@ -13,7 +13,7 @@ public struct ScrapeToken: Sendable {
 
     /// Whether `presented` is the token. Digests are compared, in constant time, so neither the
     /// token's length nor its prefix leaks through timing.
-    func matches(_ presented: Substring) -> Bool {
+    package func matches(_ presented: Substring) -> Bool {
         SHA256.hash(data: Array(presented.utf8)) == digest
     }
 }

@@ -3,13 +3,18 @@ import Synchronization
 
 /// The forwarded calls running on this node, by client session and request id, so a client's
 /// `notifications/cancelled` can stop its call (and through it the upstream request).
-final class InFlightCalls: Sendable {
-    struct Key: Hashable {
-        var owner: String
-        var id: JSONRPCID
+package final class InFlightCalls: Sendable {
+    package struct Key: Hashable {
+        package var owner: String
+        package var id: JSONRPCID
+
+        package init(owner: String, id: JSONRPCID) {
+            self.owner = owner
+            self.id = id
+        }
     }
 
-    struct Entry {
+    package struct Entry {
         let ticket: Int
         let task: Task<MCPDispatcher.Reply, Never>
     }
@@ -19,7 +24,7 @@ final class InFlightCalls: Sendable {
     /// Starts `operation` as the call `key`. It is registered before it can finish and removes
     /// only its own entry when it does, so nothing stays behind and a reused id does not unhook
     /// another call.
-    func start(
+    package func start(
         _ key: Key,
         _ operation: @escaping @Sendable () async -> MCPDispatcher.Reply
     ) -> Task<MCPDispatcher.Reply, Never> {
@@ -39,11 +44,11 @@ final class InFlightCalls: Sendable {
     }
 
     /// Cancels the call; `false` when no such call is running (already answered, or unknown).
-    func cancel(_ key: Key) -> Bool {
+    package func cancel(_ key: Key) -> Bool {
         guard let entry = calls.withLock({ $0.entries.removeValue(forKey: key) }) else { return false }
         entry.task.cancel()
         return true
     }
 
-    var count: Int { calls.withLock { $0.entries.count } }
+    package var count: Int { calls.withLock { $0.entries.count } }
 }

@@ -4,26 +4,30 @@ import Synchronization
 /// A client session bound to one connection (legacy HTTP+SSE, WebSocket): it lives as long as the
 /// connection, and everything the gateway says to the client, responses included, goes out on
 /// that connection's single stream.
-final class ConnectionSession: Sendable {
-    struct Negotiated {
-        var protocolVersion: String
-        var capabilities: ClientCapabilities
+public final class ConnectionSession: Sendable {
+    /// What `initialize` settled.
+    public struct Negotiated: Sendable {
+        public var protocolVersion: String
+        public var capabilities: ClientCapabilities
     }
 
     /// Random and unguessable: it names the session in `POST /message?session_id=`.
-    let key: String
-    let subject: String
-    let serverID: String?
+    public let key: String
+    /// Who opened it.
+    public let subject: String
+    /// The virtual server it was opened on, or `nil` for the whole catalog.
+    public let serverID: String?
     private let negotiated: Mutex<Negotiated>
 
-    init(key: String, subject: String, serverID: String?, protocolVersion: String) {
+    public init(key: String, subject: String, serverID: String?, protocolVersion: String) {
         self.key = key
         self.subject = subject
         self.serverID = serverID
         self.negotiated = Mutex(Negotiated(protocolVersion: protocolVersion, capabilities: []))
     }
 
-    var current: Negotiated { negotiated.withLock { $0 } }
+    /// The protocol version and client capabilities in force.
+    public var current: Negotiated { negotiated.withLock { $0 } }
 
     func initialized(protocolVersion: String, capabilities: ClientCapabilities) {
         negotiated.withLock { $0 = Negotiated(protocolVersion: protocolVersion, capabilities: capabilities) }
@@ -31,16 +35,16 @@ final class ConnectionSession: Sendable {
 }
 
 /// The connection-bound sessions open on this node, by key; bounded.
-final class ConnectionSessions: Sendable {
-    let capacity: Int
+package final class ConnectionSessions: Sendable {
+    package let capacity: Int
     private let sessions = Mutex<[String: ConnectionSession]>([:])
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = capacity
     }
 
     /// Adds a session; `false` when `capacity` sessions are open already.
-    func insert(_ session: ConnectionSession) -> Bool {
+    package func insert(_ session: ConnectionSession) -> Bool {
         sessions.withLock { sessions in
             guard sessions.count < capacity else { return false }
             sessions[session.key] = session
@@ -48,11 +52,13 @@ final class ConnectionSessions: Sendable {
         }
     }
 
-    func remove(_ key: String) {
-        _ = sessions.withLock { $0.removeValue(forKey: key) }
+    /// Removes the session; returns it, if it was here.
+    @discardableResult
+    package func remove(_ key: String) -> ConnectionSession? {
+        sessions.withLock { $0.removeValue(forKey: key) }
     }
 
-    subscript(key: String) -> ConnectionSession? { sessions.withLock { $0[key] } }
+    package subscript(key: String) -> ConnectionSession? { sessions.withLock { $0[key] } }
 
-    var count: Int { sessions.withLock { $0.count } }
+    package var count: Int { sessions.withLock { $0.count } }
 }

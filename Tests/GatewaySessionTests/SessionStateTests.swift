@@ -1,7 +1,7 @@
 import GatewayCore
 import Testing
 
-@testable import GatewayHTTP
+@testable import GatewaySession
 
 @Suite struct SessionStateTests {
     @Test func theFirstSubscriberAsksTheUpstreamAndTheLastReleasesIt() {

@@ -1,10 +1,12 @@
 /// Mutual exclusion across suspension points, in FIFO order: `withLock` bodies never overlap,
 /// even when they await.
-actor AsyncMutex {
+package actor AsyncMutex {
+    package init() {}
+
     private var locked = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+    package func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
         if locked {
             await withCheckedContinuation { waiters.append($0) }
         } else {

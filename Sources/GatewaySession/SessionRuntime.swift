@@ -4,16 +4,16 @@ import GatewayCore
 /// to clients on behalf of upstreams, log levels, open streams and their replay buffer. The
 /// sealed session id carries what must survive the node.
 public final class SessionRuntime: Sendable {
-    let pending: PendingClientRequests
-    let inFlight = InFlightCalls()
-    let logLevels = SessionLogLevels()
+    package let pending: PendingClientRequests
+    package let inFlight = InFlightCalls()
+    package let logLevels = SessionLogLevels()
     /// Pings open streams; run it as a service.
     public let keepAlive: StreamKeepAlive
     /// The sessions' streams and their replay buffer.
-    let streams: SessionStreams
-    let subscriptions: ResourceSubscriptions
+    package let streams: SessionStreams
+    package let subscriptions: ResourceSubscriptions
     /// Legacy HTTP+SSE and WebSocket sessions.
-    let connections: ConnectionSessions
+    package let connections: ConnectionSessions
     /// Most messages waiting on one client stream before notifications are dropped and requests
     /// to the client refused (MCP_STREAM_QUEUE_SIZE).
     public let streamCapacity: Int
@@ -44,7 +44,7 @@ public final class SessionRuntime: Sendable {
     ) {
         self.subscriptions = ResourceSubscriptions(perSessionLimit: subscriptionsPerSession)
         self.connections = ConnectionSessions(capacity: connectionSessions)
-        self.pending = PendingClientRequests(prefix: "gw-" + nodeID.prefix(8))
+        self.pending = PendingClientRequests(prefix: ClientRequestID.prefix(nodeID: nodeID))
         self.streamCapacity = streamCapacity
         self.streamBytes = streamBytes
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)
@@ -68,7 +68,7 @@ public final class SessionRuntime: Sendable {
     /// on its GET stream.
     public func resourceUpdated(gatewayID: String, uri: String, notification: [UInt8]) {
         for session in subscriptions.sessions(for: .init(gatewayID: gatewayID, uri: uri)) {
-            streams.deliver(notification, session: session, stream: "g")
+            streams.deliver(notification, session: session, stream: StreamName.get)
         }
     }
 }

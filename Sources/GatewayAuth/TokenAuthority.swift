@@ -4,28 +4,28 @@ import GatewayCore
 import JWTKit
 
 /// The claims of the gateway's bearer tokens (ContextForge-compatible: `sub` is the user).
-struct GatewayClaims: JWTPayload {
-    struct Scopes: Codable, Sendable {
+package struct GatewayClaims: JWTPayload {
+    package struct Scopes: Codable, Sendable {
         var serverID: String?
         enum CodingKeys: String, CodingKey { case serverID = "server_id" }
     }
 
-    var sub: SubjectClaim
-    var exp: ExpirationClaim
-    var iat: IssuedAtClaim
-    var jti: IDClaim
-    var nbf: NotBeforeClaim?
-    var iss: IssuerClaim?
-    var aud: AudienceClaim?
-    var isAdmin: Bool?
-    var scopes: Scopes?
+    package var sub: SubjectClaim
+    package var exp: ExpirationClaim
+    package var iat: IssuedAtClaim
+    package var jti: IDClaim
+    package var nbf: NotBeforeClaim?
+    package var iss: IssuerClaim?
+    package var aud: AudienceClaim?
+    package var isAdmin: Bool?
+    package var scopes: Scopes?
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case sub, exp, iat, jti, nbf, iss, aud, scopes
         case isAdmin = "is_admin"
     }
 
-    func verify(using algorithm: some JWTAlgorithm) async throws {
+    package func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
 }
@@ -46,11 +46,11 @@ public struct IssuedToken: Sendable {
 ///   is in ``TokenRevocations`` is refused.
 /// - Verified tokens are cached until they expire (bounded); revocation is checked on every hit.
 public final class TokenAuthority: Sendable {
-    let keys: JWTKeyCollection
-    let signing: TokenSigning
-    let policy: TokenPolicy
+    package let keys: JWTKeyCollection
+    package let signing: TokenSigning
+    package let policy: TokenPolicy
     public let revocations: TokenRevocations
-    let cache = BoundedCache<(principal: Principal, expiry: Date)>(capacity: 4096)
+    package let cache = BoundedCache<(principal: Principal, expiry: Date)>(capacity: 4096)
 
     /// - Throws: when a PEM key cannot be read.
     public convenience init(
@@ -69,7 +69,7 @@ public final class TokenAuthority: Sendable {
         self.init(keys: keys, signing: .hs256(secret: secret), policy: TokenPolicy(), revocations: TokenRevocations())
     }
 
-    init(keys: JWTKeyCollection, signing: TokenSigning, policy: TokenPolicy, revocations: TokenRevocations) {
+    package init(keys: JWTKeyCollection, signing: TokenSigning, policy: TokenPolicy, revocations: TokenRevocations) {
         self.keys = keys
         self.signing = signing
         self.policy = policy
@@ -151,14 +151,14 @@ public final class TokenAuthority: Sendable {
         return principal
     }
 
-    func checkNotRevoked(_ principal: Principal) throws(AuthenticationError) {
+    package func checkNotRevoked(_ principal: Principal) throws(AuthenticationError) {
         if let id = principal.tokenID, revocations.isRevoked(id) {
             throw AuthenticationError(message: "the token has been revoked")
         }
     }
 
     /// The `alg` of a compact JWT's header, or `nil` when it cannot be read.
-    static func headerAlgorithm(of token: String) -> String? {
+    package static func headerAlgorithm(of token: String) -> String? {
         guard let headerPart = token.split(separator: ".", omittingEmptySubsequences: false).first,
             let data = try? Base64.decode(
                 string: String(headerPart),

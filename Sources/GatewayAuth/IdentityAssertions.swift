@@ -7,37 +7,37 @@ import JWTKit
 /// The claims of an identity assertion: `sub` the caller, `iss` the federating gateway's id,
 /// `aud` the peer's gateway id, `bnd` the SHA-256 (base64url) of the `Authorization` value it
 /// travels with, valid for a minute.
-struct IdentityClaims: JWTPayload {
-    var sub: SubjectClaim
-    var iss: IssuerClaim
-    var aud: AudienceClaim
-    var exp: ExpirationClaim
-    var iat: IssuedAtClaim
-    var jti: IDClaim
-    var bnd: String
+package struct IdentityClaims: JWTPayload {
+    package var sub: SubjectClaim
+    package var iss: IssuerClaim
+    package var aud: AudienceClaim
+    package var exp: ExpirationClaim
+    package var iat: IssuedAtClaim
+    package var jti: IDClaim
+    package var bnd: String
 
     /// The binding of a credential: base64url SHA-256 of the `Authorization` header value.
-    static func binding(of credential: String) -> String {
+    package static func binding(of credential: String) -> String {
         Base64.encodeToString(
             bytes: Array(SHA256.hash(data: Array(credential.utf8))),
             options: [.base64UrlAlphabet, .omitPaddingCharacter]
         )
     }
 
-    func verify(using algorithm: some JWTAlgorithm) async throws {
+    package func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
     }
 }
 
 /// Signs identity assertions with this gateway's ES256 key (`IDENTITY_PROPAGATION_PRIVATE_KEY_FILE`).
 public final class IdentityAsserter: IdentityAsserting {
-    let keys: JWTKeyCollection
-    let issuer: String
+    package let keys: JWTKeyCollection
+    package let issuer: String
     /// Assertions reused while they have more than half their life left (signing costs more than
     /// a call's own work), per caller and peer; bounded.
-    let recent = BoundedCache<(token: String, expiry: Date)>(capacity: 4096)
+    package let recent = BoundedCache<(token: String, expiry: Date)>(capacity: 4096)
     /// How long an assertion is valid: long enough for one call to be forwarded, not to be kept.
-    static let lifetime: TimeInterval = 60
+    package static let lifetime: TimeInterval = 60
 
     /// - Parameters:
     ///   - privateKeyPEM: a P-256 private key (SEC1 or PKCS#8 PEM).
@@ -76,8 +76,8 @@ public final class IdentityAsserter: IdentityAsserting {
 /// ES256 only, signed by the trusted key, addressed to this gateway, unexpired, issued at most a
 /// minute ahead of this clock.
 public final class IdentityVerifier: Sendable {
-    let keys: JWTKeyCollection
-    let audience: String
+    package let keys: JWTKeyCollection
+    package let audience: String
 
     /// - Parameters:
     ///   - publicKeyPEM: the federating gateway's P-256 public key.

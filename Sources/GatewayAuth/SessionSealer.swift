@@ -3,39 +3,10 @@ import ExtrasBase64
 import Foundation
 import GatewayCore
 
-/// The immutable facts of a stateful client session, carried inside its `Mcp-Session-Id`.
-public struct SessionFacts: Sendable, Equatable {
-    /// Random per-session key (hex), used to record the session's end.
-    public var key: String
-    public var protocolVersion: String
-    public var subject: String
-    /// The virtual server the session was opened on, or `nil` for `/mcp`.
-    public var serverID: String?
-    public var createdAt: Int64
-    /// What the client declared it can be asked (sampling, elicitation, roots).
-    public var capabilities: ClientCapabilities
-
-    public init(
-        key: String,
-        protocolVersion: String,
-        subject: String,
-        serverID: String?,
-        createdAt: Int64,
-        capabilities: ClientCapabilities = []
-    ) {
-        self.key = key
-        self.protocolVersion = protocolVersion
-        self.subject = subject
-        self.serverID = serverID
-        self.createdAt = createdAt
-        self.capabilities = capabilities
-    }
-}
-
 /// Seals session facts into an opaque session id (AES-GCM under a key derived once at start) so
 /// any node can open it without shared storage; a forged or altered id does not open.
 public struct SessionSealer: Sendable {
-    let key: SymmetricKey
+    package let key: SymmetricKey
 
     /// - Parameter secret: the cluster secret; the sealing key is derived from it with HKDF once.
     public init(secret: String) {
@@ -83,7 +54,7 @@ public struct SessionSealer: Sendable {
 
     /// Opened session ids, so a session's every request does not decrypt it again. Facts are
     /// immutable, so caching them is safe; whether a session ended is checked on every request.
-    let cache = BoundedCache<SessionFacts>(capacity: 10_000)
+    package let cache = BoundedCache<SessionFacts>(capacity: 10_000)
 
     /// A fresh random session key.
     public static func newKey() -> String {
@@ -91,5 +62,5 @@ public struct SessionSealer: Sendable {
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
-    struct SessionError: Error {}
+    package struct SessionError: Error {}
 }
