@@ -123,125 +123,21 @@ func wireGateway(
         coordination.redis?.close()
         throw error
     }
-    let coordinator = coordination.coordinator
-    let federation = Federation(
-        gatewayID: try await store.gatewayIdentity(proposing: UUID().uuidString.lowercased()),
-        name: configuration.federation.name,
-        maximumHops: configuration.federation.maximumHops
-    )
-    let catalog = CatalogHolder()
-    let registry = Registry(
+    let parts = try await GatewayParts.make(
+        configuration,
         store: store,
         upstream: upstream,
-        coordinator: coordinator,
-        catalog: catalog,
-        naming: Naming(separator: configuration.toolNameSeparator),
-        discoveryTimeout: .seconds(30),
-        logger: logger,
-        rules: configuration.security.validation,
-        federation: federation
-    )
-    try await registry.reload()
-    let identityKeys = try await IdentityKeys(configuration, federation: federation)
-    let dispatcher = MCPDispatcher(
-        catalog: catalog,
-        upstream: upstream,
-        pagination: Pagination(pageSize: configuration.mcpListPageSize),
-        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
-        identity: ServerIdentity(name: "mcp-gateway-swift", version: gatewayVersion, federation: federation),
-        rules: configuration.security.validation,
-        identityAsserter: identityKeys.asserter
-    )
-    let authority = try await tokenAuthority(configuration)
-    authority.revocations.load(try await store.activeRevocations(now: .now()))
-    let audit = AuditTrail(
-        store: store,
-        retention: .seconds(configuration.security.auditRetentionDays * 86400),
+        coordination: coordination,
         logger: logger
     )
-
-    let router = Router(context: GatewayRequestContext.self)
-    // First, so every answer is counted, refusals included.
-    if metrics != nil { router.add(middleware: MetricsMiddleware<GatewayRequestContext>()) }
-    // Continues the client's W3C trace for the request and its upstream calls.
-    router.add(middleware: TraceContextMiddleware<GatewayRequestContext>())
-    router.add(middleware: RequestLogContextMiddleware<GatewayRequestContext>())
-    if !configuration.security.corsOrigins.isEmpty {
-        router.add(
-            middleware: CORSAllowListMiddleware<GatewayRequestContext>(origins: configuration.security.corsOrigins)
-        )
-    }
-    router.add(middleware: SecurityHeadersMiddleware<GatewayRequestContext>(tls: configuration.security.tls != nil))
-    let rateCounter = coordination.rateCounter
-    addAuthentication(
-        to: router,
-        configuration,
-        authority: authority,
-        audit: audit,
-        counter: rateCounter,
-        identities: identityKeys.verifier
-    )
-    let clientSlots = ClientSlots(limit: configuration.security.maximumConcurrentRequests)
-    router.add(middleware: ConcurrencyLimitMiddleware<GatewayRequestContext>(slots: clientSlots))
-    let bodyReader = RequestBodyReader(timeout: .seconds(configuration.security.bodyReadTimeoutSeconds))
-    let rest = RESTRoutes(
-        registry: registry,
-        store: store,
-        maximumBodyBytes: configuration.maxRequestBodyBytes,
-        version: gatewayVersion,
-        upstreamTimeout: .seconds(configuration.toolTimeoutSeconds),
-        audit: audit,
-        bodyReader: bodyReader
-    )
-    rest.register(on: router.group())
-    rest.register(on: router.group("v1"))
-    let tokens = TokenRoutes(
-        authority: authority,
-        store: store,
-        catalog: catalog,
-        audit: audit,
-        maximumDays: configuration.security.tokenMaximumDays,
-        maximumBodyBytes: configuration.maxRequestBodyBytes,
-        rules: configuration.security.validation,
-        bodyReader: bodyReader,
-        coordinator: coordinator
-    )
-    tokens.register(on: router.group("tokens"))
-    tokens.register(on: router.group("v1/tokens"))
-    let runtime = SessionRuntime(
-        nodeID: nodeID,
-        streamCapacity: configuration.streamQueueSize,
-        streamBytes: configuration.streamQueueBytes,
-        keepAliveInterval: .seconds(configuration.keepAliveIntervalSeconds),
-        eventLog: coordination.eventLog,
-        replayRetention: .seconds(configuration.replayRetentionSeconds),
-        bus: coordination.bus,
-        subscriptionsPerSession: configuration.maximumSubscriptionsPerSession,
-        connectionSessions: configuration.maximumConnectionSessions
-    )
-    load.observe { runtime.callsInFlight }
-    var routes = MCPRoutes(
-        dispatcher: dispatcher,
-        sealer: SessionSealer(secret: secret),
-        coordinator: coordinator,
-        maximumBodyBytes: configuration.mcpMaxBodyBytes,
-        sessionTTL: .seconds(configuration.sessionTTLSeconds),
-        runtime: runtime,
-        bodyReader: bodyReader,
-        passthrough: configuration.security.headerPassthrough
-    )
-    routes.connectionLimits = ConnectionLimits(
-        slots: clientSlots,
-        frames: configuration.security.rateLimitEnabled
-            ? FrameRateLimit(counter: rateCounter, perMinute: configuration.security.rateLimits.mcpPerMinute) : nil
-    )
-    let mcp = routes
-    mcp.register(on: router)
+    let router = parts.router(metrics: metrics)
+    let mcp = parts.mcpRoutes(secret: secret, nodeID: nodeID, on: router)
+    load.observe { mcp.runtime.callsInFlight }
     if let metrics, configuration.observability.metricsEnabled {
         let sampler = ScrapeSampler(
-            runtime: runtime,
-            coordinator: coordinator,
-            catalog: catalog,
+            runtime: mcp.runtime,
+            coordinator: parts.coordinator,
+            catalog: parts.catalog,
             redis: coordination.redis
         )
         MetricsRoutes {
@@ -250,103 +146,12 @@ func wireGateway(
         }.register(on: router)
     }
     if coordination.bus != nil {
-        registry.afterCommit { old, new in await mcp.recordForOrphanedStreams(old: old, new: new) }
-    }
-    // The WebSocket upgrade is only wired in when enabled: off, /ws is an ordinary 404 route.
-    let http1 = http1Configuration(configuration.security)
-    var server: HTTPServerBuilder =
-        configuration.webSocketEnabled
-        ? .http1WebSocketUpgrade(
-            webSocketRouter: mcp.webSocketRouter { router in
-                addAuthentication(
-                    to: router,
-                    configuration,
-                    authority: authority,
-                    audit: audit,
-                    counter: rateCounter,
-                    identities: identityKeys.verifier
-                )
-            },
-            configuration: .init(http1: http1)
-        )
-        : .http1(configuration: http1)
-    if let files = configuration.security.tls {
-        server = try .tls(server, tlsConfiguration: try tlsConfiguration(files))
-    }
-
-    let leaderDuties = LeaderDuties(
-        coordinator: coordinator,
-        registry: registry,
-        upstream: upstream,
-        interval: .seconds(configuration.cluster.healthCheckIntervalSeconds),
-        timeout: .seconds(configuration.cluster.healthCheckTimeoutSeconds),
-        unhealthyThreshold: configuration.cluster.unhealthyThreshold,
-        logger: logger
-    )
-    // Series of tools and upstreams that left the catalog leave the metrics with them.
-    catalog.observe { _, new in
-        dispatcher.metrics.prune(keeping: Set(new.fullView.toolRoutes.keys))
-        leaderDuties.pruneChecks(keeping: Set(new.contents.gateways.map(\.name)))
-    }
-    var services: [any Service] = [
-        upstream, CatalogRefresher(registry: registry), StoreCloser(store: store), runtime.keepAlive, audit, bodyReader,
-        UpstreamNotificationRouter(
-            upstream: upstream,
-            registry: registry,
-            coordinator: coordinator,
-            runtime: runtime,
-            logger: logger
-        ),
-        FederationSync(
-            coordinator: coordinator,
-            registry: registry,
-            defaultInterval: .seconds(configuration.federation.syncIntervalSeconds),
-            logger: logger
-        ),
-        RevocationListener(coordinator: coordinator, revocations: authority.revocations, store: store, logger: logger),
-        leaderDuties,
-    ]
-    services += coordination.services
-    if !configuration.federation.peers.isEmpty {
-        services.append(
-            PeerDirectory(
-                peers: configuration.federation.peers,
-                coordinator: coordinator,
-                registry: registry,
-                interval: .seconds(configuration.federation.syncIntervalSeconds),
-                logger: logger
-            )
-        )
-    }
-    services.append(SubscriptionExpiry(routes: mcp, interval: .seconds(5)))
-    if configuration.cluster.redis != nil {
-        services.append(
-            Reconciler(
-                registry: registry,
-                revocations: authority.revocations,
-                store: store,
-                interval: .seconds(configuration.cluster.reconcileIntervalSeconds),
-                logger: logger
-            )
-        )
-    }
-    if coordination.bus != nil { services.append(SessionBusListener(routes: mcp, logger: logger)) }
-    if configuration.security.adminAPIEnabled {
-        services.append(
-            adminApplication(
-                configuration,
-                authority: authority,
-                audit: audit,
-                store: store,
-                coordinator: coordinator,
-                logger: logger
-            )
-        )
+        parts.registry.afterCommit { old, new in await mcp.recordForOrphanedStreams(old: old, new: new) }
     }
     return BuiltGateway(
         router: router,
-        server: server,
-        services: services,
+        server: try parts.server(mcp: mcp),
+        services: parts.services(mcp: mcp),
         configuration: configuration,
         logger: logger
     )

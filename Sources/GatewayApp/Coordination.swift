@@ -20,6 +20,8 @@ struct Coordination {
     /// What must run beside the server (the Redis coordinator's heartbeat and subscription, the
     /// replay buffer's writer).
     let services: [any Service]
+    /// Closes the Redis connections; it must stop after every other service (first in the list).
+    var closer: (any Service)? = nil
     /// The Redis command pool in cluster mode (its connections are reported in the metrics).
     var redis: RedisClient? = nil
 
@@ -71,7 +73,8 @@ struct Coordination {
             rateCounter: RedisRateCounter(redis: redis, keyPrefix: options.keyPrefix, logger: logger),
             eventLog: eventLog,
             bus: coordinator,
-            services: [RedisCloser(redis: redis), eventLog, coordinator, ShutdownAnnouncer(coordinator: coordinator)],
+            services: [eventLog, coordinator, ShutdownAnnouncer(coordinator: coordinator)],
+            closer: RedisCloser(redis: redis),
             redis: redis
         )
     }
@@ -87,8 +90,8 @@ final class LoadProbe: Sendable {
     var value: Int { source.withLock { $0 }?() ?? 0 }
 }
 
-/// Closes the Redis connections once everything that uses them has stopped (it is first in the
-/// service list, so it stops last).
+/// Closes the Redis connections once everything that uses them has stopped: it is first in the
+/// service list (``wireGateway``), so it stops last; a command sent after it is logged as an error.
 struct RedisCloser: Service {
     let redis: RedisClient
 
@@ -118,11 +121,11 @@ struct ShutdownAnnouncer: Service {
 
 /// Acts on session traffic from other nodes (events for streams held here, answers, cancels).
 struct SessionBusListener: Service {
-    let routes: MCPRoutes
+    let engine: SessionEngine
     let logger: Logger
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await routes.engine.serveBus(logger: logger) }
+        await cancelWhenGracefulShutdown { await engine.serveBus(logger: logger) }
     }
 }
 

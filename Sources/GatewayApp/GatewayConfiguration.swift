@@ -89,6 +89,27 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     /// Reads the configuration; `values` maps environment variable names to text, flags already
     /// merged over the environment.
     public init(values: [String: String]) throws(ConfigurationError) {
+        try readServer(values)
+        try readLimits(values)
+        security = try SecuritySettings(values: values)
+        cluster = try ClusterSettings(values: values)
+        federation = try FederationSettings(values: values)
+        observability = try ObservabilitySettings(values: values)
+        if cluster.redis != nil {
+            // Every node must open the others' session ids and decrypt the same credentials.
+            guard jwtSecretKey != nil else {
+                throw ConfigurationError("REDIS_URL (cluster mode) needs JWT_SECRET_KEY, the same on every node")
+            }
+            guard encryptionSecret != nil else {
+                throw ConfigurationError(
+                    "REDIS_URL (cluster mode) needs AUTH_ENCRYPTION_SECRET, the same on every node"
+                )
+            }
+        }
+    }
+
+    /// The listener, the store, secrets, authentication, naming and logging.
+    private mutating func readServer(_ values: [String: String]) throws(ConfigurationError) {
         if let host = values["HOST"] {
             guard !host.isEmpty else { throw ConfigurationError("HOST must not be empty") }
             self.host = host
@@ -133,6 +154,10 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
             }
             logLevel = level
         }
+    }
+
+    /// Timeouts, body and list sizes, streams, replay buffers, sessions.
+    private mutating func readLimits(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["TOOL_TIMEOUT"] {
             toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400)
         }
@@ -184,21 +209,6 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
         }
         if let text = values["SSE_KEEPALIVE_INTERVAL"] {
             keepAliveIntervalSeconds = try Self.integer("SSE_KEEPALIVE_INTERVAL", text, in: 1...300)
-        }
-        security = try SecuritySettings(values: values)
-        cluster = try ClusterSettings(values: values)
-        federation = try FederationSettings(values: values)
-        observability = try ObservabilitySettings(values: values)
-        if cluster.redis != nil {
-            // Every node must open the others' session ids and decrypt the same credentials.
-            guard jwtSecretKey != nil else {
-                throw ConfigurationError("REDIS_URL (cluster mode) needs JWT_SECRET_KEY, the same on every node")
-            }
-            guard encryptionSecret != nil else {
-                throw ConfigurationError(
-                    "REDIS_URL (cluster mode) needs AUTH_ENCRYPTION_SECRET, the same on every node"
-                )
-            }
         }
     }
 

@@ -85,6 +85,17 @@ public struct SecuritySettings: Sendable {
     public init() {}
 
     init(values: [String: String]) throws(ConfigurationError) {
+        try readTokens(values)
+        try readAdmin(values)
+        try readNetwork(values)
+        try readValidation(values)
+        try readHTTPLimits(values)
+        childEnvironment = try Self.childEnvironment(values)
+        stdioInheritedEnvironment = childEnvironment.environment(parent: values)
+    }
+
+    /// JWT and API tokens: algorithm and keys, issuer and audience, token lifetime.
+    private mutating func readTokens(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["JWT_ALGORITHM"] {
             guard let algorithm = Algorithm(rawValue: text.uppercased()) else {
                 throw ConfigurationError("JWT_ALGORITHM must be HS256, RS256 or ES256")
@@ -112,6 +123,10 @@ public struct SecuritySettings: Sendable {
         if let text = values["TOKEN_MAX_EXPIRY_DAYS"] {
             tokenMaximumDays = try GatewayConfiguration.integer("TOKEN_MAX_EXPIRY_DAYS", text, in: 1...3650)
         }
+    }
+
+    /// The admin API and its listener.
+    private mutating func readAdmin(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["MCPGATEWAY_ADMIN_API_ENABLED"] {
             adminAPIEnabled = try GatewayConfiguration.boolean("MCPGATEWAY_ADMIN_API_ENABLED", text)
         }
@@ -122,6 +137,10 @@ public struct SecuritySettings: Sendable {
         if let text = values["ADMIN_PORT"] {
             adminPort = try GatewayConfiguration.integer("ADMIN_PORT", text, in: 1...65535)
         }
+    }
+
+    /// SSRF protection, trusted proxies, rate limits.
+    private mutating func readNetwork(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["SSRF_ALLOW_LOCALHOST"] {
             networkPolicy.allowLocalhost = try GatewayConfiguration.boolean("SSRF_ALLOW_LOCALHOST", text)
         }
@@ -145,6 +164,10 @@ public struct SecuritySettings: Sendable {
                 rateLimits[keyPath: keyPath] = try GatewayConfiguration.integer(name, text, in: 1...10_000_000)
             }
         }
+    }
+
+    /// Input validation limits and header passthrough.
+    private mutating func readValidation(_ values: [String: String]) throws(ConfigurationError) {
         for (name, keyPath, range) in [
             ("VALIDATION_MAX_NAME_LENGTH", \ValidationRules.maximumNameLength, 16...4096),
             ("VALIDATION_MAX_DESCRIPTION_LENGTH", \ValidationRules.maximumDescriptionLength, 256...1_000_000),
@@ -173,6 +196,10 @@ public struct SecuritySettings: Sendable {
         {
             headerPassthrough = HeaderPassthrough(names: passthroughNames)
         }
+    }
+
+    /// Per-client concurrency, header and timeout limits, CORS, TLS, audit retention, the UI switch.
+    private mutating func readHTTPLimits(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["MAX_CONCURRENT_REQUESTS_PER_CLIENT"] {
             maximumConcurrentRequests = try GatewayConfiguration.integer(
                 "MAX_CONCURRENT_REQUESTS_PER_CLIENT",
@@ -218,8 +245,6 @@ public struct SecuritySettings: Sendable {
         if let text = values["AUDIT_RETENTION_DAYS"] {
             auditRetentionDays = try GatewayConfiguration.integer("AUDIT_RETENTION_DAYS", text, in: 1...3650)
         }
-        childEnvironment = try Self.childEnvironment(values)
-        stdioInheritedEnvironment = childEnvironment.environment(parent: values)
     }
 
     /// `STDIO_ENV_ALLOWLIST`: variable names, comma-separated (empty: children inherit nothing).

@@ -1,4 +1,3 @@
-import GatewayHTTP
 import GatewaySession
 import ServiceLifecycle
 
@@ -6,10 +5,10 @@ import ServiceLifecycle
 /// interval: a client that went away without `DELETE` does not keep upstream subscriptions (and
 /// the set replayed to every new upstream session) growing.
 struct SubscriptionExpiry: Service {
-    let routes: MCPRoutes
+    let engine: SessionEngine
     let interval: Duration
 
     func run() async throws {
-        await periodically(every: interval) { routes.engine.endExpiredSubscriptions() }
+        await periodically(every: interval) { engine.endExpiredSubscriptions() }
     }
 }

@@ -1,5 +1,4 @@
 import GatewayCore
-import GatewayHTTP
 import GatewaySession
 import Logging
 import ServiceLifecycle

@@ -43,6 +43,8 @@ extension RedisCoordinator {
                 outcome = settled
                 break
             }
+            // Cancelled while waiting (the client went away): the ticket goes with it.
+            postAcks.settle(number, .unavailable)
             group.cancelAll()
             return outcome
         }
@@ -52,8 +54,7 @@ extension RedisCoordinator {
         guard ticket.node != shortID else { return postAcks.settle(ticket.number, outcome) }
         let envelope = BusEnvelope(verdict: outcome, ticket: ticket)
         guard let payload = try? JSONEncoder().encode(envelope) else { return }
-        let channel = channel(ofNode: ticket.node)
-        Task { [redis] in _ = try? await redis.send(["PUBLISH", .init(channel), .init(Array(payload))]) }
+        outgoing.enqueue(["PUBLISH", .init(channel(ofNode: ticket.node)), .init(Array(payload))])
     }
 
     /// A JSON message on this node's channel: a post for a session held here, or the verdict on

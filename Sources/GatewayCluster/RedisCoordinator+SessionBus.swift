@@ -116,9 +116,9 @@ extension RedisCoordinator: SessionBus {
         }
         // A connection-bound session ends with its connection: other nodes answer its POSTs 404 at once.
         guard stream == StreamName.connection else { return }
-        let key = streamKey(session, stream)
-        let holder = shortID
-        Task { [redis] in _ = try? await redis.eval(Self.forgetScript, keys: [key], arguments: [.init(holder)]) }
+        outgoing.enqueue([
+            "EVAL", .init(Self.forgetScript), .init(Int64(1)), .init(streamKey(session, stream)), .init(shortID),
+        ])
     }
 
     /// Deletes a stream's record if this node is still its holder.
@@ -129,6 +129,24 @@ extension RedisCoordinator: SessionBus {
 
     public func forward(_ event: LoggedEvent, session: String) {
         forwarder.enqueue(ForwardedEvent(session: session, event: event))
+    }
+
+    /// Sends what other parts queued for Redis (answers, cancellations, verdicts, forgotten
+    /// streams), in order, in pipelined batches. Runs until cancelled; what is still queued then
+    /// is dropped (the node is stopping).
+    func runOutgoing() async {
+        for await _ in outgoing.wakeUps {
+            while true {
+                let batch = outgoing.take()
+                if batch.isEmpty { break }
+                do { _ = try await redis.pipeline(batch) } catch {
+                    logger.debug(
+                        "cluster messages not sent",
+                        metadata: ["error": "\(error)", "count": "\(batch.count)"]
+                    )
+                }
+            }
+        }
     }
 
     /// Sends queued events to the nodes holding their streams, in order, each only once it is in
@@ -172,15 +190,12 @@ extension RedisCoordinator: SessionBus {
         case .result(let bytes): payload += Array("\tr\t".utf8) + bytes
         case .error(let bytes): payload += Array("\te\t".utf8) + bytes
         }
-        let channel = self.channel(ofNode: holder)
-        let message = payload
-        Task { [redis] in _ = try? await redis.send(["PUBLISH", .init(channel), .init(message)]) }
+        outgoing.enqueue(["PUBLISH", .init(channel(ofNode: holder)), .init(payload)])
     }
 
     public func forwardCancellation(id: JSONRPCID, owner: String) {
         let message = Array("cancel\t\(owner)\t".utf8) + id.raw
-        let channel = eventsChannel
-        Task { [redis] in _ = try? await redis.send(["PUBLISH", .init(channel), .init(message)]) }
+        outgoing.enqueue(["PUBLISH", .init(eventsChannel), .init(message)])
     }
 
     public func incoming() -> AsyncStream<SessionBusMessage> { sessionMessages.stream() }
@@ -264,34 +279,4 @@ struct GetStreamRecord {
 struct ForwardedEvent: Sendable {
     var session: String
     var event: LoggedEvent
-}
-
-/// A FIFO of events to forward, taken in batches by one task.
-final class ForwardQueue: Sendable {
-    private let queue = Mutex<[ForwardedEvent]>([])
-    let wakeUps: AsyncStream<Void>
-    private let wakeUp: AsyncStream<Void>.Continuation
-    /// Most events waiting; beyond it they are only replayable (never forwarded live).
-    let capacity = 100_000
-
-    init() {
-        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func enqueue(_ item: ForwardedEvent) {
-        let accepted = queue.withLock { queue in
-            guard queue.count < capacity else { return false }
-            queue.append(item)
-            return true
-        }
-        if accepted { wakeUp.yield() }
-    }
-
-    /// Everything queued, in order.
-    func take() -> [ForwardedEvent] {
-        queue.withLock { queue in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
-        }
-    }
 }

@@ -58,7 +58,10 @@ public final class RedisCoordinator: Coordinator, Service {
     /// Session traffic from other nodes.
     let sessionMessages = LocalBroadcast<SessionBusMessage>(buffering: .unbounded)
     /// Events for streams held by other nodes, forwarded in order once they are in the log.
-    let forwarder = ForwardQueue()
+    let forwarder = BatchQueue<ForwardedEvent>(capacity: 100_000)
+    /// Commands other parts send to Redis without waiting (answers and cancellations for other
+    /// nodes, verdicts on posted messages), sent in order by ``runOutgoing()``.
+    let outgoing = BatchQueue<[RESPArgument]>(capacity: 100_000)
     /// Waits until the replay log has written what was recorded (cluster: Redis).
     let flushLog: @Sendable () async -> Void
 
@@ -192,6 +195,7 @@ public final class RedisCoordinator: Coordinator, Service {
             group.addTask { await self.every(self.options.heartbeatInterval) { await self.announce() } }
             group.addTask { await self.every(self.options.heartbeatInterval) { await self.holdLease() } }
             group.addTask { await self.runForwarder() }
+            group.addTask { await self.runOutgoing() }
         }
     }
 

@@ -2,8 +2,10 @@ import GatewayCore
 
 /// Which client connection holds which stream of which session on this node, as a pure state
 /// machine: no locks, no clock of its own, no I/O. ``SessionStreams`` keeps one behind its lock
-/// and carries out what it returns (pushing to a connection, finishing one, forwarding to the
-/// node that holds a stream) after the lock is released; tests drive it with a manual instant.
+/// and carries out what it returns: ending replaced or released connections after the lock is
+/// released, while pushing an event (to its connection, or to the bus for the node holding its
+/// stream) stays under the lock, because a stream's events must go out in the order of their
+/// numbers (neither waits). Tests drive it with a manual instant.
 ///
 /// A session has one GET stream (``StreamName/get``) and one stream per call answered as SSE. A
 /// GET stream that drops keeps collecting events (for replay) for `retention`; a call stream

@@ -30,114 +30,56 @@ struct UpstreamSession: Sendable {
 /// State lives behind a lock rather than in an actor: the common case, a session that exists, is
 /// one lock and no executor hop on every forwarded call.
 final class UpstreamSessionTable: Sendable {
-    enum Entry {
-        case ready(UpstreamSession)
-        case creating([CheckedContinuation<UpstreamSession, any Error>])
-    }
-
-    struct State {
-        var entries: [String: Entry] = [:]
-        var generation = 0
-    }
-
-    private let state = Mutex(State())
-
-    enum Step {
-        case ready(UpstreamSession)
-        case create(generation: Int)
-        case wait
-    }
+    typealias Waiter = CheckedContinuation<UpstreamSession, any Error>
+    private let state = Mutex(UpstreamSessionTableStateMachine<UpstreamSession, Waiter>())
 
     /// The session for `gatewayID`, creating it with `create` when there is none.
     func session(
         for gatewayID: String,
         create: (Int) async throws -> UpstreamSession
     ) async throws -> UpstreamSession {
-        let step: Step = state.withLock { state in
-            switch state.entries[gatewayID] {
-            case .ready(let session):
-                return .ready(session)
-            case .creating:
-                return .wait
-            case nil:
-                state.entries[gatewayID] = .creating([])
-                state.generation += 1
-                return .create(generation: state.generation)
-            }
-        }
-        switch step {
+        switch state.withLock({ $0.lookup(gatewayID) }) {
         case .ready(let session):
             return session
         case .wait:
             return try await withCheckedThrowingContinuation { continuation in
-                let outcome: Result<UpstreamSession, any Error>? = state.withLock { state in
-                    switch state.entries[gatewayID] {
-                    case .ready(let session):
-                        return .success(session)
-                    case .creating(var waiters):
-                        waiters.append(continuation)
-                        state.entries[gatewayID] = .creating(waiters)
-                        return nil
-                    case nil:
-                        // The creation failed in between; this caller fails like its waiters did.
-                        return .failure(UpstreamError(.unreachable, "the upstream session could not be created"))
-                    }
+                switch state.withLock({ $0.wait(continuation, for: gatewayID) }) {
+                case .ready(let session): continuation.resume(returning: session)
+                case .queued: break
+                case .failed:
+                    // The creation failed in between; this caller fails like its waiters did.
+                    continuation.resume(
+                        throwing: UpstreamError(.unreachable, "the upstream session could not be created")
+                    )
                 }
-                if let outcome { continuation.resume(with: outcome) }
             }
         case .create(let generation):
-            let result: Result<UpstreamSession, any Error>
             do {
-                result = .success(try await create(generation))
+                let session = try await create(generation)
+                let waiters = state.withLock { $0.created(gatewayID, session, generation: generation) }
+                for waiter in waiters { waiter.resume(returning: session) }
+                return session
             } catch {
-                result = .failure(error)
+                let waiters = state.withLock { $0.failed(gatewayID) }
+                for waiter in waiters { waiter.resume(throwing: error) }
+                throw error
             }
-            let waiters: [CheckedContinuation<UpstreamSession, any Error>] = state.withLock { state in
-                var waiters: [CheckedContinuation<UpstreamSession, any Error>] = []
-                if case .creating(let queued) = state.entries[gatewayID] { waiters = queued }
-                switch result {
-                case .success(let session): state.entries[gatewayID] = .ready(session)
-                case .failure: state.entries[gatewayID] = nil
-                }
-                return waiters
-            }
-            for waiter in waiters { waiter.resume(with: result) }
-            return try result.get()
         }
     }
 
     /// Drops the session if it is still generation `generation` (the upstream forgot it).
     func invalidate(gatewayID: String, generation: Int) -> UpstreamSession? {
-        state.withLock { state in
-            guard case .ready(let session) = state.entries[gatewayID], session.generation == generation else {
-                return nil
-            }
-            state.entries[gatewayID] = nil
-            return session
-        }
+        state.withLock { $0.invalidate(gatewayID, generation: generation) }
     }
 
     /// Drops whatever session the gateway has. A session being created is left alone: its
     /// creator settles it and its waiters.
     func remove(gatewayID: String) -> UpstreamSession? {
-        state.withLock { state in
-            guard case .ready(let session) = state.entries[gatewayID] else { return nil }
-            state.entries[gatewayID] = nil
-            return session
-        }
+        state.withLock { $0.remove(gatewayID) }
     }
 
     /// Drops every ready session.
     func removeAll() -> [UpstreamSession] {
-        state.withLock { state in
-            var sessions: [UpstreamSession] = []
-            for (gatewayID, entry) in state.entries {
-                if case .ready(let session) = entry {
-                    sessions.append(session)
-                    state.entries[gatewayID] = nil
-                }
-            }
-            return sessions
-        }
+        state.withLock { $0.removeAll() }
     }
 }

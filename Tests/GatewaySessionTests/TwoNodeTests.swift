@@ -218,7 +218,8 @@ import Testing
         let session = ConnectionSession(key: "c1", subject: "alice", serverID: nil, protocolVersion: "2024-11-05")
         let stream = OutboundQueue(capacity: 16)
         #expect(await a.engine.open(session, reachable: true))
-        #expect(await a.engine.attach(stream, session: "c1", stream: StreamName.get, serverID: nil))
+        // As openLegacyStream does: the connection's one stream is this node's alone.
+        #expect(a.runtime.streams.attach(stream, session: "c1", stream: StreamName.get, serverID: nil))
         #expect(cluster.holder(session: "c1", stream: StreamName.connection) == "nodeAAAA")
         let ping = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
         let posted = PostedMessage(

@@ -620,6 +620,10 @@ def test_sigterm_deregisters_releases_the_lease_and_asks_streams_to_reconnect(cl
             rest = list(lines)
     assert any(line.startswith("retry:") for line in rest), rest
     cluster.nodes[leader].process.popen.wait(timeout=30)
+    # Redis closes last: no service of the stopping node sent a command after it closed.
+    log = cluster.nodes[leader].process.log(limit=1_000_000)
+    assert "left the cluster" in log
+    assert "Redis command sent after the Redis client closed" not in log, log[-4000:]
     survivor = next(i for i in range(3) if i != leader)
     view = h.wait_until(
         lambda: (v := cluster.view(survivor))["leader"] and v["leader"]["epoch"] > epoch and v or None,

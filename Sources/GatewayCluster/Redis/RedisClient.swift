@@ -37,6 +37,10 @@ public final class RedisClient: Sendable {
 
     private let slots: [Slot]
     private let nextSlot = Atomic<Int>(0)
+    /// Set by ``close()``: later commands fail instead of opening new connections.
+    private let closed = Atomic<Bool>(false)
+    /// Whether a command came after ``close()`` (a shutdown-order bug; logged once).
+    private let usedAfterClose = Atomic<Bool>(false)
     /// Round trips (a pipeline counts once), waiting for a connection included.
     private let commandDuration = Timer(
         label: "mcpgateway_redis_command_duration_seconds",
@@ -95,8 +99,10 @@ public final class RedisClient: Sendable {
         return try await send(command)
     }
 
-    /// Closes every connection.
+    /// Closes every connection; commands sent afterwards fail (and the first is logged as the
+    /// bug it is: whatever sent it should have stopped before the client closed).
     public func close() {
+        closed.store(true, ordering: .relaxed)
         for slot in slots {
             let state = slot.state.withLock { state in
                 defer { state = .idle }
@@ -107,6 +113,12 @@ public final class RedisClient: Sendable {
     }
 
     private func connection() async throws -> RedisConnection {
+        if closed.load(ordering: .relaxed) {
+            if !usedAfterClose.exchange(true, ordering: .relaxed) {
+                logger.error("Redis command sent after the Redis client closed")
+            }
+            throw RedisError(.unavailable, "Redis client closed")
+        }
         let start = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
         // A slot that is down is skipped for the next one that is up.
         for offset in 0..<slots.count {

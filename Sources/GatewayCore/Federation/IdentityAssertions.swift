@@ -1,6 +1,6 @@
 /// Signs short-lived statements of who a forwarded call is for, sent to peers beside the
 /// federating gateway's own token (identity propagation, off by default). Implemented where the
-/// JWT library is (GatewayHTTP).
+/// JWT library is (GatewayAuth).
 public protocol IdentityAsserting: Sendable {
     /// A compact JWT saying `subject` makes this call through this gateway, for the peer whose
     /// gateway id is `audience`, bound to `credential` (the `Authorization` value sent with it,

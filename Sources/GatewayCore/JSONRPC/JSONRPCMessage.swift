@@ -56,16 +56,7 @@ public struct JSONRPCMessage: Sendable {
     ///   that is not a JSON-RPC 2.0 message.
     public init(bytes: [UInt8], maximumDepth: Int = 64) throws(JSONRPCError) {
         var scanner = JSONScanner(bytes: bytes, maximumDepth: maximumDepth)
-        var version: String?
-        var id: JSONRPCID?
-        var idIsNull = false
-        var method: String?
-        var params: Range<Int>?
-        var result: Range<Int>?
-        var error: Range<Int>?
-        var shapeProblem: String?
-        var members: [(key: String, range: Range<Int>)] = []
-        var seenKeys = Set<String>()
+        var fields = EnvelopeFields()
         do {
             guard scanner.peek() == UInt8(ascii: "{") else {
                 _ = try scanner.skipValue()
@@ -73,64 +64,7 @@ public struct JSONRPCMessage: Sendable {
                 throw JSONRPCError.invalidRequest("a JSON-RPC message must be a JSON object")
             }
             try scanner.forEachMember { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
-                if !seenKeys.insert(key).inserted { shapeProblem = "duplicate member \"\(key)\"" }
-                switch key {
-                case "jsonrpc":
-                    if scanner.peek() == UInt8(ascii: "\"") {
-                        version = try scanner.parseString()
-                    } else {
-                        try scanner.skipValue(depth: 1)
-                        shapeProblem = "\"jsonrpc\" must be \"2.0\""
-                    }
-                case "id":
-                    let next = scanner.peek() ?? 0
-                    let range = try scanner.skipValue(depth: 1)
-                    switch next {
-                    case UInt8(ascii: "\""), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                        if range.count > JSONRPCID.maximumBytes {
-                            // Not echoed: an id is kept, replayed and logged, so its size is bounded.
-                            shapeProblem = "\"id\" must be at most \(JSONRPCID.maximumBytes) bytes of JSON"
-                        } else {
-                            id = JSONRPCID(raw: Array(bytes[range]))
-                        }
-                    case UInt8(ascii: "n"):
-                        idIsNull = true
-                    default:
-                        shapeProblem = "\"id\" must be a string or a number"
-                    }
-                case "method":
-                    if scanner.peek() == UInt8(ascii: "\"") {
-                        method = try scanner.parseString()
-                    } else {
-                        try scanner.skipValue(depth: 1)
-                        shapeProblem = "\"method\" must be a string"
-                    }
-                case "params":
-                    let next = scanner.peek()
-                    if next == UInt8(ascii: "{") {
-                        // Read the members once, here; every later lookup uses these ranges.
-                        let start = scanner.index
-                        var seen = Set<String>()
-                        try scanner.forEachMember(depth: 1) {
-                            (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
-                            let range = try scanner.skipValue(depth: 2)
-                            if !seen.insert(key).inserted {
-                                shapeProblem = "\"params\" has a duplicate member \"\(key)\""
-                            }
-                            members.append((key, range))
-                        }
-                        params = start..<scanner.index
-                    } else {
-                        params = try scanner.skipValue(depth: 1)
-                        if next != UInt8(ascii: "[") { shapeProblem = "\"params\" must be an object" }
-                    }
-                case "result":
-                    result = try scanner.skipValue(depth: 1)
-                case "error":
-                    error = try scanner.skipValue(depth: 1)
-                default:
-                    try scanner.skipValue(depth: 1)
-                }
+                try fields.read(key, from: &scanner, in: bytes)
             }
             try scanner.expectEnd()
         } catch let syntax as JSONSyntaxError {
@@ -140,31 +74,14 @@ public struct JSONRPCMessage: Sendable {
         } catch {
             throw JSONRPCError.parseError("invalid JSON")
         }
-        if let shapeProblem { throw JSONRPCError.invalidRequest(shapeProblem, id: id) }
-        guard version == "2.0" else { throw JSONRPCError.invalidRequest("\"jsonrpc\" must be \"2.0\"", id: id) }
-        let kind: Kind
-        if method != nil {
-            if result != nil || error != nil {
-                throw JSONRPCError.invalidRequest("a request cannot carry \"result\" or \"error\"", id: id)
-            }
-            if idIsNull { throw JSONRPCError.invalidRequest("\"id\" must not be null", id: nil) }
-            kind = id == nil ? .notification : .request
-        } else if result != nil, error == nil {
-            guard id != nil else { throw JSONRPCError.invalidRequest("a response needs an \"id\"") }
-            kind = .response
-        } else if error != nil, result == nil {
-            kind = .errorResponse
-        } else {
-            throw JSONRPCError.invalidRequest("missing \"method\"", id: id)
-        }
+        self.kind = try fields.kind()
         self.bytes = bytes
-        self.kind = kind
-        self.id = id
-        self.method = method
-        self.params = params
-        self.result = result
-        self.error = error
-        self.paramMemberRanges = members
+        self.id = fields.id
+        self.method = fields.method
+        self.params = fields.params
+        self.result = fields.result
+        self.error = fields.error
+        self.paramMemberRanges = fields.members
     }
 
     /// The members of the `params` object with their byte ranges in ``bytes``, in order (read once,
@@ -221,5 +138,109 @@ public struct JSONRPCMessage: Sendable {
         }
         if elements.isEmpty { throw JSONRPCError.invalidRequest("an empty batch is not a valid request") }
         return elements
+    }
+}
+
+/// The members of a message's envelope, gathered as the scanner meets them, and what was wrong
+/// with their shape (reported once the whole message is known to be valid JSON).
+private struct EnvelopeFields {
+    var version: String?
+    var id: JSONRPCID?
+    var idIsNull = false
+    var method: String?
+    var params: Range<Int>?
+    var result: Range<Int>?
+    var error: Range<Int>?
+    var shapeProblem: String?
+    var members: [(key: String, range: Range<Int>)] = []
+    var seenKeys = Set<String>()
+
+    mutating func read(_ key: String, from scanner: inout JSONScanner, in bytes: [UInt8]) throws(JSONSyntaxError) {
+        if !seenKeys.insert(key).inserted { shapeProblem = "duplicate member \"\(key)\"" }
+        switch key {
+        case "jsonrpc":
+            if scanner.peek() == UInt8(ascii: "\"") {
+                version = try scanner.parseString()
+            } else {
+                try scanner.skipValue(depth: 1)
+                shapeProblem = "\"jsonrpc\" must be \"2.0\""
+            }
+        case "id":
+            try readID(from: &scanner, in: bytes)
+        case "method":
+            if scanner.peek() == UInt8(ascii: "\"") {
+                method = try scanner.parseString()
+            } else {
+                try scanner.skipValue(depth: 1)
+                shapeProblem = "\"method\" must be a string"
+            }
+        case "params":
+            try readParams(from: &scanner)
+        case "result":
+            result = try scanner.skipValue(depth: 1)
+        case "error":
+            error = try scanner.skipValue(depth: 1)
+        default:
+            try scanner.skipValue(depth: 1)
+        }
+    }
+
+    mutating func readID(from scanner: inout JSONScanner, in bytes: [UInt8]) throws(JSONSyntaxError) {
+        let next = scanner.peek() ?? 0
+        let range = try scanner.skipValue(depth: 1)
+        switch next {
+        case UInt8(ascii: "\""), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if range.count > JSONRPCID.maximumBytes {
+                // Not echoed: an id is kept, replayed and logged, so its size is bounded.
+                shapeProblem = "\"id\" must be at most \(JSONRPCID.maximumBytes) bytes of JSON"
+            } else {
+                id = JSONRPCID(raw: Array(bytes[range]))
+            }
+        case UInt8(ascii: "n"):
+            idIsNull = true
+        default:
+            shapeProblem = "\"id\" must be a string or a number"
+        }
+    }
+
+    /// Reads the members of an object `params` once, here; every later lookup uses their ranges.
+    mutating func readParams(from scanner: inout JSONScanner) throws(JSONSyntaxError) {
+        let next = scanner.peek()
+        guard next == UInt8(ascii: "{") else {
+            params = try scanner.skipValue(depth: 1)
+            if next != UInt8(ascii: "[") { shapeProblem = "\"params\" must be an object" }
+            return
+        }
+        let start = scanner.index
+        var seen = Set<String>()
+        var problem: String?
+        var found: [(key: String, range: Range<Int>)] = []
+        try scanner.forEachMember(depth: 1) { (scanner: inout JSONScanner, key: String) throws(JSONSyntaxError) in
+            let range = try scanner.skipValue(depth: 2)
+            if !seen.insert(key).inserted { problem = "\"params\" has a duplicate member \"\(key)\"" }
+            found.append((key, range))
+        }
+        members = found
+        if let problem { shapeProblem = problem }
+        params = start..<scanner.index
+    }
+
+    /// What kind of message the members make, or why they make none.
+    func kind() throws(JSONRPCError) -> JSONRPCMessage.Kind {
+        if let shapeProblem { throw JSONRPCError.invalidRequest(shapeProblem, id: id) }
+        guard version == "2.0" else { throw JSONRPCError.invalidRequest("\"jsonrpc\" must be \"2.0\"", id: id) }
+        if method != nil {
+            if result != nil || error != nil {
+                throw JSONRPCError.invalidRequest("a request cannot carry \"result\" or \"error\"", id: id)
+            }
+            if idIsNull { throw JSONRPCError.invalidRequest("\"id\" must not be null", id: nil) }
+            return id == nil ? .notification : .request
+        }
+        if result != nil, error == nil {
+            guard id != nil else { throw JSONRPCError.invalidRequest("a response needs an \"id\"") }
+            return .response
+        }
+        if error != nil, result == nil { return .errorResponse }
+        throw JSONRPCError.invalidRequest("missing \"method\"", id: id)
     }
 }

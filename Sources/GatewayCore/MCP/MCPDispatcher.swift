@@ -85,11 +85,8 @@ public struct MCPDispatcher: Sendable {
             case .local(let bytes), .forwarded(.result(let bytes)):
                 let outcome: MCPCallOutcome =
                     request.method == "tools/call" && ToolResult.isError(bytes) ? .toolError : .success
-                if ProtocolVersions.isStateless(context.protocolVersion) {
-                    let decorated = ResultDecorator.decorate(bytes, method: request.method ?? "")
-                    return (Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: decorated)), outcome)
-                }
-                return (Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: bytes)), outcome)
+                let finished = context.era.finish(result: bytes, method: request.method ?? "")
+                return (Reply(bytes: JSONRPCMessage.responseBytes(id: id, result: finished)), outcome)
             case .forwarded(.error(let bytes)):
                 return (Reply(bytes: JSONRPCMessage.errorResponseBytes(id: id, error: bytes)), .error)
             }
@@ -140,11 +137,11 @@ public struct MCPDispatcher: Sendable {
         guard let view = catalog.snapshot.view(serverID: context.serverID) else {
             throw JSONRPCError(code: .invalidRequest, message: "Virtual server not found or disabled")
         }
-        let stateless = ProtocolVersions.isStateless(context.protocolVersion)
+        let era = context.era
         switch method {
-        case "ping" where !stateless, "logging/setLevel" where !stateless:
+        case "ping" where era.answers(method), "logging/setLevel" where era.answers(method):
             return .local(Array("{}".utf8))
-        case "server/discover" where stateless:
+        case "server/discover" where era.answers(method):
             return .local(discoverResult())
         case "tools/list":
             return .local(try list("tools", view.tools, request))
@@ -238,7 +235,7 @@ public struct MCPDispatcher: Sendable {
     }
 
     /// Sends the request upstream with its params rewritten once: `replacement` substituted, and
-    /// the 2026-07-28 envelope removed (upstream sessions speak the handshake era).
+    /// the client era's envelope removed (upstream sessions speak the handshake era).
     func forward(
         _ target: UpstreamTarget,
         _ request: JSONRPCMessage,
@@ -248,7 +245,7 @@ public struct MCPDispatcher: Sendable {
         let params = ParamsRewriter.forwardedParams(
             of: request,
             replacing: replacement,
-            strippingEnvelope: ProtocolVersions.isStateless(context.protocolVersion)
+            strippingEnvelope: context.era.carriesEnvelope
         )
         let hops = try identity.federation.onwardHops(received: context.hops)
         let gateway = catalog.snapshot.gatewaysByID[target.gatewayID]

@@ -2,6 +2,8 @@
 public struct MCPRequestContext: Sendable {
     /// The protocol version in force for this request.
     public var protocolVersion: String
+    /// How the request's era differs (methods, envelope, results); chosen by the transport.
+    public var era: any ClientEra
     /// The virtual server of the endpoint, or `nil` for `/mcp`.
     public var serverID: String?
     /// The authenticated subject.
@@ -23,8 +25,10 @@ public struct MCPRequestContext: Sendable {
         relay: (any UpstreamCallRelay)? = nil,
         forwardedHeaders: [ForwardedHeader] = [],
         hops: String? = nil,
-        onBehalfOf: String? = nil
+        onBehalfOf: String? = nil,
+        era: any ClientEra = HandshakeEra()
     ) {
+        self.era = era
         self.onBehalfOf = onBehalfOf
         self.protocolVersion = protocolVersion
         self.serverID = serverID

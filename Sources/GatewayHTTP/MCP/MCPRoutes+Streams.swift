@@ -33,35 +33,18 @@ extension MCPRoutes {
                 status: .notAcceptable
             )
         }
-        let streams = runtime.streams
         let queue = OutboundQueue(capacity: runtime.streamCapacity)
-        var replayed: [StreamEvent] = []
-        var opening: StreamEvent?
-        var stream = StreamName.get
-        var ended = false
-        if let lastEventID = request.headers[Self.lastEventIDHeader] {
-            guard let (named, _) = LoggedEvent.parse(eventID: lastEventID) else {
-                return MCPReply.error(
-                    JSONRPCError.invalidRequest("Last-Event-ID \(lastEventID) was not sent by this gateway"),
-                    status: .badRequest
-                )
-            }
-            stream = named
-            // Attach before reading the buffer, so nothing sent in between is lost (what arrives
-            // twice is skipped by sequence).
-            ended = await !engine.attach(queue, session: facts.key, stream: stream, serverID: serverID)
-            let replay = await engine.replay(session: facts.key, after: lastEventID)
-            replayed = replay?.events ?? []
-            ended = ended || replay?.completed == true
-        } else {
-            _ = await engine.attach(queue, session: facts.key, stream: stream, serverID: serverID)
-            // A priming event: an id to resume from even before the first message.
-            opening = StreamEvent(
-                id: LoggedEvent(stream: StreamName.get, sequence: streams.nextSequence(), data: [], isFinal: false)
-                    .eventID,
-                data: []
-            )
+        let opened: OpenedStream
+        switch await open(
+            queue,
+            session: facts.key,
+            serverID: serverID,
+            lastEventID: request.headers[Self.lastEventIDHeader]
+        ) {
+        case .success(let stream): opened = stream
+        case .failure(let refusal): return MCPReply.error(refusal, status: .badRequest)
         }
+        let (replayed, opening, ended, stream) = (opened.replayed, opened.opening, opened.ended, opened.stream)
         // Events that arrive live after being replayed are skipped by id (numbers from different
         // nodes' clocks cannot be compared).
         let replayedIDs = Set(replayed.compactMap(\.id))
@@ -95,6 +78,43 @@ extension MCPRoutes {
                     // The client went away; it resumes with Last-Event-ID.
                 }
             }
+        )
+    }
+
+    /// What a GET starts its stream with.
+    struct OpenedStream {
+        /// The stream held: the GET stream, or the call stream a `Last-Event-ID` names.
+        var stream: String
+        /// What the client missed, when resuming.
+        var replayed: [StreamEvent] = []
+        /// A priming event (an id to resume from even before the first message), when not resuming.
+        var opening: StreamEvent?
+        /// The resumed stream is over: send what was missed and end.
+        var ended = false
+    }
+
+    /// Attaches `queue` to the session's GET stream, or, with `lastEventID`, to the stream that
+    /// id belongs to with what the client missed since. Attached before the buffer is read, so
+    /// nothing sent in between is lost (what arrives twice is skipped by id).
+    func open(
+        _ queue: OutboundQueue,
+        session: String,
+        serverID: String?,
+        lastEventID: String?
+    ) async -> Result<OpenedStream, JSONRPCError> {
+        guard let lastEventID else {
+            _ = await engine.attach(queue, session: session, stream: StreamName.get, serverID: serverID)
+            let sequence = runtime.streams.nextSequence()
+            let priming = LoggedEvent(stream: StreamName.get, sequence: sequence, data: [], isFinal: false)
+            return .success(OpenedStream(stream: StreamName.get, opening: StreamEvent(id: priming.eventID, data: [])))
+        }
+        guard let (stream, _) = LoggedEvent.parse(eventID: lastEventID) else {
+            return .failure(JSONRPCError.invalidRequest("Last-Event-ID \(lastEventID) was not sent by this gateway"))
+        }
+        let open = await engine.attach(queue, session: session, stream: stream, serverID: serverID)
+        let replay = await engine.replay(session: session, after: lastEventID)
+        return .success(
+            OpenedStream(stream: stream, replayed: replay?.events ?? [], ended: !open || replay?.completed == true)
         )
     }
 

@@ -157,37 +157,10 @@ public struct MCPRoutes: Sendable {
         let message: JSONRPCMessage
         do { message = try JSONRPCMessage(bytes: bytes, maximumDepth: jsonDepth) } catch { return fail(error) }
         guard message.kind == .request, let method = message.method else { return MCPReply.accepted() }
-        if let headerMethod = request.headers[Self.methodHeader], headerMethod != method {
-            return fail(
-                JSONRPCError(
-                    code: .headerMismatch,
-                    message: "Mcp-Method header does not match the body",
-                    id: message.id
-                )
-            )
-        }
-        if let mismatch = nameHeaderMismatch(request, message: message) { return fail(mismatch) }
-        let meta = ParamsRewriter.metaMembers(in: message) ?? []
-        guard let versionRange = meta.first(where: { $0.key == "io.modelcontextprotocol/protocolVersion" })?.range,
-            let version = ParamsRewriter.string(in: message.bytes, at: versionRange),
-            let capabilities = meta.first(where: { $0.key == "io.modelcontextprotocol/clientCapabilities" })?.range,
-            message.bytes[capabilities.lowerBound] == UInt8(ascii: "{")
-        else {
-            return fail(
-                JSONRPCError.invalidParams(
-                    "params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities",
-                    id: message.id
-                )
-            )
-        }
-        if version != ProtocolVersions.stateless {
-            return fail(
-                JSONRPCError(
-                    code: .headerMismatch,
-                    message: "MCP-Protocol-Version header does not match _meta",
-                    id: message.id
-                )
-            )
+        let envelope: StatelessEra.Envelope
+        switch StatelessEra.envelope(of: message, method: method, headers: request.headers) {
+        case .success(let read): envelope = read
+        case .failure(let error): return fail(error)
         }
         let context = MCPRequestContext(
             protocolVersion: ProtocolVersions.stateless,
@@ -195,45 +168,18 @@ public struct MCPRoutes: Sendable {
             principal: principal,
             forwardedHeaders: forwardedHeaders(of: request),
             hops: Self.hops(of: request),
-            onBehalfOf: caller
+            onBehalfOf: caller,
+            era: StatelessEra()
         )
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
-        // Progress always rides the call's stream; logs only when the request asked for them.
-        let logLevel = meta.first(where: { $0.key == "io.modelcontextprotocol/logLevel" })
-            .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
-            .flatMap(LoggingLevel.init(name:))
         return await handle(
             message,
-            from: .request(logLevel: logLevel),
+            from: .request(logLevel: envelope.logLevel),
             context: context,
             request: request,
             status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },
             logger: logger
         )
-    }
-
-    func nameHeaderMismatch(_ request: Request, message: JSONRPCMessage) -> JSONRPCError? {
-        guard let header = request.headers[Self.nameHeader] else { return nil }
-        let key: String
-        switch message.method {
-        case "tools/call", "prompts/get": key = "name"
-        case "resources/read": key = "uri"
-        default: return nil
-        }
-        var expected = header
-        if header.hasPrefix("=?base64?"), header.hasSuffix("?="),
-            let data = try? Base64.decode(string: String(header.dropFirst(9).dropLast(2)))
-        {
-            expected = String(decoding: data, as: UTF8.self)
-        }
-        guard ParamsRewriter.stringMember(key, in: message) == expected else {
-            return JSONRPCError(
-                code: .headerMismatch,
-                message: "Mcp-Name header does not match the body",
-                id: message.id
-            )
-        }
-        return nil
     }
 
     /// 2025-11-25 and earlier: `initialize` opens a session; everything else must carry it.
