@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "MCPGateway",
             dependencies: [
-                "GatewayApp", "GatewayCore", "GatewayAuth", "GatewayHTTP", "GatewayTranslate",
+                "GatewayApp", "GatewayCore", "GatewayAuth", "GatewayTranslate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,13 +73,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GatewayHTTP",
             dependencies: [
-                "GatewayCore", "GatewayAuth", "GatewaySession",
+                "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayHTTPFraming",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
@@ -99,7 +100,7 @@ let package = Package(
         .target(
             name: "GatewayTranslate",
             dependencies: [
-                "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayHTTP",
+                "GatewayCore", "GatewayAuth", "GatewaySession", "GatewayHTTPFraming",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -107,6 +108,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MCP's HTTP framing, shared by the gateway's routes and the stdio bridge: JSON or SSE
+        // answers, event streams with keep-alives, response clean-up.
+        .target(
+            name: "GatewayHTTPFraming",
+            dependencies: [
+                "GatewayCore", "GatewaySession",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,8 +6,7 @@ import Synchronization
 /// `<prefix>stream:<session>:<stream>` (its short id, expiring with the replay retention and
 /// refreshed by every heartbeat while held); messages for one node go to its own channel
 /// `<prefix>node:<short id>`; cancellations go to every node (the call's node is not recorded).
-///
-/// Messages are tab-separated fields with the JSON payload last (JSON may contain tabs).
+/// Messages are ``ClusterMessage``s.
 extension RedisCoordinator: SessionBus {
     /// The first 8 characters of the node id: names its channel and prefixes the ids of its
     /// requests to clients (so an answer arriving elsewhere finds its way back).
@@ -57,7 +56,8 @@ extension RedisCoordinator: SessionBus {
             if let previous, previous != shortID {
                 // The node that held it lets its connection go (no duplicate list changes).
                 try await redis.send([
-                    "PUBLISH", .init(channel(ofNode: previous)), .init("release\t\(session)\t\(stream)"),
+                    "PUBLISH", .init(channel(ofNode: previous)),
+                    .init(ClusterMessage.release(session: session, stream: stream).bytes),
                 ])
             }
         } catch {
@@ -173,11 +173,7 @@ extension RedisCoordinator: SessionBus {
         var commands: [[RESPArgument]] = []
         for item in batch {
             guard let holder = holders[streamKey(item.session, item.event.stream)] else { continue }
-            let event = item.event
-            var payload = Array(
-                "event\t\(item.session)\t\(event.stream)\t\(event.sequence)\t\(event.isFinal ? 1 : 0)\t".utf8
-            )
-            payload += event.data
+            let payload = ClusterMessage.event(session: item.session, item.event).bytes
             commands.append(["PUBLISH", .init(channel(ofNode: holder)), .init(payload)])
         }
         if !commands.isEmpty { _ = try? await redis.pipeline(commands) }
@@ -185,17 +181,12 @@ extension RedisCoordinator: SessionBus {
 
     public func forwardAnswer(id: JSONRPCID, owner: String, reply: UpstreamReply) {
         guard let holder = ClientRequestID.node(of: id), holder != shortID else { return }
-        var payload = Array("answer\t\(owner)\t".utf8) + id.raw
-        switch reply {
-        case .result(let bytes): payload += Array("\tr\t".utf8) + bytes
-        case .error(let bytes): payload += Array("\te\t".utf8) + bytes
-        }
+        let payload = ClusterMessage.answer(id: id, owner: owner, reply: reply).bytes
         outgoing.enqueue(["PUBLISH", .init(channel(ofNode: holder)), .init(payload)])
     }
 
     public func forwardCancellation(id: JSONRPCID, owner: String) {
-        let message = Array("cancel\t\(owner)\t".utf8) + id.raw
-        outgoing.enqueue(["PUBLISH", .init(eventsChannel), .init(message)])
+        outgoing.enqueue(["PUBLISH", .init(eventsChannel), .init(ClusterMessage.cancel(id: id, owner: owner).bytes)])
     }
 
     public func incoming() -> AsyncStream<SessionBusMessage> { sessionMessages.stream() }
@@ -214,35 +205,6 @@ extension RedisCoordinator: SessionBus {
         let replies = try await redis.pipeline(commands)
         let lost = zip(streams, replies).filter { $0.1.integer == 0 }.map(\.0)
         if !lost.isEmpty { held.withLock { held in held.subtract(lost) } }
-    }
-
-    /// A message on this node's channel or the shared one, about a session.
-    func receivedSessionMessage(_ payload: [UInt8]) -> Bool {
-        let fields = payload.split(separator: UInt8(ascii: "\t"), maxSplits: 5, omittingEmptySubsequences: false)
-        func text(_ index: Int) -> String { String(decoding: fields[index], as: UTF8.self) }
-        switch fields.first.map({ String(decoding: $0, as: UTF8.self) }) {
-        case "event" where fields.count == 6:
-            guard let sequence = Int(text(3)) else { return true }
-            let event = LoggedEvent(
-                stream: text(2),
-                sequence: sequence,
-                data: Array(fields[5]),
-                isFinal: text(4) == "1"
-            )
-            sessionMessages.yield(.event(session: text(1), event))
-        case "answer" where fields.count >= 5:
-            let rest = fields.count == 6 ? Array(fields[4]) + [UInt8(ascii: "\t")] + Array(fields[5]) : Array(fields[4])
-            let id = JSONRPCID(raw: Array(fields[2]))
-            let reply: UpstreamReply = text(3) == "e" ? .error(rest) : .result(rest)
-            sessionMessages.yield(.answer(id: id, owner: text(1), reply: reply))
-        case "release" where fields.count == 3:
-            sessionMessages.yield(.released(session: text(1), stream: text(2)))
-        case "cancel" where fields.count == 3:
-            sessionMessages.yield(.cancellation(id: JSONRPCID(raw: Array(fields[2])), owner: text(1)))
-        default:
-            return false
-        }
-        return true
     }
 }
 

@@ -44,9 +44,8 @@ public final class RedisCoordinator: Coordinator, Service {
     private let syncs = LocalBroadcast<String>(buffering: .bufferingNewest(1024))
     private let announceFailing = Atomic<Bool>(false)
     private let leaseFailing = Atomic<Bool>(false)
-    private let steppedDown = Atomic<Bool>(false)
-    /// Heartbeat and lease rounds in progress (``stepDown()`` waits for them).
-    private let busy = Atomic<Int>(0)
+    /// Heartbeat and lease rounds in progress (``stepDown()`` closes it and waits for them).
+    private let rounds = RoundsInProgress()
     /// Records the first epoch of a term in the store; `false` when the store has seen a newer one.
     let claimEpoch: @Sendable (Int64) async throws -> Bool
     /// Leader rounds so far (clean-up runs every tenth).
@@ -116,7 +115,10 @@ public final class RedisCoordinator: Coordinator, Service {
             // every member gets the same TTL, so the newest one ends last.
             ["PEXPIRE", .init(endedKey), .init(ttl.milliseconds)],
             ["HDEL", .init(options.keyPrefix + "gets"), .init(sessionKey)],
-            ["PUBLISH", .init(eventsChannel), .init("ended\t\(sessionKey)\t\(expiry)")],
+            [
+                "PUBLISH", .init(eventsChannel),
+                .init(ClusterMessage.ended(session: sessionKey, expiresAt: expiry).bytes),
+            ],
         ])
         for reply in replies { try reply.orThrow("ZADD/PUBLISH") }
     }
@@ -126,13 +128,15 @@ public final class RedisCoordinator: Coordinator, Service {
     }
 
     public func publishCatalogChanged() async throws {
-        try await redis.send(["PUBLISH", .init(eventsChannel), "catalog"])
+        try await redis.send(["PUBLISH", .init(eventsChannel), .init(ClusterMessage.catalogChanged.bytes)])
     }
 
     public func catalogChanges() -> AsyncStream<Void> { catalog.stream() }
 
     public func requestSync(gatewayID: String) async throws {
-        try await redis.send(["PUBLISH", .init(eventsChannel), .init("sync\t\(gatewayID)")])
+        try await redis.send([
+            "PUBLISH", .init(eventsChannel), .init(ClusterMessage.syncRequested(gatewayID: gatewayID).bytes),
+        ])
     }
 
     public func syncRequests() -> AsyncStream<String> { syncs.stream() }
@@ -140,7 +144,12 @@ public final class RedisCoordinator: Coordinator, Service {
     public func publishRevocation(_ revocation: TokenRevocation) async throws {
         try await redis.send([
             "PUBLISH", .init(eventsChannel),
-            .init("revoked\t\(revocation.tokenID)\t\(revocation.expiresAt.millisecondsSince1970)"),
+            .init(
+                ClusterMessage.revoked(
+                    tokenID: revocation.tokenID,
+                    expiresAt: revocation.expiresAt.millisecondsSince1970
+                ).bytes
+            ),
         ])
     }
 
@@ -174,11 +183,7 @@ public final class RedisCoordinator: Coordinator, Service {
     /// seeking the lease from then on; a lease or heartbeat round in flight is waited for first,
     /// so it cannot take the lease or announce the node again afterwards.
     public func stepDown() async {
-        guard !steppedDown.exchange(true, ordering: .relaxed) else { return }
-        let deadline = ContinuousClock.now + options.leaseTTL
-        while busy.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        guard await rounds.close(waitingAtMost: options.leaseTTL) else { return }
         await lease.release()
         _ = try? await redis.send(["HDEL", .init(nodesKey), .init(identity.id)])
         logger.info("left the cluster")
@@ -201,10 +206,9 @@ public final class RedisCoordinator: Coordinator, Service {
 
     /// Runs `work` every `interval` until cancelled or stepped down.
     private func every(_ interval: Duration, _ work: () async -> Void) async {
-        while !Task.isCancelled && !steppedDown.load(ordering: .relaxed) {
-            busy.add(1, ordering: .relaxed)
-            if !steppedDown.load(ordering: .relaxed) { await work() }
-            busy.subtract(1, ordering: .relaxed)
+        while !Task.isCancelled, rounds.begin() {
+            await work()
+            rounds.end()
             try? await Task.sleep(for: interval)
         }
     }
@@ -283,27 +287,36 @@ public final class RedisCoordinator: Coordinator, Service {
 
     // MARK: - Announcements
 
+    /// A message on the shared channel or this node's own.
     private func received(_ payload: [UInt8]) async {
-        if receivedEnvelope(payload) || receivedSessionMessage(payload) { return }
-        let parts = payload.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map {
-            String(decoding: $0, as: UTF8.self)
-        }
-        switch parts.first {
-        case "catalog":
-            catalog.yield(())
-        case "sync" where parts.count == 2:
-            syncs.yield(parts[1])
-        case "revoked" where parts.count == 3:
-            guard let expiry = Int64(parts[2]) else { return }
-            revoked.yield(TokenRevocation(tokenID: parts[1], expiresAt: Timestamp(millisecondsSince1970: expiry)))
-        case "ended" where parts.count == 3:
-            guard let expiry = Int64(parts[2]) else { return }
-            let left = expiry - Timestamp.now().millisecondsSince1970
-            if left > 0 { ended.insert(parts[1], until: .now + .milliseconds(left)) }
-            sessionMessages.yield(.ended(session: parts[1]))
-            held.withLock { held in held = held.filter { $0.session != parts[1] } }
-        default:
+        guard let message = ClusterMessage(bytes: payload) else {
+            logger.debug("unreadable message from another node", metadata: ["bytes": "\(payload.count)"])
             return
+        }
+        switch message {
+        case .catalogChanged:
+            catalog.yield(())
+        case .syncRequested(let gatewayID):
+            syncs.yield(gatewayID)
+        case .revoked(let tokenID, let expiresAt):
+            revoked.yield(TokenRevocation(tokenID: tokenID, expiresAt: Timestamp(millisecondsSince1970: expiresAt)))
+        case .ended(let session, let expiresAt):
+            let left = expiresAt - Timestamp.now().millisecondsSince1970
+            if left > 0 { ended.insert(session, until: .now + .milliseconds(left)) }
+            sessionMessages.yield(.ended(session: session))
+            held.withLock { held in held = held.filter { $0.session != session } }
+        case .cancel(let id, let owner):
+            sessionMessages.yield(.cancellation(id: id, owner: owner))
+        case .event(let session, let event):
+            sessionMessages.yield(.event(session: session, event))
+        case .answer(let id, let owner, let reply):
+            sessionMessages.yield(.answer(id: id, owner: owner, reply: reply))
+        case .release(let session, let stream):
+            sessionMessages.yield(.released(session: session, stream: stream))
+        case .posted(let posted, let ticket):
+            sessionMessages.yield(.posted(posted, ticket: ticket))
+        case .verdict(let outcome, let ticket):
+            postAcks.settle(ticket.number, outcome)
         }
     }
 

@@ -74,21 +74,28 @@ extension SessionEngine {
         for key in runtime.subscriptions.removeExpired(now: now.millisecondsSince1970) { releaseUpstream(key) }
     }
 
-    /// Tells the upstream nobody watches the resource any more (in the background; a failure
-    /// only means a few needless updates).
+    /// Tells the upstream nobody watches the resource any more: queued for
+    /// ``releaseUpstreams()`` (a failure only means a few needless updates).
     package func releaseUpstream(_ key: ResourceSubscriptions.Key) {
-        guard let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID] else { return }
-        let target = gateway.target
-        let params: JSONValue = ["uri": .string(key.uri)]
-        let upstream = dispatcher.upstream
-        Task {
-            _ = try? await upstream.forward(
-                target,
-                method: "resources/unsubscribe",
-                params: params.serializedBytes,
-                timeout: .seconds(10),
-                relay: nil
-            )
+        runtime.upstreamReleases.enqueue(key)
+    }
+
+    /// Sends the queued `resources/unsubscribe`s, one at a time, until cancelled. Run by a
+    /// service of the application.
+    public func releaseUpstreams() async {
+        for await _ in runtime.upstreamReleases.wakeUps {
+            for key in runtime.upstreamReleases.take() {
+                guard !Task.isCancelled else { return }
+                guard let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID] else { continue }
+                let params: JSONValue = ["uri": .string(key.uri)]
+                _ = try? await dispatcher.upstream.forward(
+                    gateway.target,
+                    method: "resources/unsubscribe",
+                    params: params.serializedBytes,
+                    timeout: .seconds(10),
+                    relay: nil
+                )
+            }
         }
     }
 }

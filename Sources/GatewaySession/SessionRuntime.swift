@@ -12,6 +12,10 @@ public final class SessionRuntime: Sendable {
     /// The sessions' streams and their replay buffer.
     package let streams: SessionStreams
     package let subscriptions: ResourceSubscriptions
+    /// Upstream subscriptions nobody watches any more, waiting to be released
+    /// (``SessionEngine/releaseUpstreams()``); beyond 10,000 waiting, a release is dropped (the
+    /// upstream only sends a few needless updates).
+    package let upstreamReleases = BatchQueue<ResourceSubscriptions.Key>(capacity: 10_000)
     /// Legacy HTTP+SSE and WebSocket sessions.
     package let connections: ConnectionSessions
     /// Most messages waiting on one client stream before notifications are dropped and requests

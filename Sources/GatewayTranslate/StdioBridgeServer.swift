@@ -1,6 +1,6 @@
 import GatewayAuth
 import GatewayCore
-import GatewayHTTP
+import GatewayHTTPFraming
 import GatewaySession
 import HTTPTypes
 import Hummingbird

@@ -100,7 +100,7 @@ extension HTTPUpstreamClient {
             guard let id = message.id else { return }
             let reply = UpstreamReply.outsideCall(message.method)
             let logger = logger
-            Task {
+            readerJobsContinuation.yield {
                 do { try await answer(reply.responseBytes(id: id)) } catch {
                     logger.debug("could not answer an upstream request", metadata: ["upstream.id": .string(gatewayID)])
                 }
@@ -126,7 +126,8 @@ extension HTTPUpstreamClient {
     func resubscribe(_ target: UpstreamTarget) {
         let uris = subscriptions.withLock { $0[target.gatewayID] ?? [] }
         guard !uris.isEmpty else { return }
-        Task {
+        // A job of the client's own service (cancelled when it stops), not a stray task.
+        readerJobsContinuation.yield { [self] in
             for uri in uris {
                 let params: JSONValue = ["uri": .string(uri)]
                 _ = try? await send(

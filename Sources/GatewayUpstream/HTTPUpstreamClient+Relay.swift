@@ -34,14 +34,14 @@ extension HTTPUpstreamClient {
     }
 
     /// Tells the upstream to stop working on `requestID` (the client cancelled, or the deadline
-    /// passed). Sent from a task of its own with a short deadline; failures are only logged.
+    /// passed). Sent as a job of the client's service with a short deadline; failures are only logged.
     func cancelUpstream(_ target: UpstreamTarget, session: UpstreamSession, requestID: JSONRPCID, reason: String) {
         let params: JSONValue = [
             "requestId": (try? JSONScanner.parse(requestID.raw)) ?? .null, "reason": .string(reason),
         ]
         let body = JSONRPCMessage.notificationBytes(method: "notifications/cancelled", params: params.serializedBytes)
         let logger = logger
-        Task {
+        readerJobsContinuation.yield { [self] in
             let deadline = NIODeadline.now() + .seconds(5)
             do {
                 if let connection = session.sseConnection {

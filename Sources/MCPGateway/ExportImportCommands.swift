@@ -4,7 +4,6 @@ import Foundation
 import GatewayApp
 import GatewayAuth
 import GatewayCore
-import GatewayHTTP
 import NIOCore
 import NIOHTTP1
 

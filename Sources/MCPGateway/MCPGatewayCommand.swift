@@ -3,7 +3,6 @@ import Foundation
 import GatewayApp
 import GatewayAuth
 import GatewayCore
-import GatewayHTTP
 import GatewayTranslate
 import Hummingbird
 import Logging
@@ -125,7 +124,7 @@ struct Serve: AsyncParsableCommand {
         let configuration = options.load(nodeID: nodeID)
         let logger = Logger(label: "mcpgateway")
         let metrics = configuration.observability.metricsEnabled ? PrometheusMetrics.bootstrap() : nil
-        InstrumentationSystem.bootstrap(TraceContextPropagator())
+        bootstrapTraceContext()
         let app: any ApplicationProtocol
         do {
             app = try await buildApplication(

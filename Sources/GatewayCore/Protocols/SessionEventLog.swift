@@ -1,5 +1,5 @@
 /// One event sent on a client session's stream, kept for replay.
-public struct LoggedEvent: Sendable {
+public struct LoggedEvent: Sendable, Equatable {
     /// The stream it was sent on: `g` for the session's GET stream, `c<n>` for a call's POST stream.
     public var stream: String
     /// Increases with every event the node sends; orders events within a stream.

@@ -26,7 +26,7 @@ public struct UpstreamTarget: Sendable, Hashable {
 }
 
 /// An upstream's answer to a forwarded request: its `result` or its `error`, as raw JSON.
-public enum UpstreamReply: Sendable {
+public enum UpstreamReply: Sendable, Equatable {
     case result([UInt8])
     case error([UInt8])
 

@@ -1,5 +1,6 @@
 import GatewayAuth
 import GatewayCore
+import GatewayHTTPFraming
 import HTTPTypes
 import Hummingbird
 import Logging

@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayHTTPFraming
 import GatewaySession
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,6 @@
 import GatewayAuth
 import GatewayCore
+import GatewayHTTPFraming
 import GatewaySession
 import HTTPTypes
 import Hummingbird

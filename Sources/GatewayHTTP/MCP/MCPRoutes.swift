@@ -2,6 +2,7 @@ import ExtrasBase64
 import Foundation
 import GatewayAuth
 import GatewayCore
+import GatewayHTTPFraming
 import GatewaySession
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,6 @@
 import ExtrasBase64
 import GatewayCore
+import GatewayHTTPFraming
 import HTTPTypes
 
 /// The 2026-07-28 era at the edge: what a request's envelope (`params._meta` and the `Mcp-Method`

@@ -1,3 +1,4 @@
+import GatewayHTTPFraming
 import Synchronization
 
 /// How many requests and connections one token subject has open at once

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayHTTPFraming
 import Hummingbird
 import Synchronization
 

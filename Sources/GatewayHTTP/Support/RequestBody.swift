@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayHTTPFraming
 import Hummingbird
 import NIOCore
 import ServiceLifecycle

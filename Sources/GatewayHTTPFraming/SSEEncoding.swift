@@ -100,7 +100,7 @@ extension OutboundQueue {
     /// Hands every event to `write` until the queue finishes. When the server begins a graceful
     /// shutdown the queue is finished, so open streams end and their clients reconnect elsewhere
     /// (with `Last-Event-ID` where the stream is resumable) instead of holding the shutdown up.
-    func drain(_ write: (StreamEvent) async throws -> Void) async throws {
+    package func drain(_ write: (StreamEvent) async throws -> Void) async throws {
         try await withGracefulShutdownHandler {
             while let event = await next() { try await write(event) }
         } onGracefulShutdown: {

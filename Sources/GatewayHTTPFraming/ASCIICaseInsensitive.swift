@@ -1,10 +1,10 @@
 /// ASCII case-insensitive matching on a string's UTF-8 bytes, for header values checked on every
 /// request (`lowercased()` followed by `contains` costs several microseconds each here).
-enum ASCIICaseInsensitive {
-    static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
+package enum ASCIICaseInsensitive {
+    package static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
 
     /// Whether `text` contains `needle`, ignoring ASCII case.
-    static func contains(_ text: String, _ needle: StaticString) -> Bool {
+    package static func contains(_ text: String, _ needle: StaticString) -> Bool {
         needle.withUTF8Buffer { needle in
             var text = text
             return text.withUTF8 { bytes in
@@ -16,14 +16,14 @@ enum ASCIICaseInsensitive {
     }
 
     /// Whether `text` starts with `prefix` and has more after it, ignoring ASCII case.
-    static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
+    package static func hasPrefix(_ text: String, _ prefix: StaticString) -> Bool {
         prefix.withUTF8Buffer { prefix in
             var text = text
             return text.withUTF8 { bytes in bytes.count > prefix.count && matches(bytes, at: 0, prefix) }
         }
     }
 
-    static func matches(
+    package static func matches(
         _ bytes: UnsafeBufferPointer<UInt8>,
         at start: Int,
         _ needle: UnsafeBufferPointer<UInt8>

@@ -3,19 +3,19 @@ import Synchronization
 /// A bounded FIFO taken in batches by one task, which `wakeUps` wakes when items arrive. Beyond
 /// `capacity` waiting, items are dropped (what it carries is best effort: a forwarded event stays
 /// replayable, a lost answer times out).
-final class BatchQueue<Item: Sendable>: Sendable {
+package final class BatchQueue<Item: Sendable>: Sendable {
     private let queue = Mutex<[Item]>([])
-    let wakeUps: AsyncStream<Void>
+    package let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
     /// Most items waiting.
-    let capacity: Int
+    package let capacity: Int
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = capacity
         (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func enqueue(_ item: Item) {
+    package func enqueue(_ item: Item) {
         let accepted = queue.withLock { queue in
             guard queue.count < capacity else { return false }
             queue.append(item)
@@ -25,7 +25,7 @@ final class BatchQueue<Item: Sendable>: Sendable {
     }
 
     /// Everything queued, in order.
-    func take() -> [Item] {
+    package func take() -> [Item] {
         queue.withLock { queue in
             defer { queue.removeAll(keepingCapacity: true) }
             return queue

@@ -7,7 +7,7 @@ import NIOCore
 public enum MCPReply {
     /// A JSON-RPC message as `application/json`, or as one SSE event when the client accepts only
     /// `text/event-stream`.
-    static func message(
+    package static func message(
         _ bytes: [UInt8],
         status: HTTPResponse.Status = .ok,
         request: Request,
@@ -30,7 +30,7 @@ public enum MCPReply {
     }
 
     /// A JSON-RPC message as `application/json`, 200.
-    static func json(_ bytes: [UInt8]) -> Response {
+    package static func json(_ bytes: [UInt8]) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -52,7 +52,7 @@ public enum MCPReply {
     public static func accepted() -> Response { Response(status: .accepted) }
 
     /// Whether the client takes an SSE stream as the answer to a POST.
-    static func acceptsEventStream(_ request: Request) -> Bool {
+    package static func acceptsEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
         return ASCIICaseInsensitive.contains(accept, "text/event-stream")
             || ASCIICaseInsensitive.contains(accept, "*/*")
@@ -70,7 +70,7 @@ public enum MCPReply {
         return headers
     }
 
-    static func prefersEventStream(_ request: Request) -> Bool {
+    package static func prefersEventStream(_ request: Request) -> Bool {
         guard let accept = request.headers[.accept] else { return false }
         return ASCIICaseInsensitive.contains(accept, "text/event-stream")
             && !ASCIICaseInsensitive.contains(accept, "application/json")
@@ -78,7 +78,7 @@ public enum MCPReply {
     }
 
     /// The HTTP status for a JSON-RPC error code on the stateless path (as the SDK server does).
-    static func statelessStatus(_ code: JSONRPCError.Code) -> HTTPResponse.Status {
+    package static func statelessStatus(_ code: JSONRPCError.Code) -> HTTPResponse.Status {
         switch code {
         case .methodNotFound: .notFound
         case .parseError, .invalidRequest, .invalidParams, .headerMismatch, .unsupportedVersion: .badRequest
@@ -89,7 +89,7 @@ public enum MCPReply {
 
 extension JSONRPCError.Code {
     /// A routing header disagrees with the body (2026-07-28).
-    static let headerMismatch = Self(-32020)
+    package static let headerMismatch = Self(-32020)
     /// The requested protocol version is not served (2026-07-28).
-    static let unsupportedVersion = Self(-32022)
+    package static let unsupportedVersion = Self(-32022)
 }

@@ -8,15 +8,15 @@ import Synchronization
 ///
 /// Capture it in the body closure and call ``run(clientLeft:)`` at the body's end; if the
 /// closure is released unrun, `deinit` runs the work instead, as for a client that left.
-final class ResponseCleanup: Sendable {
+package final class ResponseCleanup: Sendable {
     private let work: Mutex<(@Sendable (_ clientLeft: Bool) -> Void)?>
 
-    init(_ work: @escaping @Sendable (_ clientLeft: Bool) -> Void) {
+    package init(_ work: @escaping @Sendable (_ clientLeft: Bool) -> Void) {
         self.work = Mutex(work)
     }
 
     /// Runs the work unless it already ran, telling it whether the client went away.
-    func run(clientLeft: Bool = false) {
+    package func run(clientLeft: Bool = false) {
         let action = work.withLock { work in
             defer { work = nil }
             return work
