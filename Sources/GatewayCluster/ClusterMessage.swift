@@ -25,8 +25,9 @@ enum ClusterMessage: Equatable, Sendable {
     case answer(id: JSONRPCID, owner: String, reply: UpstreamReply)
     /// Another node took this stream over.
     case release(session: String, stream: String)
-    /// A message posted on another node for a connection-bound session held here.
-    case posted(PostedMessage, ticket: PostTicket)
+    /// A message posted on another node for a connection-bound session held here, at `sentAt`
+    /// (milliseconds since 1970, the posting node's clock).
+    case posted(PostedMessage, ticket: PostTicket, sentAt: Int64)
     /// The holding node's verdict on a message this node posted.
     case verdict(PostOutcome, ticket: PostTicket)
 
@@ -55,8 +56,11 @@ enum ClusterMessage: Equatable, Sendable {
             case .error(let error): writer.raw("error", error)
             }
         case .release(let session, let stream): writer.field("session", session).field("stream", stream)
-        case .posted(let posted, let ticket):
-            writer.ticket(ticket).field("session", posted.session).field("subject", posted.subject)
+        case .posted(let posted, let ticket, let sentAt):
+            writer.ticket(ticket).field("sent", sentAt).field("session", posted.session).field(
+                "subject",
+                posted.subject
+            )
             writer.optional("server", posted.serverID).optional("hops", posted.hops)
             writer.optional("caller", posted.onBehalfOf).field("message", posted.message)
         case .verdict(let outcome, let ticket): writer.ticket(ticket).field("outcome", outcome.rawValue)
@@ -118,8 +122,8 @@ enum ClusterMessage: Equatable, Sendable {
             guard let session = f.string("session"), let stream = f.string("stream") else { return nil }
             return .release(session: session, stream: stream)
         case "posted":
-            guard let ticket = f.ticket(), let session = f.string("session"), let subject = f.string("subject"),
-                let message = f.string("message")
+            guard let ticket = f.ticket(), let sent = f.integer("sent"), let session = f.string("session"),
+                let subject = f.string("subject"), let message = f.string("message")
             else { return nil }
             let posted = PostedMessage(
                 session: session,
@@ -129,7 +133,7 @@ enum ClusterMessage: Equatable, Sendable {
                 onBehalfOf: f.string("caller"),
                 message: message
             )
-            return .posted(posted, ticket: ticket)
+            return .posted(posted, ticket: ticket, sentAt: sent)
         case "verdict":
             guard let ticket = f.ticket(), let outcome = f.string("outcome").flatMap(PostOutcome.init(rawValue:))
             else { return nil }
@@ -204,7 +208,8 @@ extension ClusterMessage {
         var raws: [String: [UInt8]] = [:]
 
         init?(_ bytes: [UInt8]) {
-            var scanner = JSONScanner(bytes: bytes, maximumDepth: 64)
+            // Deep enough for any payload a node accepts (VALIDATION_MAX_JSON_DEPTH is at most 256).
+            var scanner = JSONScanner(bytes: bytes, maximumDepth: 512)
             guard scanner.peek() == UInt8(ascii: "{") else { return nil }
             var fields = (strings: [String: String](), integers: [String: Int64](), raws: [String: [UInt8]]())
             do {

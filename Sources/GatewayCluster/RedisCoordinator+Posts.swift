@@ -7,8 +7,12 @@ import Logging
 /// does not hold publishes the message to the holder's channel and waits for its verdict.
 
 extension RedisCoordinator {
-    /// How long a posting node waits for the holder's verdict.
-    static let postVerdictTimeout: Duration = .seconds(5)
+    /// How old a posted message may be when the holding node receives it; older ones are refused
+    /// unhandled (``PostOutcome/unavailable``: the client may retry).
+    static let postStaleness: Duration = .seconds(5)
+    /// How long a posting node waits for the holder's verdict: the verdict comes once the message
+    /// was handled, which for a request the gateway answers itself may take an upstream round trip.
+    static let postVerdictTimeout: Duration = .seconds(30)
 
     public func post(_ message: PostedMessage) async -> PostOutcome {
         let holder: String?
@@ -20,7 +24,9 @@ extension RedisCoordinator {
         }
         guard let holder, holder != shortID else { return .notFound }
         guard let (number, verdict) = postAcks.register() else { return .unavailable }
-        let payload = ClusterMessage.posted(message, ticket: PostTicket(node: shortID, number: number)).bytes
+        let ticket = PostTicket(node: shortID, number: number)
+        let payload = ClusterMessage.posted(message, ticket: ticket, sentAt: Timestamp.now().millisecondsSince1970)
+            .bytes
         let channel = channel(ofNode: holder)
         return await withTaskGroup(of: Void.self) { group in
             group.addTask { [redis, postAcks] in

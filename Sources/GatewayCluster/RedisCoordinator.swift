@@ -313,7 +313,12 @@ public final class RedisCoordinator: Coordinator, Service {
             sessionMessages.yield(.answer(id: id, owner: owner, reply: reply))
         case .release(let session, let stream):
             sessionMessages.yield(.released(session: session, stream: stream))
-        case .posted(let posted, let ticket):
+        case .posted(let posted, let ticket, let sentAt):
+            // Too old: its poster is about to give up (or did), and a client told to retry must
+            // not find its first attempt handled as well.
+            guard Timestamp.now().millisecondsSince1970 - sentAt <= Self.postStaleness.milliseconds else {
+                return acknowledge(ticket, .unavailable)
+            }
             sessionMessages.yield(.posted(posted, ticket: ticket))
         case .verdict(let outcome, let ticket):
             postAcks.settle(ticket.number, outcome)

@@ -19,7 +19,12 @@ public final class ConnectionSession: Sendable {
     public let serverID: String?
     private let negotiated: Mutex<Negotiated>
 
-    public init(key: String, subject: String, serverID: String?, protocolVersion: String) {
+    /// Whether its messages may arrive on other nodes (legacy SSE `POST /message` behind a load
+    /// balancer): then its node is recorded for the cluster while it is open.
+    public let reachable: Bool
+
+    public init(key: String, subject: String, serverID: String?, protocolVersion: String, reachable: Bool = false) {
+        self.reachable = reachable
         self.key = key
         self.subject = subject
         self.serverID = serverID

@@ -5,11 +5,10 @@ import Logging
 /// the client, responses included, goes out on the connection's one stream.
 extension SessionEngine {
     /// Opens a connection-bound session; `false` when this node holds as many as it may. A
-    /// session whose messages may arrive on other nodes (legacy SSE: `POST /message` behind a
-    /// load balancer) is `reachable`: its node is recorded for the cluster.
-    public func open(_ session: ConnectionSession, reachable: Bool) async -> Bool {
+    /// ``ConnectionSession/reachable`` session's node is recorded for the cluster.
+    public func open(_ session: ConnectionSession) async -> Bool {
         guard runtime.connections.insert(session) else { return false }
-        if reachable, let bus = runtime.bus {
+        if session.reachable, let bus = runtime.bus {
             await bus.attached(session: session.key, stream: StreamName.connection, serverID: session.serverID)
         }
         return true
@@ -72,7 +71,9 @@ extension SessionEngine {
         guard let session = runtime.connections[posted.session], session.subject == posted.subject,
             session.serverID == posted.serverID
         else { return bus.acknowledge(ticket, .notFound) }
-        bus.acknowledge(ticket, .accepted)
+        // Handled, then acknowledged, as a POST on this node is answered 202 only once its message
+        // was handled (a call started and cancellable, an answer delivered): a client that waits
+        // for the 202 before its next message keeps its order.
         await receive(
             Array(posted.message.utf8),
             in: session,
@@ -80,5 +81,6 @@ extension SessionEngine {
             onBehalfOf: posted.onBehalfOf,
             logger: logger
         )
+        bus.acknowledge(ticket, .accepted)
     }
 }

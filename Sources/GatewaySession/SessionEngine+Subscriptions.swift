@@ -80,22 +80,38 @@ extension SessionEngine {
         runtime.upstreamReleases.enqueue(key)
     }
 
-    /// Sends the queued `resources/unsubscribe`s, one at a time, until cancelled. Run by a
-    /// service of the application.
+    /// Sends the queued `resources/unsubscribe`s until cancelled, up to 16 at once (one slow
+    /// upstream does not hold up the others). A resource someone subscribed to again meanwhile
+    /// is not released: its subscriber counts on the upstream subscription. Run by a service of
+    /// the application.
     public func releaseUpstreams() async {
         for await _ in runtime.upstreamReleases.wakeUps {
-            for key in runtime.upstreamReleases.take() {
+            // A resource released twice while queued is released once.
+            var seen = Set<ResourceSubscriptions.Key>()
+            let batch = runtime.upstreamReleases.take().filter { seen.insert($0).inserted }
+            for start in stride(from: 0, to: batch.count, by: 16) {
                 guard !Task.isCancelled else { return }
-                guard let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID] else { continue }
-                let params: JSONValue = ["uri": .string(key.uri)]
-                _ = try? await dispatcher.upstream.forward(
-                    gateway.target,
-                    method: "resources/unsubscribe",
-                    params: params.serializedBytes,
-                    timeout: .seconds(10),
-                    relay: nil
-                )
+                await withDiscardingTaskGroup { group in
+                    for key in batch[start..<min(start + 16, batch.count)] {
+                        group.addTask { await release(key) }
+                    }
+                }
             }
         }
+    }
+
+    /// Sends one `resources/unsubscribe`, unless the resource has subscribers again.
+    func release(_ key: ResourceSubscriptions.Key) async {
+        guard runtime.subscriptions.sessions(for: key).isEmpty,
+            let gateway = dispatcher.catalog.snapshot.gatewaysByID[key.gatewayID]
+        else { return }
+        let params: JSONValue = ["uri": .string(key.uri)]
+        _ = try? await dispatcher.upstream.forward(
+            gateway.target,
+            method: "resources/unsubscribe",
+            params: params.serializedBytes,
+            timeout: .seconds(10),
+            relay: nil
+        )
     }
 }

@@ -202,7 +202,7 @@ public struct SessionEngine: Sendable {
     /// The session ended (DELETE, its connection closed, or another node said so): its streams
     /// close, its log level and subscriptions go, and upstreams nobody watches now are released.
     public func end(session key: String) {
-        if runtime.connections.remove(key) != nil {
+        if runtime.connections.remove(key)?.reachable == true {
             runtime.bus?.detached(session: key, stream: StreamName.connection)
         }
         runtime.logLevels.forget(key)

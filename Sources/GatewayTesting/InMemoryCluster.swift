@@ -105,8 +105,13 @@ public final class InMemorySessionBus: SessionBus {
             return state.next
         }
         node.yield(.posted(message, ticket: PostTicket(node: shortID, number: number)))
-        for await outcome in verdict { return outcome }
-        return .unavailable
+        var outcome = PostOutcome.unavailable
+        for await settled in verdict {
+            outcome = settled
+            break
+        }
+        settle(number, .unavailable)  // cancelled while waiting: the entry goes with it
+        return outcome
     }
 
     public func acknowledge(_ ticket: PostTicket, _ outcome: PostOutcome) {

@@ -30,7 +30,8 @@ import Testing
                 onBehalfOf: "bob",
                 message: #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
             ),
-            ticket: ticket
+            ticket: ticket,
+            sentAt: 1_700_000_000_002
         ),
         .verdict(.notFound, ticket: ticket),
     ]

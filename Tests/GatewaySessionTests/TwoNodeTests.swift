@@ -10,7 +10,7 @@ import Testing
 /// log: what two gateway nodes behind a round-robin balancer do, in milliseconds. (The same
 /// paths over Redis, with real processes and nginx, are in Tests/Integration/test_cluster.py.)
 @Suite struct TwoNodeTests {
-    static let now = Timestamp(millisecondsSince1970: 1_700_000_000_000)
+    static let now = Fixtures.now
     static let logger = Logger(label: "two-node-tests")
 
     /// A node: its engine and the task serving its bus (cancelled by ``stop()``).
@@ -24,22 +24,6 @@ import Testing
 
     /// A catalog with one upstream, `a`, offering the tool `ask` (as `a-ask`).
     static func catalog() -> CatalogHolder {
-        let gateway = GatewayRecord(
-            id: "a",
-            name: "a",
-            slug: "a",
-            url: "http://127.0.0.1:1/mcp",
-            description: nil,
-            transport: .streamableHTTP,
-            enabled: true,
-            reachable: true,
-            capabilities: [:],
-            protocolVersion: "2025-11-25",
-            auth: .none,
-            createdAt: now,
-            updatedAt: now,
-            lastSeen: nil
-        )
         let tool = ToolRecord(
             id: "t",
             gatewayID: "a",
@@ -49,7 +33,7 @@ import Testing
             enabled: true,
             createdAt: now
         )
-        return CatalogHolder(CatalogSnapshot(contents: CatalogContents(gateways: [gateway], tools: [tool])))
+        return CatalogHolder(CatalogSnapshot(contents: CatalogContents(gateways: [Fixtures.gateway], tools: [tool])))
     }
 
     /// An upstream whose tool asks the client for sampling and answers with what the client said.
@@ -81,15 +65,7 @@ import Testing
 
     static func twoNodes() -> (Node, Node, InMemoryCluster) {
         let cluster = InMemoryCluster()
-        let log = InMemorySessionEventLog(
-            limits: .init(
-                eventsPerSession: 100,
-                bytesPerSession: 1 << 20,
-                totalBytes: 1 << 24,
-                maximumSessions: 100,
-                retention: .seconds(60)
-            )
-        )
+        let log = Fixtures.eventLog()
         return (node("nodeAAAA-1", in: cluster, log: log), node("nodeBBBB-2", in: cluster, log: log), cluster)
     }
 
@@ -215,9 +191,15 @@ import Testing
             a.stop()
             b.stop()
         }
-        let session = ConnectionSession(key: "c1", subject: "alice", serverID: nil, protocolVersion: "2024-11-05")
+        let session = ConnectionSession(
+            key: "c1",
+            subject: "alice",
+            serverID: nil,
+            protocolVersion: "2024-11-05",
+            reachable: true
+        )
         let stream = OutboundQueue(capacity: 16)
-        #expect(await a.engine.open(session, reachable: true))
+        #expect(await a.engine.open(session))
         // As openLegacyStream does: the connection's one stream is this node's alone.
         #expect(a.runtime.streams.attach(stream, session: "c1", stream: StreamName.get, serverID: nil))
         #expect(cluster.holder(session: "c1", stream: StreamName.connection) == "nodeAAAA")

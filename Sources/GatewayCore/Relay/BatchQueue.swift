@@ -24,6 +24,9 @@ package final class BatchQueue<Item: Sendable>: Sendable {
         if accepted { wakeUp.yield() }
     }
 
+    /// How many items are waiting.
+    package var count: Int { queue.withLock { $0.count } }
+
     /// Everything queued, in order.
     package func take() -> [Item] {
         queue.withLock { queue in

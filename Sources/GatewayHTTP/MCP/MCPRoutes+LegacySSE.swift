@@ -34,9 +34,10 @@ extension MCPRoutes {
             key: SessionSealer.newKey(),
             subject: context.principal?.subject ?? "anonymous",
             serverID: serverID,
-            protocolVersion: ProtocolVersions.legacySSE
+            protocolVersion: ProtocolVersions.legacySSE,
+            reachable: true
         )
-        guard await engine.open(session, reachable: true) else {
+        guard await engine.open(session) else {
             return MCPReply.error(
                 JSONRPCError.invalidRequest("too many open SSE sessions on this node; retry later"),
                 status: .serviceUnavailable

@@ -76,7 +76,7 @@ extension MCPRoutes {
             serverID: serverID,
             protocolVersion: ProtocolVersions.latestStateful
         )
-        guard await engine.open(session, reachable: false) else {
+        guard await engine.open(session) else {
             try? await outbound.close(.unknown(1013), reason: "too many open sessions on this node; try again later")
             return
         }

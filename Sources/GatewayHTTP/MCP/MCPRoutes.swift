@@ -283,7 +283,14 @@ public struct MCPRoutes: Sendable {
                 }
             ) {
             case .answered(let reply): responses.append(reply.bytes)
-            case .running(let call): responses.append(await call.value.bytes)
+            case .running(let call):
+                // Its request's own: cancelled with it, as when it ran inline.
+                let reply = await withTaskCancellationHandler {
+                    await call.value
+                } onCancel: {
+                    call.cancel()
+                }
+                responses.append(reply.bytes)
             case .consumed, .unexpectedAnswer: break
             }
         }
