@@ -217,7 +217,7 @@ extension ClusterMessage {
                     let range = try scanner.skipValue(depth: 1)
                     let value = Array(bytes[range])
                     fields.raws[key] = value
-                    if value.first == UInt8(ascii: "\""), let text = try? JSONScanner.parse(value).stringValue {
+                    if value.first == UInt8(ascii: "\""), let text = Self.string(value) {
                         fields.strings[key] = text
                     } else if let number = Int64(String(decoding: value, as: UTF8.self)) {
                         fields.integers[key] = number
@@ -228,6 +228,15 @@ extension ClusterMessage {
                 return nil
             }
             (strings, integers, raws) = fields
+        }
+
+        /// A JSON string's text: its bytes between the quotes when nothing is escaped (ids, names),
+        /// the parser otherwise.
+        static func string(_ json: [UInt8]) -> String? {
+            guard json.contains(UInt8(ascii: "\\")) else {
+                return String(decoding: json.dropFirst().dropLast(), as: UTF8.self)
+            }
+            return try? JSONScanner.parse(json).stringValue
         }
 
         func string(_ key: String) -> String? { strings[key] }

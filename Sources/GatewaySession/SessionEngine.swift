@@ -42,6 +42,12 @@ public struct SessionEngine: Sendable {
             }
         }
 
+        /// A 2026-07-28 request: only request-scoped notifications are relayed to it.
+        var isRequest: Bool {
+            if case .request = self { return true }
+            return false
+        }
+
         /// Whether forwarded calls run as tasks of their own that talk back to the client.
         var relaysCalls: Bool {
             if case .plain = self { return false }
@@ -113,11 +119,6 @@ public struct SessionEngine: Sendable {
         return .running(call)
     }
 
-    private func isRequest(_ client: Client) -> Bool {
-        if case .request = client { return true }
-        return false
-    }
-
     /// What the gateway answers itself rather than the dispatcher: the session's own state.
     func answerLocally(_ message: JSONRPCMessage, method: String, from client: Client) async -> MCPDispatcher.Reply? {
         let id = message.id ?? .null
@@ -173,7 +174,7 @@ public struct SessionEngine: Sendable {
                 owner: client.owner,
                 capabilities: client.capabilities,
                 logFilter: logFilter(of: client),
-                requestScopedOnly: isRequest(client),
+                requestScopedOnly: client.isRequest,
                 pending: runtime.pending,
                 logger: logger
             )

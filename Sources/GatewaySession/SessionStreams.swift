@@ -30,9 +30,6 @@ package final class SessionStreams: Sendable {
         self.table = Mutex(StreamTable(retention: retention))
     }
 
-    /// How long a session whose GET stream dropped keeps collecting its events.
-    package var retention: Duration { table.withLock { $0.retention } }
-
     /// Sessions with streams on this node (attached, or collecting events for a resume), and the
     /// connections attached to them.
     package var counts: (sessions: Int, streams: Int) { table.withLock { $0.counts } }
@@ -140,6 +137,4 @@ package final class SessionStreams: Sendable {
         log.forget(session: session)
     }
 
-    /// How many sessions have streams (attached or recently dropped).
-    package var sessionCount: Int { counts.sessions }
 }

@@ -56,7 +56,8 @@ public final class InMemorySessionBus: SessionBus {
     let shortID: String
     private let inbox: AsyncStream<SessionBusMessage>
     private let deliver: AsyncStream<SessionBusMessage>.Continuation
-    private let verdicts = Mutex<(next: Int, waiting: [Int: AsyncStream<PostOutcome>.Continuation])>((0, [:]))
+    /// Posts waiting for their verdict, as ``RedisCoordinator`` keeps them.
+    let verdicts = PostAcknowledgements()
 
     init(cluster: InMemoryCluster, shortID: String) {
         self.cluster = cluster
@@ -98,29 +99,19 @@ public final class InMemorySessionBus: SessionBus {
         guard let holder = cluster.holder(session: message.session, stream: StreamName.connection),
             holder != shortID, let node = cluster.node(holder)
         else { return .notFound }
-        let (verdict, continuation) = AsyncStream.makeStream(of: PostOutcome.self)
-        let number = verdicts.withLock { state in
-            state.next += 1
-            state.waiting[state.next] = continuation
-            return state.next
-        }
+        guard let (number, verdict) = verdicts.register() else { return .unavailable }
         node.yield(.posted(message, ticket: PostTicket(node: shortID, number: number)))
         var outcome = PostOutcome.unavailable
         for await settled in verdict {
             outcome = settled
             break
         }
-        settle(number, .unavailable)  // cancelled while waiting: the entry goes with it
+        verdicts.settle(number, .unavailable)  // cancelled while waiting: the entry goes with it
         return outcome
     }
 
     public func acknowledge(_ ticket: PostTicket, _ outcome: PostOutcome) {
-        cluster.node(ticket.node)?.settle(ticket.number, outcome)
+        cluster.node(ticket.node)?.verdicts.settle(ticket.number, outcome)
     }
 
-    func settle(_ number: Int, _ outcome: PostOutcome) {
-        let continuation = verdicts.withLock { $0.waiting.removeValue(forKey: number) }
-        continuation?.yield(outcome)
-        continuation?.finish()
-    }
 }

@@ -159,21 +159,11 @@ private struct EnvelopeFields {
         if !seenKeys.insert(key).inserted { shapeProblem = "duplicate member \"\(key)\"" }
         switch key {
         case "jsonrpc":
-            if scanner.peek() == UInt8(ascii: "\"") {
-                version = try scanner.parseString()
-            } else {
-                try scanner.skipValue(depth: 1)
-                shapeProblem = "\"jsonrpc\" must be \"2.0\""
-            }
+            version = try readString(from: &scanner, orProblem: "\"jsonrpc\" must be \"2.0\"")
         case "id":
             try readID(from: &scanner, in: bytes)
         case "method":
-            if scanner.peek() == UInt8(ascii: "\"") {
-                method = try scanner.parseString()
-            } else {
-                try scanner.skipValue(depth: 1)
-                shapeProblem = "\"method\" must be a string"
-            }
+            method = try readString(from: &scanner, orProblem: "\"method\" must be a string")
         case "params":
             try readParams(from: &scanner)
         case "result":
@@ -183,6 +173,19 @@ private struct EnvelopeFields {
         default:
             try scanner.skipValue(depth: 1)
         }
+    }
+
+    /// A string member's value; anything else is skipped and recorded as `problem`.
+    mutating func readString(
+        from scanner: inout JSONScanner,
+        orProblem problem: String
+    ) throws(JSONSyntaxError)
+        -> String?
+    {
+        if scanner.peek() == UInt8(ascii: "\"") { return try scanner.parseString() }
+        try scanner.skipValue(depth: 1)
+        shapeProblem = problem
+        return nil
     }
 
     mutating func readID(from scanner: inout JSONScanner, in bytes: [UInt8]) throws(JSONSyntaxError) {
