@@ -7,9 +7,12 @@ import GatewayCore
 /// any node can open it without shared storage; a forged or altered id does not open.
 public struct SessionSealer: Sendable {
     package let key: SymmetricKey
+    /// Seals the `requestState` of `input_required` answers, under a key of its own.
+    public let requestStates: RequestStateSealer
 
     /// - Parameter secret: the cluster secret; the sealing key is derived from it with HKDF once.
     public init(secret: String) {
+        self.requestStates = RequestStateSealer(secret: secret)
         self.key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)),
             info: Data("mcp-gateway session v1".utf8),

@@ -30,6 +30,12 @@ enum ClusterMessage: Equatable, Sendable {
     case posted(PostedMessage, ticket: PostTicket, sentAt: Int64)
     /// The holding node's verdict on a message this node posted.
     case verdict(PostOutcome, ticket: PostTicket)
+    /// A 2026-07-28 client's retry of a call held here, received by the ticket's node.
+    case retry(InputRoundRetry, ticket: PostTicket)
+    /// What the holding node sends back for a retry this node handed it.
+    case round(InputRoundEvent, ticket: PostTicket)
+    /// The client of a retry handed here left before its reply.
+    case retryAbandoned(ticket: PostTicket)
 
     /// The wire format's version; a node reads only its own.
     static let version = 1
@@ -64,6 +70,14 @@ enum ClusterMessage: Equatable, Sendable {
             writer.optional("server", posted.serverID).optional("hops", posted.hops)
             writer.optional("caller", posted.onBehalfOf).field("message", posted.message)
         case .verdict(let outcome, let ticket): writer.ticket(ticket).field("outcome", outcome.rawValue)
+        case .retry(let retry, let ticket):
+            writer.ticket(ticket).field("call", retry.call).raw("id", retry.requestID.raw)
+            if let answers = retry.answers { writer.raw("answers", answers) }
+        case .round(.message(let data), let ticket): writer.ticket(ticket).raw("message", data)
+        case .round(.reply(let data, let code), let ticket):
+            writer.ticket(ticket).raw("reply", data)
+            if let code { writer.field("code", Int64(code)) }
+        case .retryAbandoned(let ticket): writer.ticket(ticket)
         }
         return writer.finished()
     }
@@ -80,6 +94,9 @@ enum ClusterMessage: Equatable, Sendable {
         case .release: "release"
         case .posted: "posted"
         case .verdict: "verdict"
+        case .retry: "retry"
+        case .round: "round"
+        case .retryAbandoned: "abandoned"
         }
     }
 
@@ -138,6 +155,19 @@ enum ClusterMessage: Equatable, Sendable {
             guard let ticket = f.ticket(), let outcome = f.string("outcome").flatMap(PostOutcome.init(rawValue:))
             else { return nil }
             return .verdict(outcome, ticket: ticket)
+        case "retry":
+            guard let ticket = f.ticket(), let call = f.string("call"), let id = f.raw("id") else { return nil }
+            return .retry(
+                InputRoundRetry(call: call, requestID: JSONRPCID(raw: id), answers: f.raw("answers")),
+                ticket: ticket
+            )
+        case "round":
+            guard let ticket = f.ticket() else { return nil }
+            if let message = f.raw("message") { return .round(.message(message), ticket: ticket) }
+            guard let reply = f.raw("reply") else { return nil }
+            return .round(.reply(reply, errorCode: f.integer("code").map { Int($0) }), ticket: ticket)
+        case "abandoned":
+            return f.ticket().map { .retryAbandoned(ticket: $0) }
         default:
             return nil
         }

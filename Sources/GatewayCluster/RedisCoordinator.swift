@@ -54,6 +54,8 @@ public final class RedisCoordinator: Coordinator, Service {
     let held = Mutex<Set<HeldStream>>([])
     /// Messages posted to other nodes' connection-bound sessions, awaiting their verdict.
     let postAcks = PostAcknowledgements()
+    /// Retries handed to other nodes, waiting for what comes back.
+    let retries = RoundRetryStreams()
     /// Session traffic from other nodes.
     let sessionMessages = LocalBroadcast<SessionBusMessage>(buffering: .unbounded)
     /// Events for streams held by other nodes, forwarded in order once they are in the log.
@@ -322,6 +324,12 @@ public final class RedisCoordinator: Coordinator, Service {
             sessionMessages.yield(.posted(posted, ticket: ticket))
         case .verdict(let outcome, let ticket):
             postAcks.settle(ticket.number, outcome)
+        case .retry(let retry, let ticket):
+            sessionMessages.yield(.retry(retry, ticket: ticket))
+        case .round(let event, let ticket):
+            retries.deliver(event, to: ticket.number)
+        case .retryAbandoned(let ticket):
+            sessionMessages.yield(.retryAbandoned(ticket: ticket))
         }
     }
 

@@ -23,8 +23,7 @@ package struct ClientCallRelay: UpstreamCallRelay {
     package let capacity: Int
     /// The client session asked, for matching its answers.
     package let owner: String
-    /// What the client can be asked; `nil` when requests cannot be relayed at all (2026-07-28,
-    /// whose clients are asked through `input_required` results, not supported yet).
+    /// What the client can be asked; `nil` when requests cannot be relayed at all.
     package let capabilities: ClientCapabilities?
     package let logFilter: LogFilter
     /// Whether only request-scoped notifications (progress, logs) are relayed (2026-07-28).
@@ -32,6 +31,9 @@ package struct ClientCallRelay: UpstreamCallRelay {
     package let pending: PendingClientRequests
     package let logger: Logger
     package let dropped = DropCounter()
+    /// For a 2026-07-28 client: the call whose questions wait for the client's retry
+    /// (`input_required`); `nil` when the client is asked on its stream.
+    package var rounds: InputRoundCall? = nil
 
     package func notify(_ message: JSONRPCMessage) {
         switch message.method {
@@ -63,7 +65,7 @@ package struct ClientCallRelay: UpstreamCallRelay {
             return .error(
                 JSONRPCError(
                     code: .methodNotFound,
-                    message: "\(method) cannot be relayed to a client on protocol version \(ProtocolVersions.stateless)"
+                    message: "\(method) cannot be relayed to this client"
                 ).errorObjectBytes
             )
         }
@@ -75,6 +77,7 @@ package struct ClientCallRelay: UpstreamCallRelay {
                 ).errorObjectBytes
             )
         }
+        if let rounds { return await rounds.ask(method: method, params: params) }
         let send = send
         return await pending.ask(owner: owner) { id in
             send(JSONRPCMessage.requestBytes(id: id, method: method, params: params)) == .enqueued

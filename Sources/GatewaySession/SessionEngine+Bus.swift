@@ -11,9 +11,12 @@ extension SessionEngine {
         guard let bus = runtime.bus else { return }
         await withDiscardingTaskGroup { group in
             for await message in bus.incoming() {
-                if case .posted(let posted, let ticket) = message {
+                switch message {
+                case .posted(let posted, let ticket):
                     group.addTask { await receive(posted: posted, ticket: ticket, logger: logger) }
-                } else {
+                case .retry(let retry, let ticket):
+                    serve(retry, ticket: ticket, bus: bus)
+                default:
                     act(on: message)
                 }
             }
@@ -33,7 +36,9 @@ extension SessionEngine {
             end(session: session)
         case .released(let session, let stream):
             runtime.streams.release(session: session, stream: stream)
-        case .posted:
+        case .retryAbandoned(let ticket):
+            runtime.inputRounds.abandon(ticket)
+        case .posted, .retry:
             break
         }
     }

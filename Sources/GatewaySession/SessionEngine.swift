@@ -15,11 +15,20 @@ public struct SessionEngine: Sendable {
     public let runtime: SessionRuntime
     /// The longest a stateful session lives (SESSION_TTL); its subscriptions end with it.
     public let sessionTTL: Duration
+    /// Seals the `requestState` of `input_required` answers to 2026-07-28 clients; without it,
+    /// an upstream's request to such a client gets an error.
+    public let requestStates: (any RequestStateSealing)?
 
-    public init(dispatcher: MCPDispatcher, runtime: SessionRuntime, sessionTTL: Duration) {
+    public init(
+        dispatcher: MCPDispatcher,
+        runtime: SessionRuntime,
+        sessionTTL: Duration,
+        requestStates: (any RequestStateSealing)? = nil
+    ) {
         self.dispatcher = dispatcher
         self.runtime = runtime
         self.sessionTTL = sessionTTL
+        self.requestStates = requestStates
     }
 
     /// Who a message is from.
@@ -28,8 +37,9 @@ public struct SessionEngine: Sendable {
         case sealed(SessionFacts)
         /// A session that lives as long as one connection (legacy HTTP+SSE, WebSocket).
         case connection(ConnectionSession)
-        /// A 2026-07-28 request: no session; logs are relayed at or above `logLevel` only.
-        case request(logLevel: LoggingLevel?)
+        /// A 2026-07-28 request: no session; logs are relayed at or above `logLevel` only, and
+        /// the client is asked for input (`input_required`) only as its `capabilities` say.
+        case request(logLevel: LoggingLevel?, capabilities: ClientCapabilities = [])
         /// Plain JSON-RPC (`/rpc`): no session, nothing relayed while a call runs.
         case plain
 
@@ -62,7 +72,8 @@ public struct SessionEngine: Sendable {
             switch self {
             case .sealed(let facts): facts.capabilities
             case .connection(let session): session.current.capabilities
-            case .request, .plain: nil
+            case .request(_, let capabilities): capabilities
+            case .plain: nil
             }
         }
     }
@@ -114,6 +125,9 @@ public struct SessionEngine: Sendable {
         // Plain JSON-RPC calls relay nothing and cannot be cancelled: they run inline.
         guard MCPDispatcher.isForwarded(method), client.relaysCalls else {
             return .answered(await dispatcher.handle(message, context: context, logger: logger))
+        }
+        if client.isRequest, requestStates != nil {
+            return inputRoundCall(message, method: method, from: client, context: context, sink: sink, logger: logger)
         }
         let call = startCall(message, from: client, context: context, sink: sink(message.id ?? .null), logger: logger)
         return .running(call)
@@ -168,16 +182,7 @@ public struct SessionEngine: Sendable {
     ) -> Task<MCPDispatcher.Reply, Never> {
         var context = context
         if let send = sink.send {
-            context.relay = ClientCallRelay(
-                send: send,
-                capacity: runtime.streamCapacity,
-                owner: client.owner,
-                capabilities: client.capabilities,
-                logFilter: logFilter(of: client),
-                requestScopedOnly: client.isRequest,
-                pending: runtime.pending,
-                logger: logger
-            )
+            context.relay = relay(for: client, send: send, logger: logger)
         }
         let dispatcher = dispatcher
         let callContext = context
@@ -190,10 +195,28 @@ public struct SessionEngine: Sendable {
         return runtime.inFlight.start(InFlightCalls.Key(owner: key, id: message.id ?? .null), run)
     }
 
+    /// The relay of a call's in-call traffic to `client`, through `send`.
+    func relay(
+        for client: Client,
+        send: @escaping @Sendable ([UInt8]) -> OutboundQueue.PushResult,
+        logger: Logger
+    ) -> ClientCallRelay {
+        ClientCallRelay(
+            send: send,
+            capacity: runtime.streamCapacity,
+            owner: client.owner,
+            capabilities: client.capabilities,
+            logFilter: logFilter(of: client),
+            requestScopedOnly: client.isRequest,
+            pending: runtime.pending,
+            logger: logger
+        )
+    }
+
     /// Which log notifications of a call reach the client.
     func logFilter(of client: Client) -> ClientCallRelay.LogFilter {
         switch client {
-        case .request(let level): level.map { .atLeast($0) } ?? .none
+        case .request(let level, _): level.map { .atLeast($0) } ?? .none
         case .plain: .none
         case .sealed, .connection:
             client.key.flatMap { runtime.logLevels.level(for: $0) }.map { .atLeast($0) } ?? .all

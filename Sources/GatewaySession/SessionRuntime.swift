@@ -5,6 +5,10 @@ import GatewayCore
 /// sealed session id carries what must survive the node.
 public final class SessionRuntime: Sendable {
     package let pending: PendingClientRequests
+    /// This node's short id (8 characters), as named in request ids and `requestState`s.
+    package let nodeID: String
+    /// Calls of 2026-07-28 clients waiting for the client's retry with its input.
+    package let inputRounds = InputRounds()
     package let inFlight = InFlightCalls()
     package let logLevels = SessionLogLevels()
     /// Pings open streams; run it as a service.
@@ -49,6 +53,7 @@ public final class SessionRuntime: Sendable {
         self.subscriptions = ResourceSubscriptions(perSessionLimit: subscriptionsPerSession)
         self.connections = ConnectionSessions(capacity: connectionSessions)
         self.pending = PendingClientRequests(prefix: ClientRequestID.prefix(nodeID: nodeID))
+        self.nodeID = String(nodeID.prefix(8))
         self.streamCapacity = streamCapacity
         self.streamBytes = streamBytes
         self.keepAlive = StreamKeepAlive(interval: keepAliveInterval)

@@ -24,6 +24,11 @@ public final class InMemoryCluster: Sendable {
         return bus
     }
 
+    /// The node with short id `shortID` is gone (killed): nothing reaches it any more.
+    public func leave(_ shortID: String) {
+        _ = state.withLock { $0.nodes.removeValue(forKey: shortID) }
+    }
+
     /// The node holding a stream, if any.
     public func holder(session: String, stream: String) -> String? {
         state.withLock { $0.holders[session + ":" + stream] }
@@ -112,6 +117,29 @@ public final class InMemorySessionBus: SessionBus {
 
     public func acknowledge(_ ticket: PostTicket, _ outcome: PostOutcome) {
         cluster.node(ticket.node)?.verdicts.settle(ticket.number, outcome)
+    }
+
+    /// Retries handed to other nodes, as ``RedisCoordinator`` keeps them.
+    let retries = RoundRetryStreams()
+
+    public func retry(_ retry: InputRoundRetry, on node: String) async -> AsyncStream<InputRoundEvent> {
+        let shortID = shortID
+        let holder = cluster.node(node)
+        guard
+            let (number, events) = retries.open(abandoned: { number in
+                holder?.yield(.retryAbandoned(ticket: PostTicket(node: shortID, number: number)))
+            })
+        else { return AsyncStream { $0.finish() } }
+        guard let holder, node != shortID else {
+            retries.fail(number)
+            return events
+        }
+        holder.yield(.retry(retry, ticket: PostTicket(node: shortID, number: number)))
+        return events
+    }
+
+    public func answerRetry(_ ticket: PostTicket, _ event: InputRoundEvent) {
+        cluster.node(ticket.node)?.retries.deliver(event, to: ticket.number)
     }
 
 }

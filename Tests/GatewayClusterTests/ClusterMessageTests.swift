@@ -34,6 +34,25 @@ import Testing
             sentAt: 1_700_000_000_002
         ),
         .verdict(.notFound, ticket: ticket),
+        .retry(
+            InputRoundRetry(
+                call: "c0ffee",
+                requestID: JSONRPCID(raw: Array("7".utf8)),
+                answers: Array(#"{"q1":{"a":1}}"#.utf8)
+            ),
+            ticket: ticket
+        ),
+        .retry(
+            InputRoundRetry(call: "c0ffee", requestID: JSONRPCID(raw: Array(#""r""#.utf8)), answers: nil),
+            ticket: ticket
+        ),
+        .round(.message(Array(#"{"jsonrpc":"2.0","method":"notifications/progress"}"#.utf8)), ticket: ticket),
+        .round(.reply(Array(#"{"jsonrpc":"2.0","id":7,"result":{}}"#.utf8), errorCode: nil), ticket: ticket),
+        .round(
+            .reply(Array(#"{"jsonrpc":"2.0","id":7,"error":{"code":-32602}}"#.utf8), errorCode: -32602),
+            ticket: ticket
+        ),
+        .retryAbandoned(ticket: ticket),
     ]
 
     @Test(arguments: everyKind) func everyKindSurvivesTheWire(_ message: ClusterMessage) {

@@ -59,7 +59,12 @@ import Testing
             upstreamTimeout: .seconds(10),
             identity: ServerIdentity(name: "test", version: "0")
         )
-        let engine = SessionEngine(dispatcher: dispatcher, runtime: runtime, sessionTTL: .seconds(3600))
+        let engine = SessionEngine(
+            dispatcher: dispatcher,
+            runtime: runtime,
+            sessionTTL: .seconds(3600),
+            requestStates: ReadableRequestStates()
+        )
         return Node(engine: engine, serving: Task { await engine.serveBus(logger: logger) })
     }
 

@@ -432,6 +432,50 @@ def test_a_sampling_answer_sent_to_another_node_reaches_the_call(cluster: Cluste
     assert final["result"]["content"][0]["text"] == "sampled: xyz", final
 
 
+def modern_call(http: httpx.Client, url: str, tool: str, arguments: dict[str, Any], request_id: int, **extra: Any) -> h.RpcReply:
+    """A 2026-07-28 tools/call from a client that can be asked for sampling."""
+    payload, headers = h.modern_request("tools/call", {"name": tool, "arguments": arguments, **extra}, request_id)
+    payload["params"]["_meta"][h.CLIENT_CAPABILITIES_META_KEY] = {"sampling": {}}
+    return h.rpc(http, url, payload, headers=headers)
+
+
+def sampled(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": {"type": "text", "text": text}, "model": "m"}
+
+
+def test_an_input_required_retry_resumes_the_call_on_another_node(cluster: Cluster) -> None:
+    """The call runs (and waits for the client's input) on node 0; the retry lands on node 1."""
+    tool = cluster.tool("ask_sampling")
+    with node_client(cluster, 0) as first, node_client(cluster, 1) as second:
+        asked = modern_call(first, cluster.nodes[0].mcp_url, tool, {"prompt": "abc"}, 61).response(61)["result"]
+        assert asked["resultType"] == "input_required", asked
+        [key] = asked["inputRequests"]
+        retry = modern_call(
+            second, cluster.nodes[1].mcp_url, tool, {"prompt": "abc"}, 62,
+            inputResponses={key: sampled("from node 1")}, requestState=asked["requestState"],
+        )
+        assert call_text(retry, 62) == "sampled: from node 1"
+
+
+def test_the_official_client_samples_through_round_robin_in_its_default_mode(cluster: Cluster) -> None:
+    """The SDK's default mode (2026-07-28): every call's retry lands wherever nginx sends it."""
+    assert cluster.nginx is not None
+    url = f"{cluster.nginx.base_url}/mcp"
+
+    async def sample(context: Any, params: Any) -> CreateMessageResult:
+        prompt = params.messages[0].content.text
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text=prompt.upper()), model="m")
+
+    async def body() -> None:
+        async with h.connect(url, token=cluster.token, mode="modern", sampling_callback=sample) as client:
+            for index in range(4):
+                result = await client.call_tool(cluster.tool("ask_sampling"), {"prompt": f"rr{index}"})
+                assert not result.is_error, result
+                assert isinstance(result.content[0], TextContent) and result.content[0].text == f"sampled: RR{index}"
+
+    h.run(body)
+
+
 def test_the_leader_marks_a_dead_upstream_and_its_return(cluster: Cluster, tmp_path: Path) -> None:
     extra = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path, namespace="health"))
     port = extra.port
@@ -462,6 +506,31 @@ def change_catalog(cluster: Cluster, via: int) -> None:
     with node_client(cluster, via) as api:
         created = h.register_gateway(api, f"Spare {uuid.uuid4().hex[:6]}", cluster.spare)
         assert api.delete(f"/gateways/{created['id']}").status_code in (200, 204)
+
+
+def test_a_retry_whose_node_was_killed_fails_clearly(cluster: Cluster) -> None:
+    leader, _ = cluster.leader()
+    holder = next(i for i in range(3) if i != leader)
+    tool = cluster.tool("ask_sampling")
+    with node_client(cluster, holder) as http:
+        asked = modern_call(http, cluster.nodes[holder].mcp_url, tool, {"prompt": "gone"}, 71).response(71)["result"]
+    assert asked["resultType"] == "input_required", asked
+    os.kill(cluster.nodes[holder].process.popen.pid, signal.SIGKILL)
+    cluster.nodes[holder].process.popen.wait(timeout=10)
+    try:
+        with node_client(cluster, leader) as http:
+            started = time.monotonic()
+            retry = modern_call(
+                http, cluster.nodes[leader].mcp_url, tool, {"prompt": "gone"}, 72,
+                inputResponses={key: sampled("late") for key in asked["inputRequests"]},
+                requestState=asked["requestState"],
+            )
+            error = retry.response(72)["error"]
+            assert error["code"] == -32602 and error["data"]["reason"] == "call_ended", error
+            assert "gone" in error["message"], error
+            assert time.monotonic() - started < 5
+    finally:
+        cluster.start_node(holder)
 
 
 def test_a_get_stream_resumes_on_another_node_after_its_node_is_killed(cluster: Cluster) -> None:

@@ -31,3 +31,26 @@ def test_make_run_makes_what_the_walkthrough_runs(tmp_path: Path) -> None:
         assert (REPO / script).is_file(), script
     for binary in re.findall(r"(\.build/debug/\w+)", steps):
         assert binary == ".build/debug/mcpgateway", binary
+
+
+def test_the_readme_client_runs_as_written_against_the_walkthrough_upstream(tmp_path: Path) -> None:
+    """The README's Python client, verbatim but for the gateway's address: in the SDK's default
+    mode (2026-07-28) it lists, calls, and calls a tool that asks it for sampling mid-call."""
+    import os
+    import sys
+
+    import mcp_helpers as h
+
+    block = re.search(r"```python\n(import asyncio.*?)```", walkthrough(), re.S)
+    assert block is not None, "the walk-through has no Python client"
+    with h.private_stack(tmp_path, "demo") as stack:
+        script = block.group(1).replace("http://127.0.0.1:4444/mcp", stack.gateway.mcp_url)
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "TOKEN": stack.gateway.token},
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    assert "demo-ask_sampling" in lines[0], lines
+    assert lines[1:] == ["hello", "sampled: 42"], lines

@@ -31,6 +31,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
 from mcp.types import (
     INVALID_PARAMS,
     Completion,
@@ -38,6 +39,8 @@ from mcp.types import (
     ListPromptsResult,
     ListResourcesResult,
     ListResourceTemplatesResult,
+    ListRootsRequest,
+    ListRootsResult,
     ListToolsResult,
     PaginatedRequestParams,
     PromptReference,
@@ -61,7 +64,9 @@ NAME_COMPLETIONS = ["Ada", "Alan", "Barbara", "Grace"]
 LOG_LEVELS = ["debug", "info", "warning", "error"]  # what `chatty` logs, in order
 # Tools that talk back to the client during the call (progress, logs, sampling, elicitation) or
 # that a client cancels; see build_server.
-RELAY_TOOLS = ["progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name", "ask_briefly"]
+RELAY_TOOLS = [
+    "progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name", "ask_briefly", "ask_roots", "ask_twice",
+]
 # Tools that change the upstream outside calls: add a tool (tools/list_changed), and announce a
 # resource update to the sessions subscribed to it.
 CHANGE_TOOLS = ["grow", "touch"]
@@ -280,6 +285,28 @@ def build_server(
         if result.action == "accept" and result.data is not None:
             return f"hello {result.data.name}"
         return f"elicitation {result.action}"
+
+    @server.tool(description="Ask the client for its roots and list their URIs.")
+    async def ask_roots(ctx: Context) -> str:
+        # On the call's own stream (related to the call), like sampling and elicitation.
+        result = await ctx.session.send_request(
+            ListRootsRequest(), ListRootsResult, metadata=ServerMessageMetadata(related_request_id=ctx.request_id)
+        )
+        return "roots: " + ",".join(str(root.uri) for root in result.roots)
+
+    @server.tool(description="Report progress, sample, report progress, elicit a name: two questions in one call.")
+    async def ask_twice(prompt: str, ctx: Context) -> str:
+        await ctx.report_progress(1, 3, "before sampling")
+        sampled = await ctx.session.create_message(
+            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+            max_tokens=32,
+            related_request_id=ctx.request_id,
+        )
+        await ctx.report_progress(2, 3, "before elicitation")
+        named = await ctx.elicit("What is your name?", Name)
+        text = sampled.content.text if isinstance(sampled.content, TextContent) else "?"
+        name = named.data.name if named.action == "accept" and named.data is not None else named.action
+        return f"{text} / {name}"
 
     # resources/subscribe: MCPServer has no handler of its own, so the low-level one is set here.
     # Subscribers are keyed by their Mcp-Session-Id (the ServerSession object differs per request).

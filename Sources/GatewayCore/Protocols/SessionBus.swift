@@ -28,6 +28,13 @@ public protocol SessionBus: Sendable {
     func post(_ message: PostedMessage) async -> PostOutcome
     /// This node's verdict on a message another node posted to it (``SessionBusMessage/posted(_:ticket:)``).
     func acknowledge(_ ticket: PostTicket, _ outcome: PostOutcome)
+    /// Hands a 2026-07-28 client's retry to `node`, which holds its call, and returns what that
+    /// node sends back: the call's notifications, then the reply. The stream ends without a reply
+    /// when the node is gone; stopping to read it tells the node the client left.
+    func retry(_ retry: InputRoundRetry, on node: String) async -> AsyncStream<InputRoundEvent>
+    /// What this node sends back for a retry another node handed it
+    /// (``SessionBusMessage/retry(_:ticket:)``).
+    func answerRetry(_ ticket: PostTicket, _ event: InputRoundEvent)
 }
 
 /// A message a client posted for a connection-bound session, with what its HTTP request said.
@@ -98,4 +105,9 @@ public enum SessionBusMessage: Sendable {
     /// A message posted on another node for a connection-bound session held here; answer with
     /// ``SessionBus/acknowledge(_:_:)``.
     case posted(PostedMessage, ticket: PostTicket)
+    /// A retry of a call held here, received by another node; answer with
+    /// ``SessionBus/answerRetry(_:_:)``.
+    case retry(InputRoundRetry, ticket: PostTicket)
+    /// The client of that retry left before its reply.
+    case retryAbandoned(ticket: PostTicket)
 }

@@ -47,7 +47,12 @@ public struct MCPRoutes: Sendable {
     ) {
         self.passthrough = passthrough
         self.bodyReader = bodyReader
-        self.engine = SessionEngine(dispatcher: dispatcher, runtime: runtime, sessionTTL: sessionTTL)
+        self.engine = SessionEngine(
+            dispatcher: dispatcher,
+            runtime: runtime,
+            sessionTTL: sessionTTL,
+            requestStates: sealer.requestStates
+        )
         self.sealer = sealer
         self.coordinator = coordinator
         self.maximumBodyBytes = maximumBodyBytes
@@ -175,7 +180,7 @@ public struct MCPRoutes: Sendable {
         if method == "subscriptions/listen" { return await listen(message, serverID: serverID, request: request) }
         return await handle(
             message,
-            from: .request(logLevel: envelope.logLevel),
+            from: .request(logLevel: envelope.logLevel, capabilities: envelope.capabilities),
             context: context,
             request: request,
             status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },

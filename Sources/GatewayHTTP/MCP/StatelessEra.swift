@@ -15,6 +15,8 @@ struct StatelessEra: ClientEra {
     struct Envelope {
         /// Log notifications of a call are relayed at or above this level only; none without it.
         var logLevel: LoggingLevel?
+        /// What the client can be asked (`input_required`), from its `clientCapabilities`.
+        var capabilities: ClientCapabilities = []
     }
 
     static let protocolVersionKey = "io.modelcontextprotocol/protocolVersion"
@@ -65,7 +67,17 @@ struct StatelessEra: ClientEra {
         let logLevel = meta.first(where: { $0.key == logLevelKey })
             .flatMap { ParamsRewriter.string(in: message.bytes, at: $0.range) }
             .flatMap(LoggingLevel.init(name:))
-        return .success(Envelope(logLevel: logLevel))
+        var declared: ClientCapabilities = []
+        for member in JSONRPCMessage.members(of: message.bytes, in: capabilities)
+        where message.bytes[member.range.lowerBound] == UInt8(ascii: "{") {
+            switch member.key {
+            case "sampling": declared.insert(.sampling)
+            case "elicitation": declared.insert(.elicitation)
+            case "roots": declared.insert(.roots)
+            default: break
+            }
+        }
+        return .success(Envelope(logLevel: logLevel, capabilities: declared))
     }
 
     /// The `Mcp-Name` header must name what the body names (the tool, prompt or resource).
