@@ -158,10 +158,11 @@ func wireGateway(
 }
 
 /// HTTP/1 limits: header size and count (431 beyond, by ``HeaderLimitResponder``), and the idle
-/// timeout, which also bounds how long a client may take to send a request head (slow headers).
-func http1Configuration(_ security: SecuritySettings) -> HTTP1Channel.Configuration {
+/// timeout, which also bounds how long a client may take to send a request head (slow headers);
+/// `disconnects` hears of every connection's end.
+func http1Configuration(_ security: SecuritySettings, disconnects: ClientDisconnects) -> HTTP1Channel.Configuration {
     HTTP1Channel.Configuration(
-        additionalChannelHandlers: [HeaderLimitResponder()],
+        additionalChannelHandlers: [HeaderLimitResponder(), disconnects.watcher()],
         idleTimeout: .seconds(Int64(security.idleTimeoutSeconds)),
         httpDecoderConfiguration: .init(
             maxHeaderFieldSize: security.maximumHeaderBytes,

@@ -190,7 +190,7 @@ struct GatewayParts {
     /// HTTP/1 (with the WebSocket upgrade only when enabled: off, /ws is an ordinary 404 route),
     /// under TLS when configured.
     func server(mcp: MCPRoutes) throws -> HTTPServerBuilder {
-        let http1 = http1Configuration(configuration.security)
+        let http1 = http1Configuration(configuration.security, disconnects: mcp.disconnects)
         var server: HTTPServerBuilder =
             configuration.webSocketEnabled
             ? .http1WebSocketUpgrade(

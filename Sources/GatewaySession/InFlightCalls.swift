@@ -50,5 +50,16 @@ package final class InFlightCalls: Sendable {
         return true
     }
 
+    /// Cancels every call of `owner` (its session ended); returns how many.
+    @discardableResult
+    package func cancelAll(of owner: String) -> Int {
+        let tasks = calls.withLock { state -> [Task<MCPDispatcher.Reply, Never>] in
+            let keys = state.entries.keys.filter { $0.owner == owner }
+            return keys.compactMap { state.entries.removeValue(forKey: $0)?.task }
+        }
+        for task in tasks { task.cancel() }
+        return tasks.count
+    }
+
     package var count: Int { calls.withLock { $0.entries.count } }
 }

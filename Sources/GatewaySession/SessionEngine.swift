@@ -223,9 +223,11 @@ public struct SessionEngine: Sendable {
         }
     }
 
-    /// The session ended (DELETE, its connection closed, or another node said so): its streams
-    /// close, its log level and subscriptions go, and upstreams nobody watches now are released.
+    /// The session ended (DELETE, its connection closed, or another node said so): its calls
+    /// still running here are cancelled (upstream too), its streams close, its log level and
+    /// subscriptions go, and upstreams nobody watches now are released.
     public func end(session key: String) {
+        runtime.inFlight.cancelAll(of: key)
         if runtime.connections.remove(key)?.reachable == true {
             runtime.bus?.detached(session: key, stream: StreamName.connection)
         }

@@ -6,6 +6,12 @@ import Hummingbird
 import Logging
 import NIOCore
 
+/// A request's watch on its connection (``ClientDisconnects``).
+struct DisconnectWatch: Sendable {
+    let channel: any Channel
+    let id: Int
+}
+
 /// Streamable HTTP's side of a message: the engine handles it; this answers as JSON, or as an
 /// SSE stream when a forwarded call talks back to its client while it runs.
 extension MCPRoutes {
@@ -17,13 +23,15 @@ extension MCPRoutes {
     }
 
     /// Hands one message to the engine and answers the POST. `status` maps a reply to its HTTP
-    /// status (2026-07-28 maps some errors).
+    /// status (2026-07-28 maps some errors). A forwarded call is cancelled when the client of
+    /// `connection` goes away (2026-07-28: closing the request is how a client cancels).
     func handle(
         _ message: JSONRPCMessage,
         from client: SessionEngine.Client,
         context: MCPRequestContext,
         request: Request,
         status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status,
+        cancelledBy connection: (any Channel)? = nil,
         logger: Logger
     ) async -> Response {
         var stream: CallStream?
@@ -36,7 +44,10 @@ extension MCPRoutes {
         case .answered(let reply):
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         case .running(let call):
-            return await respond(to: call, stream: stream, request: request, status: status)
+            let watch = connection.flatMap { channel in
+                disconnects.whenGone(channel) { call.cancel() }.map { DisconnectWatch(channel: channel, id: $0) }
+            }
+            return await respond(to: call, stream: stream, request: request, status: status, watch: watch)
         case .consumed:
             return MCPReply.accepted()
         case .unexpectedAnswer(let error):
@@ -79,15 +90,19 @@ extension MCPRoutes {
     /// When the client's stream breaks: in a stateful session the call goes on and its events are
     /// kept for the client to resume with `Last-Event-ID` (2025-11-25 says a disconnect is not a
     /// cancellation); without a session (2026-07-28) closing the stream cancels the call and its
-    /// upstream request. A broken stream is noticed at the latest by the next keep-alive.
+    /// upstream request, at once when its connection is watched (`watch`), otherwise at the next
+    /// keep-alive.
     func respond(
         to call: Task<MCPDispatcher.Reply, Never>,
         stream: CallStream?,
         request: Request,
-        status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status
+        status: @escaping @Sendable (MCPDispatcher.Reply) -> HTTPResponse.Status,
+        watch: DisconnectWatch? = nil
     ) async -> Response {
+        let disconnects = disconnects
         guard let stream else {
             let reply = await call.value
+            watch.map { disconnects.stopWatching($0.channel, $0.id) }
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
         let keepAlive = runtime.keepAlive
@@ -97,6 +112,7 @@ extension MCPRoutes {
         keepAlive.unregister(pinged)
         guard let first, !first.isFinal else {
             let reply = await call.value
+            watch.map { disconnects.stopWatching($0.channel, $0.id) }
             return MCPReply.message(reply.bytes, status: status(reply), request: request)
         }
         let streams = runtime.streams
@@ -108,6 +124,7 @@ extension MCPRoutes {
             keepAlive: keepAlive,
             endsOnShutdown: false
         ) { clientLeft in
+            watch.map { disconnects.stopWatching($0.channel, $0.id) }
             guard clientLeft else { return }
             if let resumable {
                 streams.detach(queue, session: resumable.session, stream: resumable.name)

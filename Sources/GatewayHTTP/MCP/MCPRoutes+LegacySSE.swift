@@ -53,12 +53,17 @@ extension MCPRoutes {
         runtime.streams.attach(queue, session: session.key, stream: StreamName.get, serverID: serverID)
         let endpoint = (serverID.map { "/servers/\($0)" } ?? "") + "/message?session_id=\(session.key)"
         let routes = self
-        // The session ends with its stream.
+        // The session ends with its stream: at once when the client closes its connection.
+        let disconnects = disconnects
+        let watch = disconnects.whenGone(channel) { queue.finish() }
         return EventStreamResponse.make(
             opening: [ByteBuffer(string: "event: endpoint\ndata: \(endpoint)\n\n")],
             queue: queue,
             keepAlive: runtime.keepAlive
-        ) { _ in routes.engine.end(session: session.key) }
+        ) { _ in
+            watch.map { disconnects.stopWatching(channel, $0) }
+            routes.engine.end(session: session.key)
+        }
     }
 
     /// A message for a session: handled here if this node holds the session's stream, otherwise

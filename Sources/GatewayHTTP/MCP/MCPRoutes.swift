@@ -34,6 +34,9 @@ public struct MCPRoutes: Sendable {
     public let passthrough: HeaderPassthrough?
     /// What one client may hold and send on WebSocket connections.
     public var connectionLimits = ConnectionLimits()
+    /// Tells 2026-07-28 calls that their client closed the request (put ``ClientDisconnects/watcher()``
+    /// in the HTTP/1 pipeline).
+    public let disconnects = ClientDisconnects()
 
     public init(
         dispatcher: MCPDispatcher,
@@ -130,6 +133,7 @@ public struct MCPRoutes: Sendable {
                 serverID: serverID,
                 principal: principal,
                 caller: context.principal?.onBehalfOf,
+                connection: context.channel,
                 logger: context.logger
             )
         }
@@ -150,6 +154,7 @@ public struct MCPRoutes: Sendable {
         serverID: String?,
         principal: String,
         caller: String?,
+        connection: any Channel,
         logger: Logger
     ) async
         -> Response
@@ -184,6 +189,7 @@ public struct MCPRoutes: Sendable {
             context: context,
             request: request,
             status: { $0.errorCode.map(MCPReply.statelessStatus) ?? .ok },
+            cancelledBy: connection,
             logger: logger
         )
     }
