@@ -61,6 +61,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let processes = Mutex<[String: StdioUpstream]>([:])
     /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
     let subscriptions = Mutex<[String: Set<String>]>([:])
+    /// The `_meta` members sent with every request to a 2026-07-28 upstream.
+    let statelessEnvelope: [UInt8]
 
     public init(options: Options = Options(), logger: Logger) {
         var configuration = HTTPClient.Configuration()
@@ -87,6 +89,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         )
         self.options = options
         self.logger = logger
+        self.statelessEnvelope = Self.envelope(clientName: options.clientName, clientVersion: options.clientVersion)
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
             of: (@Sendable () async -> Void).self,
             bufferingPolicy: .unbounded
@@ -260,7 +263,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                     deadline: deadline,
                     relay: relay
                 )
-                return Self.reply(from: message)
+                let reply = Self.reply(from: message)
+                return session.protocolVersion == ProtocolVersions.stateless ? Self.statelessReply(reply) : reply
             } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
                     stale.close(UpstreamError(.unreachable, "session expired"))
@@ -297,7 +301,12 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         relay: (any UpstreamCallRelay)?
     ) async throws -> JSONRPCMessage {
         let id = makeID()
-        let body = JSONRPCMessage.requestBytes(id: id, method: method, params: params)
+        let stateless = session.protocolVersion == ProtocolVersions.stateless
+        let body = JSONRPCMessage.requestBytes(
+            id: id,
+            method: method,
+            params: stateless ? Self.params(params, envelope: statelessEnvelope) : params
+        )
         do {
             if let connection = session.sseConnection {
                 if connection.isClosed { throw SessionExpired() }
@@ -320,8 +329,14 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 body: body,
                 expecting: id,
                 deadline: deadline,
-                reader: reader
+                reader: reader,
+                routing: stateless ? Self.routing(method: method, params: params) : nil
             ).0
+        } catch let error as UpstreamError where stateless {
+            // 2026-07-28: the request's connection closing is the cancellation.
+            throw error
+        } catch is CancellationError where stateless {
+            throw CancellationError()
         } catch let error as UpstreamError where error.code == .timeout || Task.isCancelled {
             cancelUpstream(
                 target,
@@ -367,13 +382,22 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 throw error
             }
         } else {
-            (message, sessionID) = try await postForSession(
-                target,
-                session: session,
-                body: body,
-                expecting: id,
-                deadline: deadline
-            )
+            do {
+                (message, sessionID) = try await postForSession(
+                    target,
+                    session: session,
+                    body: body,
+                    expecting: id,
+                    deadline: deadline
+                )
+            } catch let error as UpstreamError where [400, 404, 405].contains(error.status) {
+                // Refused as a method or version it does not know: perhaps 2026-07-28 only.
+                return try await discoverStateless(target, generation: generation, deadline: deadline)
+            }
+            // Refused: perhaps an upstream that speaks only 2026-07-28.
+            if message.resultBytes == nil {
+                return try await discoverStateless(target, generation: generation, deadline: deadline)
+            }
         }
         guard let resultBytes = message.resultBytes, let result = try? JSONScanner.parse(Array(resultBytes)) else {
             session.sseConnection?.close(UpstreamError(.protocolViolation, "initialize refused"))
@@ -398,12 +422,16 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     // MARK: - Streamable HTTP
 
-    func headers(_ target: UpstreamTarget, session: UpstreamSession) -> HTTPHeaders {
+    func headers(_ target: UpstreamTarget, session: UpstreamSession, routing: Routing? = nil) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: "application/json, text/event-stream")
         if let sessionID = session.sessionID { headers.add(name: "mcp-session-id", value: sessionID) }
         headers.add(name: "mcp-protocol-version", value: session.protocolVersion)
+        if let routing {
+            headers.add(name: "mcp-method", value: routing.method)
+            if let name = routing.name { headers.add(name: "mcp-name", value: Self.headerValue(name)) }
+        }
         for header in target.auth.headers { headers.add(name: header.name, value: header.value) }
         for header in target.forwardedHeaders { headers.add(name: header.name, value: header.value) }
         headers.addTraceContext()
@@ -417,9 +445,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         session: UpstreamSession,
         body: [UInt8],
         deadline: NIODeadline,
-        eventSink: (@Sendable ([UInt8]) -> Bool)? = nil
+        eventSink: (@Sendable ([UInt8]) -> Bool)? = nil,
+        routing: Routing? = nil
     ) async throws -> UpstreamHTTPResponse {
-        let headers = headers(target, session: session)
+        let headers = headers(target, session: session, routing: routing)
         if let (endpoint, path) = endpoint(of: target.url), !endpoint.tls {
             return try await pool.post(
                 endpoint,
@@ -503,14 +532,16 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         body: [UInt8],
         expecting id: JSONRPCID,
         deadline: NIODeadline,
-        reader: CallStreamReader? = nil
+        reader: CallStreamReader? = nil,
+        routing: Routing? = nil
     ) async throws -> (JSONRPCMessage, String?) {
         let response = try await postMessage(
             target,
             session: session,
             body: body,
             deadline: deadline,
-            eventSink: reader.map { reader in reader.accept }
+            eventSink: reader.map { reader in reader.accept },
+            routing: routing
         )
         let sessionID = response.headers.first(name: "mcp-session-id")
         let bytes = Array(response.body.readableBytesView)
@@ -526,7 +557,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             {
                 return (message, sessionID)
             }
-            throw UpstreamError(.httpStatus, "HTTP \(response.status) from the upstream")
+            throw UpstreamError(.httpStatus, "HTTP \(response.status) from the upstream", status: response.status)
         }
         if response.streamedEvents {
             guard !bytes.isEmpty, let message = try? JSONRPCMessage(bytes: bytes) else {

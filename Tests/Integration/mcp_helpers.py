@@ -210,10 +210,14 @@ def start_upstream(
     port: int | None = None,
     host: str | None = None,
     hostile: bool = False,
+    refuse_initialize: bool = False,
 ) -> Upstream:
-    """Start upstream_server.py on `port` (a free one by default) and wait until it listens."""
+    """Start upstream_server.py on `port` (a free one by default) and wait until it listens.
+    With `refuse_initialize`, it stands for an upstream that speaks only 2026-07-28."""
     port = port or free_port()
     argv = [sys.executable, str(UPSTREAM_SCRIPT), "--port", str(port), "--transport", transport]
+    if refuse_initialize:
+        argv.append("--refuse-initialize")
     if host is not None:
         argv += ["--host", host]
     if hostile:

@@ -388,6 +388,54 @@ def build_server(
     return server
 
 
+class RefuseInitialize:
+    """ASGI middleware (ours, not the SDK's): a POST whose JSON-RPC method is `initialize` gets
+    -32601 (HTTP 404, as 2026-07-28 maps it), so the SDK server stands for one that speaks only
+    2026-07-28 (`server/discover` and per-request `_meta`); everything else reaches the SDK."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("method") == "initialize":
+            error = {"jsonrpc": "2.0", "id": parsed.get("id"), "error": {"code": -32601, "message": "Method not found: initialize"}}
+            payload = json.dumps(error).encode()
+            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        delivered = False
+
+        async def replay() -> Any:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def serve_without_initialize(server: MCPServer, host: str, port: int) -> None:
+    import uvicorn
+
+    app = RefuseInitialize(server.streamable_http_app(host=host))
+    await uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, help="required for the HTTP transports")
@@ -398,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostile", action="store_true", help="also list tools and resources a gateway must refuse")
     parser.add_argument("--namespace", default=None, help="resource URI namespace (letters, digits, '-')")
     parser.add_argument("--expose-environment", action="store_true", help="add a tool returning os.environ")
+    parser.add_argument(
+        "--refuse-initialize", action="store_true",
+        help="streamable HTTP only: answer initialize with -32601, as a server speaking only 2026-07-28",
+    )
     args = parser.parse_args(argv)
     if args.page_size is not None and args.page_size < 1:
         parser.error("--page-size must be at least 1")
@@ -414,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.transport == "stdio":
         print(f"{SERVER_NAME}: serving on stdio", file=sys.stderr, flush=True)
         anyio.run(server.run_stdio_async)
+    elif args.transport == "streamable-http" and args.refuse_initialize:
+        anyio.run(lambda: serve_without_initialize(server, args.host, args.port))
     elif args.transport == "streamable-http":
         anyio.run(lambda: server.run_streamable_http_async(host=args.host, port=args.port))
     else:

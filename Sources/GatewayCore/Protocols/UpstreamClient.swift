@@ -90,10 +90,13 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     /// Safe to show a client or operator: no credentials, no upstream response bodies.
     public var message: String
+    /// The HTTP status the upstream answered with (``Code/httpStatus``).
+    public var status: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, status: Int? = nil) {
         self.code = code
         self.message = message
+        self.status = status
     }
 
     public var description: String { "upstream \(code): \(message)" }

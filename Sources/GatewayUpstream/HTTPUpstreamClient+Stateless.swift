@@ -1,0 +1,130 @@
+import Foundation
+import GatewayCore
+import Logging
+import NIOCore
+
+/// Upstreams that speak only 2026-07-28: they refuse `initialize`, answer `server/discover`, and
+/// take every request on its own, with the `_meta` envelope (protocol version, client
+/// capabilities, client info) and the `Mcp-Method`/`Mcp-Name` routing headers. No session, no
+/// GET stream.
+extension HTTPUpstreamClient {
+    /// What a request to a 2026-07-28 upstream says about its method and name, as headers.
+    struct Routing: Sendable {
+        var method: String
+        var name: String?
+    }
+
+    /// Asks `server/discover` of an upstream that refused `initialize`; a "session" without id
+    /// when it speaks 2026-07-28.
+    func discoverStateless(
+        _ target: UpstreamTarget,
+        generation: Int,
+        deadline: NIODeadline
+    ) async throws
+        -> UpstreamSession
+    {
+        var session = UpstreamSession(
+            sessionID: nil,
+            protocolVersion: ProtocolVersions.stateless,
+            capabilities: [:],
+            serverInfo: [:],
+            sseConnection: nil,
+            listener: nil,
+            generation: generation
+        )
+        let id = makeID()
+        let body = JSONRPCMessage.requestBytes(
+            id: id,
+            method: "server/discover",
+            params: Self.params(nil, envelope: statelessEnvelope)
+        )
+        let (message, _) = try await postForSession(
+            target,
+            session: session,
+            body: body,
+            expecting: id,
+            deadline: deadline,
+            routing: Routing(method: "server/discover")
+        )
+        guard let bytes = message.resultBytes, let result = try? JSONScanner.parse(Array(bytes)),
+            result["supportedVersions"]?.arrayValue?.contains(.string(ProtocolVersions.stateless)) == true
+        else {
+            throw UpstreamError(.protocolViolation, "the upstream refused initialize and server/discover")
+        }
+        session.capabilities = result["capabilities"] ?? [:]
+        session.serverInfo = result["_meta"]?["io.modelcontextprotocol/serverInfo"] ?? [:]
+        logger.debug(
+            "upstream speaks 2026-07-28 only",
+            metadata: ["upstream.id": .string(target.gatewayID)]
+        )
+        return session
+    }
+
+    /// The members of the `_meta` envelope sent with every request to a 2026-07-28 upstream.
+    static func envelope(clientName: String, clientVersion: String) -> [UInt8] {
+        let members: JSONValue = [
+            "io.modelcontextprotocol/protocolVersion": .string(ProtocolVersions.stateless),
+            "io.modelcontextprotocol/clientCapabilities": [:],
+            "io.modelcontextprotocol/clientInfo": ["name": .string(clientName), "version": .string(clientVersion)],
+        ]
+        // Without the object's braces, to merge into a `_meta` that has members already.
+        return Array(members.serializedBytes.dropFirst().dropLast())
+    }
+
+    /// `params` with the envelope's members added to its `_meta` (made when absent).
+    static func params(_ params: [UInt8]?, envelope: [UInt8]) -> [UInt8] {
+        guard let params, params.first == UInt8(ascii: "{") else {
+            return Array("{\"_meta\":{".utf8) + envelope + Array("}}".utf8)
+        }
+        let members = JSONRPCMessage.members(of: params, in: 0..<params.count)
+        guard let meta = members.first(where: { $0.key == "_meta" })?.range,
+            params[meta.lowerBound] == UInt8(ascii: "{")
+        else {
+            let rest = params.dropFirst()
+            let separator = members.isEmpty ? [] : Array(",".utf8)
+            return Array("{\"_meta\":{".utf8) + envelope + Array("}".utf8) + separator + rest
+        }
+        let opening = meta.lowerBound + 1
+        let empty = JSONRPCMessage.members(of: params, in: meta).isEmpty
+        return Array(params[..<opening]) + envelope + (empty ? [] : Array(",".utf8)) + Array(params[opening...])
+    }
+
+    /// How a request names its target for the `Mcp-Name` header: the tool or prompt name, or the
+    /// resource URI, as the upstream knows it.
+    static func routing(method: String, params: [UInt8]?) -> Routing {
+        let key: String
+        switch method {
+        case "tools/call", "prompts/get": key = "name"
+        case "resources/read": key = "uri"
+        default: return Routing(method: method)
+        }
+        guard let params, let value = try? JSONScanner.parse(params) else { return Routing(method: method) }
+        return Routing(method: method, name: value[key]?.stringValue)
+    }
+
+    /// A header value for `name`: as it is when it is plain ASCII, otherwise base64 in the
+    /// `=?base64?…?=` form 2026-07-28 defines.
+    static func headerValue(_ name: String) -> String {
+        let plain =
+            name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+            && name.first != " " && name.last != " "
+        guard !plain || name.hasPrefix("=?") else { return name }
+        return "=?base64?" + Data(name.utf8).base64EncodedString() + "?="
+    }
+
+    /// The reply of a 2026-07-28 upstream: `input_required` is not relayed yet, so it fails the
+    /// call clearly; everything else is the call's answer (`resultType` missing means complete).
+    static func statelessReply(_ reply: UpstreamReply) -> UpstreamReply {
+        guard case .result(let bytes) = reply,
+            let type = JSONRPCMessage.members(of: bytes, in: 0..<bytes.count).first(where: { $0.key == "resultType" })?
+                .range,
+            ParamsRewriter.string(in: bytes, at: type) == "input_required"
+        else { return reply }
+        return .error(
+            JSONRPCError(
+                code: .internalError,
+                message: "the upstream asked the client for input (input_required); not relayed from this upstream yet"
+            ).errorObjectBytes
+        )
+    }
+}

@@ -1,0 +1,102 @@
+"""An upstream that speaks only 2026-07-28: it refuses `initialize` (-32601) and answers
+`server/discover`. The upstream is the official SDK's MCPServer behind a small wrapper of ours
+(`upstream_server.py --refuse-initialize`). The gateway registers it after probing, shows its era,
+and serves it to clients of both eras: each request carries the `_meta` envelope and the
+`Mcp-Method`/`Mcp-Name` headers with the upstream's own names (the SDK checks them against the
+body and refuses a mismatch), with no upstream session.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp.types import TextContent
+
+import mcp_helpers as h
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
+    workdir = tmp_path_factory.mktemp("stateless-upstream")
+    upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, refuse_initialize=True))
+    try:
+        gateway = h.or_fail(lambda: h.start_gateway(workdir))
+        try:
+            with h.rest_client(gateway) as api:
+                registered = h.register_gateway(api, "Modern Only", upstream)
+                h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
+            yield h.Stack(gateway=gateway, upstream=upstream, slug=h.slugify("Modern Only"))
+        finally:
+            gateway.stop()
+    finally:
+        upstream.stop()
+
+
+def text_of(result: Any) -> str:
+    assert not result.is_error, result
+    assert isinstance(result.content[0], TextContent), result
+    return result.content[0].text
+
+
+def test_it_registers_and_shows_its_era(stack: h.Stack) -> None:
+    with h.rest_client(stack.gateway) as api:
+        [gateway] = [g for g in h.list_rest(api, "gateways") if g["name"] == "Modern Only"]
+    assert gateway["protocolVersion"] == "2026-07-28", gateway
+    assert gateway["reachable"] is True, gateway
+
+
+@pytest.mark.parametrize("mode", ["modern", "legacy"])
+def test_clients_of_both_eras_call_list_read_and_get(stack: h.Stack, mode: str) -> None:
+    progress: list[float] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(value)
+
+    async def body() -> None:
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode=mode) as client:
+            assert text_of(await client.call_tool(stack.tool("echo"), {"text": "über"})) == "über"
+            assert json.loads(text_of(await client.call_tool(stack.tool("add"), {"a": 2, "b": 3}))) == {"sum": 5}
+            done = await client.call_tool(stack.tool("progress"), {"steps": 3}, progress_callback=on_progress)
+            assert text_of(done) == "done 3"
+            uri = stack.upstream.uris["greeting"]
+            read = await client.read_resource(uri)
+            assert read.contents[0].text == h.upstream_server.GREETING_TEXT
+            prompts = await h.list_all(client, "prompts")
+            assert prompts, "the upstream's prompts are listed"
+
+    h.run(body)
+    assert progress == [1, 2, 3], progress
+
+
+def slow_status(stack: h.Stack, tag: str) -> dict[str, bool]:
+    payload, headers = h.modern_request("tools/call", {"name": stack.tool("slow_status"), "arguments": {"tag": tag}})
+    with httpx.Client(timeout=10.0, headers={"Authorization": f"Bearer {stack.gateway.token}"}) as http:
+        reply = h.rpc(http, stack.gateway.mcp_url, payload, headers=headers)
+    return json.loads(reply.response()["result"]["content"][0]["text"])
+
+
+def test_a_client_closing_its_request_cancels_the_upstream_request(stack: h.Stack) -> None:
+    """No session to send `notifications/cancelled` in: the gateway closes its request."""
+    tag = uuid.uuid4().hex
+    body, headers = h.modern_request("tools/call", {"name": stack.tool("slow"), "arguments": {"seconds": 30, "tag": tag}})
+    data = json.dumps(body).encode()
+    host, port = stack.gateway.base_url.removeprefix("http://").rsplit(":", 1)
+    lines = [
+        "POST /mcp HTTP/1.1", f"Host: {host}:{port}", f"Authorization: Bearer {stack.gateway.token}",
+        "Content-Type: application/json", "Accept: application/json", f"Content-Length: {len(data)}",
+        *[f"{name}: {value}" for name, value in headers.items()],
+    ]
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+    h.wait_until(lambda: slow_status(stack, tag)["started"] or None, timeout=10, what="the slow call to start")
+    sock.close()
+    closed = time.monotonic()
+    h.wait_until(lambda: slow_status(stack, tag)["cancelled"] or None, timeout=10, interval=0.05, what="the cancel")
+    assert time.monotonic() - closed < 1.0
