@@ -72,6 +72,7 @@ public func buildGateway(
     }
     var upstreamOptions = HTTPUpstreamClient.Options()
     upstreamOptions.networkPolicy = configuration.security.networkPolicy
+    upstreamOptions.maximumInputRounds = configuration.inputRequiredMaxRounds
     upstreamOptions.stdioInheritedEnvironment = configuration.security.stdioInheritedEnvironment
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
     do {

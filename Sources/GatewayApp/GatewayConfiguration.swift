@@ -16,6 +16,7 @@ import Logging
 /// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and item name: `-`, `--`, `_` or `.` |
 /// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
 /// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take before the client gets an error |
+/// | `INPUT_REQUIRED_MAX_ROUNDS` | `--input-required-max-rounds` | `10` | rounds of `input_required` a 2026-07-28 upstream may ask of one call when the gateway puts its questions to a 2025-11-25 (or older) client (1 to 100); beyond it the call fails |
 /// | `SESSION_TTL` | `--session-ttl` | `86400` | seconds a stateful MCP session lives; after that (or after DELETE) its id gets 404 and the client initializes again |
 /// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body (413 beyond) |
 /// | `MAX_REQUEST_BODY_BYTES` | `--max-request-body-bytes` | `1048576` | largest REST request body (413 beyond) |
@@ -48,6 +49,7 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var toolNameSeparator: String = "-"
     public var logLevel: Logger.Level = .info
     public var toolTimeoutSeconds: Int = 60
+    public var inputRequiredMaxRounds: Int = 10
     public var sessionTTLSeconds: Int = 86400
     public var mcpMaxBodyBytes: Int = 4 << 20
     public var maxRequestBodyBytes: Int = 1 << 20
@@ -160,6 +162,9 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     private mutating func readLimits(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["TOOL_TIMEOUT"] {
             toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400)
+        }
+        if let text = values["INPUT_REQUIRED_MAX_ROUNDS"] {
+            inputRequiredMaxRounds = try Self.integer("INPUT_REQUIRED_MAX_ROUNDS", text, in: 1...100)
         }
         if let text = values["SESSION_TTL"] {
             sessionTTLSeconds = try Self.integer("SESSION_TTL", text, in: 60...2_592_000)

@@ -22,14 +22,14 @@ public struct RequestStateSealer: RequestStateSealing {
         let plain: JSONValue = [
             "n": .string(token.node), "c": .string(token.call), "s": .string(token.subject),
             "srv": token.serverID.map { .string($0) } ?? .null, "m": .string(token.method),
-            "x": token.name.map { .string($0) } ?? .null,
+            "x": token.name.map { .string($0) } ?? .null, "u": token.upstreamState.map { .string($0) } ?? .null,
         ]
         guard let combined = try? AES.GCM.seal(plain.serializedBytes, using: key).combined else { return nil }
         return Base64.encodeToString(bytes: combined, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 
     public func open(_ requestState: String) -> InputRoundToken? {
-        guard requestState.utf8.count <= 8192,
+        guard requestState.utf8.count <= 65_536,
             let data = try? Base64.decode(string: requestState, options: [.base64UrlAlphabet, .omitPaddingCharacter]),
             let box = try? AES.GCM.SealedBox(combined: data),
             let plain = try? AES.GCM.open(box, using: key),
@@ -43,7 +43,8 @@ public struct RequestStateSealer: RequestStateSealing {
             subject: subject,
             serverID: value["srv"]?.stringValue,
             method: method,
-            name: value["x"]?.stringValue
+            name: value["x"]?.stringValue,
+            upstreamState: value["u"]?.stringValue
         )
     }
 }

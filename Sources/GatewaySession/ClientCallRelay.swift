@@ -35,6 +35,9 @@ package struct ClientCallRelay: UpstreamCallRelay {
     /// (`input_required`); `nil` when the client is asked on its stream.
     package var rounds: InputRoundCall? = nil
 
+    package var declaredCapabilities: ClientCapabilities { capabilities ?? [] }
+    package var passesInputRequired: Bool { rounds != nil }
+
     package func notify(_ message: JSONRPCMessage) {
         switch message.method {
         case "notifications/message":

@@ -35,6 +35,23 @@ extension SessionEngine {
         case .success(.elsewhere(let token)):
             let retry = InputRoundRetry(call: token.call, requestID: id, answers: answers)
             return .running(forward(retry, to: token.node, sink: sink(id)))
+        case .success(.upstream(let state)):
+            // The upstream keeps its own state: the retry goes to it as a new call, with it.
+            guard
+                let params = ParamsRewriter.replacing(
+                    "requestState",
+                    with: ParamsRewriter.jsonString(state),
+                    in: message
+                ),
+                let retry = try? JSONRPCMessage(
+                    bytes: JSONRPCMessage.requestBytes(id: id, method: method, params: params)
+                )
+            else {
+                let error = JSONRPCError.invalidParams("cannot read the retry's params", id: id)
+                return .answered(MCPDispatcher.Reply(bytes: error.responseBytes, errorCode: error.code))
+            }
+            let call = startInputRoundCall(retry, method: method, from: client, context: context, logger: logger)
+            return .running(waitForRound(call, requestID: id, sink: sink(id)))
         }
     }
 
@@ -43,6 +60,9 @@ extension SessionEngine {
         case here(InputRoundCall)
         /// On another node of the cluster.
         case elsewhere(InputRoundToken)
+        /// At a 2026-07-28 upstream, which sent `input_required` itself: nothing waits in the
+        /// gateway; the retry goes to the upstream with the upstream's own `requestState`.
+        case upstream(state: String)
     }
 
     /// The client's answers (the `inputResponses` object), to the questions they answer.
@@ -141,7 +161,8 @@ extension SessionEngine {
         let callContext = context
         call.run(
             Task {
-                let reply = await dispatcher.handle(message, context: callContext, logger: logger)
+                let answered = await dispatcher.handle(message, context: callContext, logger: logger)
+                let reply = Self.passingOn(answered, token: token, requestStates: requestStates)
                 // Nobody took the reply yet: it waits for the client's retry, a while.
                 if !call.finished(reply), call.askedClient { try? await Task.sleep(for: Self.inputRoundGrace) }
                 rounds.remove(token.call)
@@ -175,6 +196,7 @@ extension SessionEngine {
             logger.warning("requestState refused: it belongs to another caller, endpoint or request")
             return .failure(invalid)
         }
+        if let state = token.upstreamState { return .success(.upstream(state: state)) }
         guard token.node == runtime.nodeID else { return .success(.elsewhere(token)) }
         guard let call = runtime.inputRounds.call(token.call) else {
             return .failure(Self.callEndedError(message.id, because: "it ended"))
@@ -190,6 +212,46 @@ extension SessionEngine {
             sink.finish(reply)
             return reply
         }
+    }
+
+    /// A reply that is an upstream's own `input_required` (a 2026-07-28 upstream), passed on to
+    /// the client with the upstream's `requestState` sealed inside the gateway's: bound to this
+    /// caller and call like the gateway's own, and opened again on the retry at any node.
+    static func passingOn(
+        _ reply: MCPDispatcher.Reply,
+        token: InputRoundToken,
+        requestStates: (any RequestStateSealing)?
+    ) -> MCPDispatcher.Reply {
+        guard reply.errorCode == nil, Self.mentionsInputRequired(reply.bytes),
+            let message = try? JSONRPCMessage(bytes: reply.bytes), let result = message.resultBytes.map(Array.init)
+        else { return reply }
+        let members = JSONRPCMessage.members(of: result, in: 0..<result.count)
+        guard let type = members.first(where: { $0.key == "resultType" })?.range,
+            ParamsRewriter.string(in: result, at: type) == "input_required",
+            let range = members.first(where: { $0.key == "requestState" })?.range,
+            let state = ParamsRewriter.string(in: result, at: range)
+        else { return reply }
+        var passed = token
+        passed.upstreamState = state
+        guard let sealed = requestStates?.seal(passed),
+            let edited = JSONObjectEditing.setting([("requestState", ParamsRewriter.jsonString(sealed))], in: result)
+        else {
+            let error = JSONRPCError(code: .internalError, message: "cannot seal requestState", id: message.id)
+            return MCPDispatcher.Reply(bytes: error.responseBytes, errorCode: error.code)
+        }
+        return MCPDispatcher.Reply(bytes: JSONRPCMessage.responseBytes(id: message.id ?? .null, result: edited))
+    }
+
+    /// Whether `bytes` contain `"input_required"` at all (most replies do not: no parsing then).
+    static func mentionsInputRequired(_ bytes: [UInt8]) -> Bool {
+        let needle = Array(#""input_required""#.utf8)
+        var index = bytes.startIndex
+        while let found = bytes[index...].firstIndex(of: needle[0]) {
+            guard found + needle.count <= bytes.count else { return false }
+            if bytes[found..<(found + needle.count)].elementsEqual(needle) { return true }
+            index = found + 1
+        }
+        return false
     }
 
     /// What a call names: the tool or prompt name, or the resource URI.

@@ -60,11 +60,22 @@ extension HTTPUpstreamClient {
         return session
     }
 
-    /// The members of the `_meta` envelope sent with every request to a 2026-07-28 upstream.
-    static func envelope(clientName: String, clientVersion: String) -> [UInt8] {
+    /// The members of the `_meta` envelope sent with every request to a 2026-07-28 upstream, for
+    /// a client that can be asked what `capabilities` say.
+    static func envelope(
+        clientName: String,
+        clientVersion: String,
+        capabilities: ClientCapabilities = []
+    )
+        -> [UInt8]
+    {
+        var declared = JSONObject()
+        if capabilities.contains(.sampling) { declared["sampling"] = [:] }
+        if capabilities.contains(.elicitation) { declared["elicitation"] = [:] }
+        if capabilities.contains(.roots) { declared["roots"] = [:] }
         let members: JSONValue = [
             "io.modelcontextprotocol/protocolVersion": .string(ProtocolVersions.stateless),
-            "io.modelcontextprotocol/clientCapabilities": [:],
+            "io.modelcontextprotocol/clientCapabilities": .object(declared),
             "io.modelcontextprotocol/clientInfo": ["name": .string(clientName), "version": .string(clientVersion)],
         ]
         // Without the object's braces, to merge into a `_meta` that has members already.
@@ -112,19 +123,87 @@ extension HTTPUpstreamClient {
         return "=?base64?" + Data(name.utf8).base64EncodedString() + "?="
     }
 
-    /// The reply of a 2026-07-28 upstream: `input_required` is not relayed yet, so it fails the
-    /// call clearly; everything else is the call's answer (`resultType` missing means complete).
-    static func statelessReply(_ reply: UpstreamReply) -> UpstreamReply {
-        guard case .result(let bytes) = reply,
-            let type = JSONRPCMessage.members(of: bytes, in: 0..<bytes.count).first(where: { $0.key == "resultType" })?
-                .range,
-            ParamsRewriter.string(in: bytes, at: type) == "input_required"
-        else { return reply }
-        return .error(
-            JSONRPCError(
-                code: .internalError,
-                message: "the upstream asked the client for input (input_required); not relayed from this upstream yet"
-            ).errorObjectBytes
-        )
+    /// What an `input_required` result asks: its questions, and the upstream's `requestState`
+    /// (as JSON) to send back with the answers.
+    struct InputRequired {
+        var questions: [(key: String, method: String, params: [UInt8]?)]
+        var requestState: [UInt8]?
+    }
+
+    /// The questions of `reply` when it is an `input_required` result; `nil` for any other reply
+    /// (`resultType` missing means complete).
+    static func inputRequired(in reply: UpstreamReply) -> InputRequired? {
+        guard case .result(let bytes) = reply else { return nil }
+        let members = JSONRPCMessage.members(of: bytes, in: 0..<bytes.count)
+        guard let type = members.first(where: { $0.key == "resultType" })?.range,
+            ParamsRewriter.string(in: bytes, at: type) == "input_required",
+            let result = try? JSONScanner.parse(bytes)
+        else { return nil }
+        let questions = (result["inputRequests"]?.objectValue?.members ?? []).compactMap {
+            key,
+            request -> (key: String, method: String, params: [UInt8]?)? in
+            guard let method = request["method"]?.stringValue else { return nil }
+            return (key, method, request["params"]?.serializedBytes)
+        }
+        let state = members.first(where: { $0.key == "requestState" }).map { Array(bytes[$0.range]) }
+        return InputRequired(questions: questions, requestState: state)
+    }
+
+    /// Settles a 2026-07-28 upstream's `input_required` for a client that cannot take it
+    /// (2025-11-25 and earlier): each question is put to the client on the call's stream, and
+    /// the request goes to the upstream again with the answers and its `requestState`, for as many
+    /// rounds as the upstream needs, up to ``Options/maximumInputRounds``. A client that takes
+    /// `input_required` itself (2026-07-28) gets it as it is.
+    func settleInputRequired(
+        _ first: UpstreamReply,
+        _ target: UpstreamTarget,
+        session: UpstreamSession,
+        method: String,
+        params: [UInt8]?,
+        deadline: NIODeadline,
+        relay: (any UpstreamCallRelay)?
+    ) async throws -> UpstreamReply {
+        var reply = first
+        var params = params ?? Array("{}".utf8)
+        for _ in 0..<options.maximumInputRounds {
+            guard let asked = Self.inputRequired(in: reply) else { return reply }
+            guard let relay else { return Self.cannotAsk("the client of this call cannot be asked for input") }
+            if relay.passesInputRequired { return reply }
+            var answers = JSONWriter(capacity: 256)
+            answers.raw("{")
+            for (index, question) in asked.questions.enumerated() {
+                switch await relay.ask(method: question.method, params: question.params) {
+                case .result(let answer):
+                    if index > 0 { answers.raw(",") }
+                    answers.string(question.key)
+                    answers.raw(":")
+                    answers.raw(answer)
+                case .error(let error):
+                    return .error(error)
+                }
+            }
+            answers.raw("}")
+            var retry: [(key: String, value: [UInt8])] = [("inputResponses", answers.bytes)]
+            if let state = asked.requestState { retry.append(("requestState", state)) }
+            guard let next = JSONObjectEditing.setting(retry, in: params) else {
+                return Self.cannotAsk("the call's params are not an object")
+            }
+            params = next
+            let message = try await exchange(
+                target,
+                session: session,
+                method: method,
+                params: params,
+                deadline: deadline,
+                relay: relay
+            )
+            reply = Self.reply(from: message)
+        }
+        guard Self.inputRequired(in: reply) != nil else { return reply }
+        return Self.cannotAsk("the upstream asked for input more than \(options.maximumInputRounds) times")
+    }
+
+    static func cannotAsk(_ message: String) -> UpstreamReply {
+        .error(JSONRPCError(code: .internalError, message: message).errorObjectBytes)
     }
 }

@@ -31,6 +31,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         public var maximumDiscoveryPages: Int = 100
         /// Most items of one kind accepted from one upstream.
         public var maximumDiscoveredItems: Int = 5000
+        /// Most rounds of `input_required` a 2026-07-28 upstream may ask of one call when the gateway
+        /// answers them for a client of an earlier version (INPUT_REQUIRED_MAX_ROUNDS).
+        public var maximumInputRounds: Int = 10
         /// `clientInfo` sent at initialize.
         public var clientName: String = "mcp-gateway-swift"
         public var clientVersion: String = "0.1.0"
@@ -61,8 +64,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let processes = Mutex<[String: StdioUpstream]>([:])
     /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
     let subscriptions = Mutex<[String: Set<String>]>([:])
-    /// The `_meta` members sent with every request to a 2026-07-28 upstream.
-    let statelessEnvelope: [UInt8]
+    /// The `_meta` members sent with every request to a 2026-07-28 upstream: for no client
+    /// capability, then by ``ClientCapabilities/rawValue`` (0 to 7).
+    let statelessEnvelopes: [[UInt8]]
+    var statelessEnvelope: [UInt8] { statelessEnvelopes[0] }
 
     public init(options: Options = Options(), logger: Logger) {
         var configuration = HTTPClient.Configuration()
@@ -89,7 +94,13 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         )
         self.options = options
         self.logger = logger
-        self.statelessEnvelope = Self.envelope(clientName: options.clientName, clientVersion: options.clientVersion)
+        self.statelessEnvelopes = (0..<8).map {
+            Self.envelope(
+                clientName: options.clientName,
+                clientVersion: options.clientVersion,
+                capabilities: ClientCapabilities(rawValue: $0)
+            )
+        }
         (self.readerJobs, self.readerJobsContinuation) = AsyncStream.makeStream(
             of: (@Sendable () async -> Void).self,
             bufferingPolicy: .unbounded
@@ -264,7 +275,16 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                     relay: relay
                 )
                 let reply = Self.reply(from: message)
-                return session.protocolVersion == ProtocolVersions.stateless ? Self.statelessReply(reply) : reply
+                guard session.protocolVersion == ProtocolVersions.stateless else { return reply }
+                return try await settleInputRequired(
+                    reply,
+                    target,
+                    session: session,
+                    method: method,
+                    params: params,
+                    deadline: deadline,
+                    relay: relay
+                )
             } catch is SessionExpired where attempt == 0 {
                 if let stale = sessions.invalidate(gatewayID: target.gatewayID, generation: session.generation) {
                     stale.close(UpstreamError(.unreachable, "session expired"))
@@ -305,7 +325,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let body = JSONRPCMessage.requestBytes(
             id: id,
             method: method,
-            params: stateless ? Self.params(params, envelope: statelessEnvelope) : params
+            params: stateless
+                ? Self.params(params, envelope: statelessEnvelopes[(relay?.declaredCapabilities.rawValue ?? 0) & 7])
+                : params
         )
         do {
             if let connection = session.sseConnection {

@@ -36,13 +36,23 @@ import Testing
         #expect(HTTPUpstreamClient.headerValue("a\nb") == "=?base64?YQpi?=")
     }
 
-    @Test func onlyInputRequiredIsTurnedIntoAnError() {
+    @Test func onlyInputRequiredAsksAnything() throws {
         let complete = UpstreamReply.result(Array(#"{"content":[],"resultType":"complete"}"#.utf8))
-        #expect(HTTPUpstreamClient.statelessReply(complete) == complete)
-        let asking = UpstreamReply.result(Array(#"{"resultType":"input_required","inputRequests":{}}"#.utf8))
-        guard case .error = HTTPUpstreamClient.statelessReply(asking) else {
-            Issue.record("input_required was passed on as a result")
-            return
-        }
+        #expect(HTTPUpstreamClient.inputRequired(in: complete) == nil)
+        let nested = UpstreamReply.result(Array(#"{"structuredContent":{"resultType":"input_required"}}"#.utf8))
+        #expect(HTTPUpstreamClient.inputRequired(in: nested) == nil)
+        let asking = UpstreamReply.result(
+            Array(
+                String(
+                    #"{"resultType":"input_required","inputRequests":{"a":{"method":"roots/list"},"#
+                        + #""b":{"method":"sampling/createMessage","params":{"maxTokens":8}}},"requestState":"s1"}"#
+                ).utf8
+            )
+        )
+        let asked = try #require(HTTPUpstreamClient.inputRequired(in: asking))
+        #expect(asked.questions.map { $0.key } == ["a", "b"])
+        #expect(asked.questions.map { $0.method } == ["roots/list", "sampling/createMessage"])
+        #expect(asked.questions[0].params == nil)
+        #expect(asked.requestState == Array(#""s1""#.utf8))
     }
 }

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp.types import TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import CreateMessageResult, ElicitResult, ErrorData, ListRootsResult, Root, TextContent
 
 import mcp_helpers as h
 
@@ -100,3 +101,86 @@ def test_a_client_closing_its_request_cancels_the_upstream_request(stack: h.Stac
     closed = time.monotonic()
     h.wait_until(lambda: slow_status(stack, tag)["cancelled"] or None, timeout=10, interval=0.05, what="the cancel")
     assert time.monotonic() - closed < 1.0
+
+
+async def sample(context: Any, params: Any) -> CreateMessageResult:
+    prompt = params.messages[0].content.text
+    return CreateMessageResult(role="assistant", content=TextContent(type="text", text=prompt.upper()), model="m")
+
+
+async def elicit(context: Any, params: Any) -> ElicitResult:
+    assert params.message == "What is your name?"
+    return ElicitResult(action="accept", content={"name": "Ada"})
+
+
+async def roots(context: Any) -> ListRootsResult:
+    return ListRootsResult(roots=[Root(uri="file:///r/one")])
+
+
+# The upstream answers `input_required` itself. A 2026-07-28 client ("modern") gets it passed
+# through (its requestState sealed inside the gateway's); a 2025-11-25 client ("legacy") is asked
+# on the call's stream by the gateway, which retries upstream with the answers.
+@pytest.mark.parametrize("mode", ["modern", "legacy"])
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("resolve_sampling", {"prompt": "abc"}, "resolved: ABC"),
+        ("resolve_name", {}, "hello Ada"),
+        ("resolve_roots", {}, "roots: file:///r/one"),
+        ("resolve_twice", {"prompt": "xy"}, "XY / Ada"),
+    ],
+)
+def test_questions_of_the_upstream_reach_clients_of_both_eras(
+    stack: h.Stack, mode: str, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    async def body() -> None:
+        async with h.connect(
+            stack.gateway.mcp_url, token=stack.gateway.token, mode=mode,
+            sampling_callback=sample, elicitation_callback=elicit, list_roots_callback=roots,
+        ) as client:
+            assert text_of(await client.call_tool(stack.tool(tool), arguments)) == expected
+
+    h.run(body)
+
+
+@pytest.mark.parametrize("mode", ["modern", "legacy"])
+def test_a_client_without_the_capability_gets_a_clear_error(stack: h.Stack, mode: str) -> None:
+    async def body() -> None:
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode=mode) as client:
+            with pytest.raises(MCPError) as raised:
+                result = await client.call_tool(stack.tool("resolve_sampling"), {"prompt": "x"})
+                # Some clients see the upstream's refusal as a failed tool result instead.
+                raise MCPError.from_error_data(ErrorData(code=0, message=text_of_error(result)))
+            assert "sampling" in raised.value.error.message.lower(), raised.value.error
+
+    h.run(body)
+
+
+def text_of_error(result: Any) -> str:
+    return result.content[0].text if result.content else str(result)
+
+
+def test_the_upstreams_request_state_resumes_only_for_its_caller(stack: h.Stack) -> None:
+    """Raw 2026-07-28: the requestState a client sees is the gateway's seal around the upstream's."""
+    tool = stack.tool("resolve_sampling")
+    auth = {"Authorization": f"Bearer {stack.gateway.token}"}
+
+    def call(http: httpx.Client, request_id: int, **extra: Any) -> h.RpcReply:
+        payload, headers = h.modern_request("tools/call", {"name": tool, "arguments": {"prompt": "raw"}, **extra}, request_id)
+        payload["params"]["_meta"][h.CLIENT_CAPABILITIES_META_KEY] = {"sampling": {}}
+        return h.rpc(http, stack.gateway.mcp_url, payload, headers=headers)
+
+    with httpx.Client(timeout=30.0, headers=auth) as http:
+        asked = call(http, 1).response(1)["result"]
+        assert asked["resultType"] == "input_required", asked
+        [(key, question)] = asked["inputRequests"].items()
+        assert question["method"] == "sampling/createMessage"
+        assert not asked["requestState"].startswith("v1."), "the upstream's own state is not shown as it is"
+        answers = {key: {"role": "assistant", "content": {"type": "text", "text": "RAW"}, "model": "m"}}
+    other = h.mint_token(stack.gateway, "mallory@example.com")
+    with httpx.Client(timeout=30.0, headers={"Authorization": f"Bearer {other}"}) as http:
+        error = call(http, 2, inputResponses=answers, requestState=asked["requestState"]).response(2)["error"]
+        assert error["data"]["reason"] == "invalid_request_state", error
+    with httpx.Client(timeout=30.0, headers=auth) as http:
+        final = call(http, 3, inputResponses=answers, requestState=asked["requestState"]).response(3)["result"]
+        assert final["content"][0]["text"] == "resolved: RAW", final

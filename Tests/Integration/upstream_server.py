@@ -25,16 +25,17 @@ import base64
 import json
 import os
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, Elicit, ListRoots, MCPServer, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp.types import (
     INVALID_PARAMS,
     Completion,
+    CreateMessageResult,
     EmptyResult,
     ListPromptsResult,
     ListResourcesResult,
@@ -66,6 +67,7 @@ LOG_LEVELS = ["debug", "info", "warning", "error"]  # what `chatty` logs, in ord
 # that a client cancels; see build_server.
 RELAY_TOOLS = [
     "progress", "chatty", "slow", "slow_status", "ask_sampling", "ask_name", "ask_briefly", "ask_roots", "ask_twice",
+    "resolve_sampling", "resolve_name", "resolve_roots", "resolve_twice",
 ]
 # Tools that change the upstream outside calls: add a tool (tools/list_changed), and announce a
 # resource update to the sessions subscribed to it.
@@ -185,6 +187,25 @@ class PagingMCPServer(MCPServer):
             return ListPromptsResult(prompts=prompts)
         chunk, cursor = _page(prompts, params, self.page_size)
         return ListPromptsResult(prompts=chunk, next_cursor=cursor)
+
+
+# Resolvers of the `resolve_*` tools (module level: the SDK evaluates their annotations here).
+# They ask the client in either era: on the call's stream at 2025-11-25, as `input_required`
+# (answered by the client's retry) at 2026-07-28.
+def model_answer(prompt: str) -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=32)
+
+
+def who() -> Elicit[Name]:
+    return Elicit("What is your name?", Name)
+
+
+def client_roots() -> ListRoots:
+    return ListRoots()
+
+
+def who_after_sampling(sampled: Annotated[CreateMessageResult, Resolve(model_answer)]) -> Elicit[Name]:
+    return Elicit("What is your name?", Name)
 
 
 def build_server(
@@ -307,6 +328,27 @@ def build_server(
         text = sampled.content.text if isinstance(sampled.content, TextContent) else "?"
         name = named.data.name if named.action == "accept" and named.data is not None else named.action
         return f"{text} / {name}"
+
+    @server.tool(description="Sample the client's model through a resolver (both eras).")
+    def resolve_sampling(prompt: str, answer: Annotated[CreateMessageResult, Resolve(model_answer)]) -> str:
+        return f"resolved: {answer.content.text if isinstance(answer.content, TextContent) else answer.content}"
+
+    @server.tool(description="Elicit a name through a resolver (both eras).")
+    def resolve_name(person: Annotated[Name, Resolve(who)]) -> str:
+        return f"hello {person.name}"
+
+    @server.tool(description="List the client's roots through a resolver (both eras).")
+    def resolve_roots(roots: Annotated[ListRootsResult, Resolve(client_roots)]) -> str:
+        return "roots: " + ",".join(str(root.uri) for root in roots.roots)
+
+    @server.tool(description="Sample, then elicit a name: two rounds of questions (both eras).")
+    def resolve_twice(
+        prompt: str,
+        sampled: Annotated[CreateMessageResult, Resolve(model_answer)],
+        person: Annotated[Name, Resolve(who_after_sampling)],
+    ) -> str:
+        text = sampled.content.text if isinstance(sampled.content, TextContent) else "?"
+        return f"{text} / {person.name}"
 
     # resources/subscribe: MCPServer has no handler of its own, so the low-level one is set here.
     # Subscribers are keyed by their Mcp-Session-Id (the ServerSession object differs per request).

@@ -14,14 +14,27 @@ public struct InputRoundToken: Sendable, Equatable {
     public var method: String
     /// What the call names (the tool or prompt name, the resource URI).
     public var name: String?
+    /// The upstream's own `requestState` when the `input_required` came from a 2026-07-28
+    /// upstream and was passed through: the retry goes to the upstream with it, from any node
+    /// (``node`` and ``call`` then name nothing).
+    public var upstreamState: String?
 
-    public init(node: String, call: String, subject: String, serverID: String?, method: String, name: String?) {
+    public init(
+        node: String,
+        call: String,
+        subject: String,
+        serverID: String?,
+        method: String,
+        name: String?,
+        upstreamState: String? = nil
+    ) {
         self.node = node
         self.call = call
         self.subject = subject
         self.serverID = serverID
         self.method = method
         self.name = name
+        self.upstreamState = upstreamState
     }
 
     /// A fresh random call id (128 bits, hex).

@@ -10,4 +10,18 @@ public protocol UpstreamCallRelay: Sendable {
     /// A request the upstream sent during the call. Returns the client's answer (its `result` or
     /// `error`), or an error the gateway produced when the client cannot be asked.
     func ask(method: String, params: [UInt8]?) async -> UpstreamReply
+
+    /// What the client declared it can be asked (sent to 2026-07-28 upstreams as its
+    /// `clientCapabilities`).
+    var declaredCapabilities: ClientCapabilities { get }
+
+    /// Whether the client takes `input_required` results itself (a 2026-07-28 client): then an
+    /// upstream's `input_required` is passed to it; otherwise the gateway asks the client
+    /// through ``ask(method:params:)`` and retries upstream with the answers.
+    var passesInputRequired: Bool { get }
+}
+
+extension UpstreamCallRelay {
+    public var declaredCapabilities: ClientCapabilities { [] }
+    public var passesInputRequired: Bool { false }
 }
