@@ -457,6 +457,34 @@ def test_an_input_required_retry_resumes_the_call_on_another_node(cluster: Clust
         assert call_text(retry, 62) == "sampled: from node 1"
 
 
+def test_an_upstreams_own_input_required_resumes_from_any_node(cluster: Cluster, tmp_path: Path) -> None:
+    """An upstream that speaks only 2026-07-28 asks itself: nothing waits in the gateway, so the
+    retry may land on any node; each node opens the gateway's seal around the upstream's state."""
+    modern = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path, refuse_initialize=True, namespace="mo"))
+    try:
+        with h.rest_client(cluster.nodes[0], cluster.token) as api:
+            registered = h.register_gateway(api, "Cluster Modern", modern)
+            h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
+        tool = h.prefixed(h.slugify("Cluster Modern"), "resolve_sampling")
+        with node_client(cluster, 1) as first, node_client(cluster, 2) as second:
+            h.wait_until(
+                lambda: "result" in modern_call(first, cluster.nodes[1].mcp_url, tool, {"prompt": "q"}, 80).response(80) or None,
+                timeout=5, what="the new upstream on node 1",
+            )
+            asked = modern_call(first, cluster.nodes[1].mcp_url, tool, {"prompt": "q"}, 81).response(81)["result"]
+            assert asked["resultType"] == "input_required", asked
+            [key] = asked["inputRequests"]
+            retry = modern_call(
+                second, cluster.nodes[2].mcp_url, tool, {"prompt": "q"}, 82,
+                inputResponses={key: sampled("Q")}, requestState=asked["requestState"],
+            )
+            assert call_text(retry, 82) == "resolved: Q"
+        with h.rest_client(cluster.nodes[0], cluster.token) as api:
+            h.ok_json(api.delete(f"/gateways/{registered['id']}"), 200, 204)
+    finally:
+        modern.stop()
+
+
 def test_the_official_client_samples_through_round_robin_in_its_default_mode(cluster: Cluster) -> None:
     """The SDK's default mode (2026-07-28): every call's retry lands wherever nginx sends it."""
     assert cluster.nginx is not None

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 from mcp.shared.exceptions import MCPError
 from mcp.types import CreateMessageResult, ElicitResult, ErrorData, ListRootsResult, Root, TextContent
 
@@ -28,7 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Stack]:
     workdir = tmp_path_factory.mktemp("stateless-upstream")
     upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=workdir, refuse_initialize=True))
     try:
-        gateway = h.or_fail(lambda: h.start_gateway(workdir))
+        gateway = h.or_fail(lambda: h.start_gateway(workdir, extra_env={"MCPGATEWAY_WS_RELAY_ENABLED": "true"}))
         try:
             with h.rest_client(gateway) as api:
                 registered = h.register_gateway(api, "Modern Only", upstream)
@@ -184,3 +185,30 @@ def test_the_upstreams_request_state_resumes_only_for_its_caller(stack: h.Stack)
     with httpx.Client(timeout=30.0, headers=auth) as http:
         final = call(http, 3, inputResponses=answers, requestState=asked["requestState"]).response(3)["result"]
         assert final["content"][0]["text"] == "resolved: RAW", final
+
+
+def test_a_legacy_sse_client_is_asked_on_its_stream(stack: h.Stack) -> None:
+    async def body() -> None:
+        async with h.connect(
+            f"{stack.gateway.base_url}/sse", token=stack.gateway.token, mode="legacy", transport="sse",
+            sampling_callback=sample,
+        ) as client:
+            assert text_of(await client.call_tool(stack.tool("resolve_sampling"), {"prompt": "sse"})) == "resolved: SSE"
+
+    h.run(body)
+
+
+def test_a_websocket_client_is_asked_on_its_socket(stack: h.Stack) -> None:
+    url = stack.gateway.base_url.replace("http://", "ws://") + "/ws"
+    with connect(url, additional_headers={"Authorization": f"Bearer {stack.gateway.token}"}) as socket:
+        init = {"protocolVersion": h.LEGACY_VERSION, "capabilities": {"sampling": {}}, "clientInfo": h.CLIENT_INFO}
+        socket.send(json.dumps(h.request("initialize", init, 0)))
+        assert "result" in json.loads(socket.recv(timeout=30))
+        socket.send(json.dumps(h.notification("notifications/initialized")))
+        socket.send(json.dumps(h.request("tools/call", {"name": stack.tool("resolve_sampling"), "arguments": {"prompt": "ws"}}, 1)))
+        asked = json.loads(socket.recv(timeout=30))
+        assert asked["method"] == "sampling/createMessage", asked
+        answer = {"role": "assistant", "content": {"type": "text", "text": "WS"}, "model": "m"}
+        socket.send(json.dumps({"jsonrpc": "2.0", "id": asked["id"], "result": answer}))
+        final = json.loads(socket.recv(timeout=30))
+        assert final["id"] == 1 and final["result"]["content"][0]["text"] == "resolved: WS", final
