@@ -72,20 +72,36 @@ extension SessionEngine {
     }
 
     /// A retry of a call held by another node: handed to it, and what it sends back relayed.
+    /// The holder's call cannot outlast `TOOL_TIMEOUT`; a holder silent longer than that (killed
+    /// while the retry waited, or of a build that does not read retries) gets the client an error.
     func forward(_ retry: InputRoundRetry, to node: String, sink: CallSink) -> Task<MCPDispatcher.Reply, Never> {
         let bus = runtime.bus
+        let bound = dispatcher.upstreamTimeout + Self.inputRoundGrace
         return Task {
             var reply: MCPDispatcher.Reply?
             if let bus {
-                for await event in await bus.retry(retry, on: node) {
-                    switch event {
-                    case .message(let bytes): _ = sink.send?(bytes)
-                    case .reply(let bytes, let code):
-                        reply = MCPDispatcher.Reply(bytes: bytes, errorCode: code.map { .init($0) })
+                let events = await bus.retry(retry, on: node)
+                reply = await withTaskGroup(of: MCPDispatcher.Reply?.self) { group in
+                    group.addTask {
+                        for await event in events {
+                            switch event {
+                            case .message(let bytes): _ = sink.send?(bytes)
+                            case .reply(let bytes, let code):
+                                return MCPDispatcher.Reply(bytes: bytes, errorCode: code.map { .init($0) })
+                            }
+                        }
+                        return nil
                     }
+                    group.addTask {
+                        try? await Task.sleep(for: bound)
+                        return nil
+                    }
+                    let first = await group.next() ?? nil
+                    group.cancelAll()
+                    return first
                 }
             }
-            let answer = reply ?? Self.callEnded(retry.requestID, because: "the node that held it is gone")
+            let answer = reply ?? Self.callEnded(retry.requestID, because: "the node that held it is gone or silent")
             sink.finish(answer)
             return answer
         }
