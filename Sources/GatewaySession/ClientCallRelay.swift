@@ -37,6 +37,13 @@ package struct ClientCallRelay: UpstreamCallRelay {
 
     package var declaredCapabilities: ClientCapabilities { capabilities ?? [] }
     package var passesInputRequired: Bool { rounds != nil }
+    package var requestedLogLevel: LoggingLevel? {
+        switch logFilter {
+        case .all: .debug
+        case .atLeast(let level): level
+        case .none: nil
+        }
+    }
 
     package func notify(_ message: JSONRPCMessage) {
         switch message.method {

@@ -82,6 +82,14 @@ extension HTTPUpstreamClient {
         return Array(members.serializedBytes.dropFirst().dropLast())
     }
 
+    /// The envelope for a call relayed through `relay`: the client's capabilities, and the log
+    /// level it wants (2026-07-28 logs are per request: none unless asked).
+    func statelessEnvelope(for relay: (any UpstreamCallRelay)?) -> [UInt8] {
+        let envelope = statelessEnvelopes[(relay?.declaredCapabilities.rawValue ?? 0) & 7]
+        guard let level = relay?.requestedLogLevel else { return envelope }
+        return envelope + Array(#","io.modelcontextprotocol/logLevel":"#.utf8) + ParamsRewriter.jsonString(level.name)
+    }
+
     /// `params` with the envelope's members added to its `_meta` (made when absent).
     static func params(_ params: [UInt8]?, envelope: [UInt8]) -> [UInt8] {
         guard let params, params.first == UInt8(ascii: "{") else {

@@ -325,9 +325,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         let body = JSONRPCMessage.requestBytes(
             id: id,
             method: method,
-            params: stateless
-                ? Self.params(params, envelope: statelessEnvelopes[(relay?.declaredCapabilities.rawValue ?? 0) & 7])
-                : params
+            params: stateless ? Self.params(params, envelope: statelessEnvelope(for: relay)) : params
         )
         do {
             if let connection = session.sseConnection {

@@ -212,3 +212,31 @@ def test_a_websocket_client_is_asked_on_its_socket(stack: h.Stack) -> None:
         socket.send(json.dumps({"jsonrpc": "2.0", "id": asked["id"], "result": answer}))
         final = json.loads(socket.recv(timeout=30))
         assert final["id"] == 1 and final["result"]["content"][0]["text"] == "resolved: WS", final
+
+
+def test_logs_of_a_2026_upstream_reach_clients_of_both_eras_at_their_level(stack: h.Stack) -> None:
+    """Its logs are per request: the gateway asks for them at the level each client wants."""
+    received: list[str] = []
+
+    async def on_log(params: Any) -> None:
+        received.append(params.level)
+
+    async def body() -> None:
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode="legacy", logging_callback=on_log) as client:
+            assert text_of(await client.call_tool(stack.tool("chatty"), {})) == "logged"
+            assert received == list(h.upstream_server.LOG_LEVELS), received
+            received.clear()
+            await client.set_logging_level("warning")
+            assert text_of(await client.call_tool(stack.tool("chatty"), {})) == "logged"
+            assert received == ["warning", "error"], received
+        received.clear()
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode="modern", logging_callback=on_log) as client:
+            assert text_of(await client.call_tool(stack.tool("chatty"), {})) == "logged"
+            assert received == [], "2026-07-28 logs are opt-in per request"
+        async with h.connect(
+            stack.gateway.mcp_url, token=stack.gateway.token, mode="modern", logging_callback=on_log, log_level="error"
+        ) as client:
+            assert text_of(await client.call_tool(stack.tool("chatty"), {})) == "logged"
+            assert received == ["error"], received
+
+    h.run(body)

@@ -19,9 +19,14 @@ public protocol UpstreamCallRelay: Sendable {
     /// upstream's `input_required` is passed to it; otherwise the gateway asks the client
     /// through ``ask(method:params:)`` and retries upstream with the answers.
     var passesInputRequired: Bool { get }
+
+    /// The least severe log notification the client wants of this call (sent to 2026-07-28
+    /// upstreams, whose logs are per request); `nil` for none.
+    var requestedLogLevel: LoggingLevel? { get }
 }
 
 extension UpstreamCallRelay {
     public var declaredCapabilities: ClientCapabilities { [] }
     public var passesInputRequired: Bool { false }
+    public var requestedLogLevel: LoggingLevel? { nil }
 }
