@@ -50,6 +50,13 @@ final class UpstreamNotificationRouter: Service, Sendable {
                     }
                 case .health(let gatewayID, let reachable, let reason):
                     group.addTask { await self.setReachable(gatewayID, reachable, reason: reason) }
+                case .eraChanged(let gatewayID, let version):
+                    logger.info(
+                        "upstream speaks another protocol era now",
+                        metadata: ["upstream.id": .string(gatewayID), "upstream.protocol": .string(version)]
+                    )
+                    guard passing.withLock({ $0.insert(gatewayID).inserted }) else { continue }
+                    group.addTask { await self.askLeader(gatewayID) }
                 }
             }
             group.cancelAll()

@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import Logging
 import NIOCore
+import Synchronization
 
 /// Upstreams that speak only 2026-07-28: they refuse `initialize`, answer `server/discover`, and
 /// take every request on its own, with the `_meta` envelope (protocol version, client
@@ -129,6 +130,23 @@ extension HTTPUpstreamClient {
             && name.first != " " && name.last != " "
         guard !plain || name.hasPrefix("=?") else { return name }
         return "=?base64?" + Data(name.utf8).base64EncodedString() + "?="
+    }
+
+    /// The JSON-RPC error 2026-07-28 answers a request of a version the server does not serve.
+    static let unsupportedVersionCode: Int64 = -32022
+
+    /// The `code` of a JSON-RPC error object.
+    static func errorCode(_ error: [UInt8]) -> Int64? {
+        (try? JSONScanner.parse(error))?["code"]?.intValue
+    }
+
+    /// Records the era of `gatewayID`'s new session; a change is announced (``UpstreamEvent/eraChanged(gatewayID:protocolVersion:)``).
+    func noteEra(of gatewayID: String, _ version: String) {
+        let previous = eras.withLock { $0.updateValue(version, forKey: gatewayID) }
+        let era = { (version: String) in version == ProtocolVersions.stateless }
+        if let previous, era(previous) != era(version) {
+            eventsContinuation.yield(.eraChanged(gatewayID: gatewayID, protocolVersion: version))
+        }
     }
 
     /// What an `input_required` result asks: its questions, and the upstream's `requestState`

@@ -64,6 +64,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let processes = Mutex<[String: StdioUpstream]>([:])
     /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
     let subscriptions = Mutex<[String: Set<String>]>([:])
+    /// The protocol version of each upstream's last session, to notice an upstream changing era.
+    let eras = Mutex<[String: String]>([:])
     /// The `_meta` members sent with every request to a 2026-07-28 upstream: for no client
     /// capability, then by ``ClientCapabilities/rawValue`` (0 to 7).
     let statelessEnvelopes: [[UInt8]]
@@ -231,6 +233,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
 
     public func release(gatewayID: String) async {
         releaseProcess(gatewayID: gatewayID)
+        _ = eras.withLock { $0.removeValue(forKey: gatewayID) }
         guard let session = sessions.remove(gatewayID: gatewayID) else { return }
         session.close(UpstreamError(.unreachable, "session released"))
     }
@@ -240,6 +243,7 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     func session(for target: UpstreamTarget, deadline: NIODeadline) async throws -> UpstreamSession {
         try await sessions.session(for: target.gatewayID) { generation in
             var session = try await self.initialize(target, generation: generation, deadline: deadline)
+            self.noteEra(of: target.gatewayID, session.protocolVersion)
             if session.sseConnection == nil, session.sessionID != nil {
                 session.listener = self.listen(target, session: session)
             }
@@ -276,6 +280,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
                 )
                 let reply = Self.reply(from: message)
                 guard session.protocolVersion == ProtocolVersions.stateless else { return reply }
+                // The upstream no longer takes 2026-07-28 requests: probe it again.
+                if case .error(let error) = reply, Self.errorCode(error) == Self.unsupportedVersionCode {
+                    throw SessionExpired()
+                }
                 return try await settleInputRequired(
                     reply,
                     target,

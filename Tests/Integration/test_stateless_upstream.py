@@ -240,3 +240,38 @@ def test_logs_of_a_2026_upstream_reach_clients_of_both_eras_at_their_level(stack
             assert received == ["error"], received
 
     h.run(body)
+
+
+def test_an_upstream_that_changes_era_is_probed_again(stack: h.Stack, tmp_path: Any) -> None:
+    """An upstream restarted as 2026-07-28-only on the same address: its old session is unknown
+    (404), initialize is refused, server/discover answers; the leader re-lists it and its record
+    shows the new era."""
+    port = h.free_port()
+
+    def era() -> str:
+        with h.rest_client(stack.gateway) as api:
+            return next(g for g in h.list_rest(api, "gateways") if g["name"] == "Switching")["protocolVersion"]
+
+    async def echo(text: str) -> None:
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode="legacy") as client:
+            assert text_of(await client.call_tool(h.prefixed("switching", "echo"), {"text": text})) == text
+
+    first = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path, port=port, namespace="sw"))
+    try:
+        with h.rest_client(stack.gateway) as api:
+            registered = h.register_gateway(api, "Switching", first)
+            h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
+        assert era() == "2025-11-25"
+        h.run(echo, "before")
+    finally:
+        first.stop()
+    second = h.or_fail(
+        lambda: h.start_upstream("streamable-http", log_dir=tmp_path, port=port, namespace="sw", refuse_initialize=True)
+    )
+    try:
+        h.run(echo, "after")
+        h.wait_until(lambda: era() == "2026-07-28" or None, timeout=10, what="the record to show the new era")
+        with h.rest_client(stack.gateway) as api:
+            h.ok_json(api.delete(f"/gateways/{registered['id']}"), 200, 204)
+    finally:
+        second.stop()

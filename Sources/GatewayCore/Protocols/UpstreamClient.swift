@@ -71,6 +71,9 @@ public enum UpstreamEvent: Sendable {
     case notification(gatewayID: String, message: JSONRPCMessage)
     /// It became unreachable (`reachable: false`, with the reason) or reachable again.
     case health(gatewayID: String, reachable: Bool, reason: String)
+    /// Its new session speaks another protocol era than its last one: re-list it (its record's
+    /// `protocolVersion` comes from the listing).
+    case eraChanged(gatewayID: String, protocolVersion: String)
 }
 
 /// A failure to get an answer from an upstream (as opposed to an answer that is an error).
