@@ -33,6 +33,38 @@ extension HTTPUpstreamClient {
         return handle
     }
 
+    /// For an upstream that speaks only 2026-07-28: a `subscriptions/listen` request for its list
+    /// changes, kept open like the GET stream of a session (the acknowledgment and the changes
+    /// come as notifications on its answer stream).
+    func listenStateless(_ target: UpstreamTarget, session: UpstreamSession) -> SSEUpstreamConnection {
+        let handle = SSEUpstreamConnection()
+        let notifications: JSONValue = [
+            "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true,
+        ]
+        let params = Self.params(
+            Array(#"{"notifications":"#.utf8) + notifications.serializedBytes + Array("}".utf8),
+            envelope: statelessEnvelope
+        )
+        var request = HTTPClientRequest(url: target.url)
+        request.method = .POST
+        request.headers = headers(target, session: session, routing: Routing(method: "subscriptions/listen"))
+        request.body = .bytes(
+            ByteBuffer(bytes: JSONRPCMessage.requestBytes(id: makeID(), method: "subscriptions/listen", params: params))
+        )
+        let streamRequest = request
+        readerJobsContinuation.yield { [weak self] in
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await self?.readListener(streamRequest, target: target, session: session, handle: handle)
+                }
+                group.addTask { await handle.closed() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        return handle
+    }
+
     func readListener(
         _ request: HTTPClientRequest,
         target: UpstreamTarget,

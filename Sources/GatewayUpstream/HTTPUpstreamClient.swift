@@ -246,6 +246,8 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
             self.noteEra(of: target.gatewayID, session.protocolVersion)
             if session.sseConnection == nil, session.sessionID != nil {
                 session.listener = self.listen(target, session: session)
+            } else if session.protocolVersion == ProtocolVersions.stateless {
+                session.listener = self.listenStateless(target, session: session)
             }
             self.resubscribe(target)
             return session

@@ -275,3 +275,24 @@ def test_an_upstream_that_changes_era_is_probed_again(stack: h.Stack, tmp_path: 
             h.ok_json(api.delete(f"/gateways/{registered['id']}"), 200, 204)
     finally:
         second.stop()
+
+
+def test_its_list_changes_are_heard_through_subscriptions_listen(stack: h.Stack) -> None:
+    """No session, so no GET stream: the gateway listens with `subscriptions/listen`, and a tool
+    the upstream adds is in the catalog within seconds (not at the next periodic re-listing)."""
+    name = f"grown{uuid.uuid4().hex[:6]}"
+    # Past the re-listing of every upstream at the leader's first term (about a second after
+    # start), which would list the new tool as well.
+    time.sleep(2)
+
+    async def body() -> None:
+        async with h.connect(stack.gateway.mcp_url, token=stack.gateway.token, mode="legacy") as client:
+            assert text_of(await client.call_tool(stack.tool("grow"), {"name": name})) == f"added {name}"
+
+    h.run(body)
+
+    def listed() -> bool | None:
+        with h.rest_client(stack.gateway) as api:
+            return stack.tool(name) in {tool["name"] for tool in h.list_rest(api, "tools")} or None
+
+    h.wait_until(listed, timeout=5, what="the new tool in the gateway's catalog")

@@ -382,7 +382,8 @@ def build_server(
             return name
 
         server.add_tool(added, name=name, description=f"Added at run time: {name}")
-        await ctx.session.send_tool_list_changed()
+        await ctx.session.send_tool_list_changed()  # 2025-11-25: on the session's GET stream
+        await ctx.notify_tools_changed()  # 2026-07-28: to `subscriptions/listen` streams
         return f"added {name}"
 
     @server.tool(description="End this upstream process at once, exit status 3 (stdio restart tests).")
