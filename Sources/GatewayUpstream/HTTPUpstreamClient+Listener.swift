@@ -34,15 +34,18 @@ extension HTTPUpstreamClient {
     }
 
     /// For an upstream that speaks only 2026-07-28: a `subscriptions/listen` request for its list
-    /// changes, kept open like the GET stream of a session (the acknowledgment and the changes
-    /// come as notifications on its answer stream).
-    func listenStateless(_ target: UpstreamTarget, session: UpstreamSession) -> SSEUpstreamConnection {
+    /// changes and for updates of the resources clients subscribed to (at most 1,000), kept open
+    /// like the GET stream of a session (the acknowledgment, changes and updates come as
+    /// notifications on its answer stream). Replaces the upstream's previous listen stream.
+    func listenStateless(_ target: UpstreamTarget, session: UpstreamSession) {
         let handle = SSEUpstreamConnection()
-        let notifications: JSONValue = [
-            "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true,
-        ]
+        let uris = subscriptions.withLock { $0[target.gatewayID] ?? [] }.sorted().prefix(1000)
+        var notifications = JSONObject([
+            ("toolsListChanged", true), ("promptsListChanged", true), ("resourcesListChanged", true),
+        ])
+        if !uris.isEmpty { notifications["resourceSubscriptions"] = .array(uris.map { .string($0) }) }
         let params = Self.params(
-            Array(#"{"notifications":"#.utf8) + notifications.serializedBytes + Array("}".utf8),
+            Array(#"{"notifications":"#.utf8) + JSONValue.object(notifications).serializedBytes + Array("}".utf8),
             envelope: statelessEnvelope
         )
         var request = HTTPClientRequest(url: target.url)
@@ -52,6 +55,9 @@ extension HTTPUpstreamClient {
             ByteBuffer(bytes: JSONRPCMessage.requestBytes(id: makeID(), method: "subscriptions/listen", params: params))
         )
         let streamRequest = request
+        statelessListeners.withLock { $0.updateValue(handle, forKey: target.gatewayID) }?.close(
+            UpstreamError(.unreachable, "listening again")
+        )
         readerJobsContinuation.yield { [weak self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -62,7 +68,6 @@ extension HTTPUpstreamClient {
                 group.cancelAll()
             }
         }
-        return handle
     }
 
     func readListener(

@@ -64,6 +64,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     let processes = Mutex<[String: StdioUpstream]>([:])
     /// Resource URIs clients subscribed to, per gateway, subscribed again on a new session.
     let subscriptions = Mutex<[String: Set<String>]>([:])
+    /// The `subscriptions/listen` stream of each 2026-07-28 upstream (opened again when the
+    /// resources clients subscribed to change).
+    let statelessListeners = Mutex<[String: SSEUpstreamConnection]>([:])
     /// The protocol version of each upstream's last session, to notice an upstream changing era.
     let eras = Mutex<[String: String]>([:])
     /// The `_meta` members sent with every request to a 2026-07-28 upstream: for no client
@@ -139,6 +142,12 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     private func closeSessionsAndProcesses() {
         for session in sessions.removeAll() {
             session.close(UpstreamError(.unreachable, "gateway shutting down"))
+        }
+        for listener in statelessListeners.withLock({ listeners in
+            defer { listeners = [:] }
+            return Array(listeners.values)
+        }) {
+            listener.close(UpstreamError(.unreachable, "gateway shutting down"))
         }
         for process in processes.withLock({ processes in
             defer { processes = [:] }
@@ -234,6 +243,9 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     public func release(gatewayID: String) async {
         releaseProcess(gatewayID: gatewayID)
         _ = eras.withLock { $0.removeValue(forKey: gatewayID) }
+        statelessListeners.withLock { $0.removeValue(forKey: gatewayID) }?.close(
+            UpstreamError(.unreachable, "session released")
+        )
         guard let session = sessions.remove(gatewayID: gatewayID) else { return }
         session.close(UpstreamError(.unreachable, "session released"))
     }
@@ -244,10 +256,13 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         try await sessions.session(for: target.gatewayID) { generation in
             var session = try await self.initialize(target, generation: generation, deadline: deadline)
             self.noteEra(of: target.gatewayID, session.protocolVersion)
+            if session.protocolVersion == ProtocolVersions.stateless {
+                // Its resource subscriptions are part of the listen request.
+                self.listenStateless(target, session: session)
+                return session
+            }
             if session.sseConnection == nil, session.sessionID != nil {
                 session.listener = self.listen(target, session: session)
-            } else if session.protocolVersion == ProtocolVersions.stateless {
-                session.listener = self.listenStateless(target, session: session)
             }
             self.resubscribe(target)
             return session
@@ -270,6 +285,14 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         var sessionTarget = target
         sessionTarget.forwardedHeaders = []
         var session = try await session(for: sessionTarget, deadline: deadline)
+        if session.protocolVersion == ProtocolVersions.stateless,
+            method == "resources/subscribe" || method == "resources/unsubscribe"
+        {
+            // 2026-07-28 has no resources/subscribe: the URI joins (or leaves) the listen request.
+            remember(method, params: params, gatewayID: target.gatewayID)
+            listenStateless(sessionTarget, session: session)
+            return .result(Array("{}".utf8))
+        }
         for attempt in 0..<2 {
             do {
                 let message = try await exchange(

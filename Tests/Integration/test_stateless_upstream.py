@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from websockets.sync.client import connect
@@ -296,3 +297,28 @@ def test_its_list_changes_are_heard_through_subscriptions_listen(stack: h.Stack)
             return stack.tool(name) in {tool["name"] for tool in h.list_rest(api, "tools")} or None
 
     h.wait_until(listed, timeout=5, what="the new tool in the gateway's catalog")
+
+
+def test_resource_updates_of_a_2026_upstream_reach_a_subscribed_client(stack: h.Stack) -> None:
+    """2026-07-28 has no resources/subscribe: the gateway adds the URI to its listen request."""
+    uri = stack.upstream.uris["greeting"]
+    updates: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        inner = getattr(message, "root", message)
+        if getattr(inner, "method", None) == "notifications/resources/updated":
+            updates.append(str(inner.params.uri))
+
+    async def body() -> None:
+        async with h.connect(
+            stack.gateway.mcp_url, token=stack.gateway.token, mode="legacy", message_handler=on_message
+        ) as client:
+            await anyio.sleep(0.3)  # its GET stream open
+            await client.subscribe_resource(uri)
+            with anyio.fail_after(10):
+                while not updates:
+                    await client.call_tool(stack.tool("touch"), {"uri": uri})
+                    await anyio.sleep(0.2)
+            assert set(updates) == {uri}, updates
+
+    h.run(body)

@@ -370,10 +370,11 @@ def build_server(
     server._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, on_unsubscribe)
 
     @server.tool(description="Announce an update of `uri` to the sessions subscribed to it; returns how many.")
-    async def touch(uri: str) -> str:
+    async def touch(uri: str, ctx: Context) -> str:
         sessions = list(subscribers.get(uri, {}).values())
         for session in sessions:
             await session.send_resource_updated(uri)
+        await ctx.notify_resource_updated(uri)  # 2026-07-28: to `subscriptions/listen` streams
         return str(len(sessions))
 
     @server.tool(description="Add a tool named `name` and announce the list change.")
