@@ -171,3 +171,12 @@ def test_a_forged_or_foreign_request_state_resumes_nothing(env: h.Stack) -> None
     with httpx.Client(timeout=30.0, headers=auth) as http:
         final = call(http, env, "ask_sampling", {"prompt": "mine"}, 5, inputResponses={key: answer("mine")}, requestState=state)
         assert final.response(5)["result"]["content"][0]["text"] == "sampled: mine"
+
+
+def test_a_2025_client_is_asked_for_its_roots_on_its_stream(env: h.Stack) -> None:
+    """The handshake-era pair, for completeness of the four: roots/list on the call's stream."""
+    async def body() -> None:
+        async with h.connect(env.gateway.mcp_url, token=env.gateway.token, mode="legacy", list_roots_callback=roots) as client:
+            assert text_of(await client.call_tool(env.tool("ask_roots"), {})) == "roots: file:///work/a,file:///work/b"
+
+    h.run(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -322,3 +323,30 @@ def test_resource_updates_of_a_2026_upstream_reach_a_subscribed_client(stack: h.
             assert set(updates) == {uri}, updates
 
     h.run(body)
+
+
+def test_a_2025_clients_cancellation_closes_the_upstream_request(stack: h.Stack) -> None:
+    """`notifications/cancelled` from a session client: a 2026-07-28 upstream has no session to
+    send it in, so the gateway closes the call's request."""
+    tag = uuid.uuid4().hex
+    auth = {"Authorization": f"Bearer {stack.gateway.token}"}
+    with httpx.Client(timeout=60.0, headers=auth) as http:
+        session_id, _ = h.legacy_initialize(http, stack.gateway.mcp_url)
+        headers = {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": h.LEGACY_VERSION}
+        call = h.request("tools/call", {"name": stack.tool("slow"), "arguments": {"seconds": 30, "tag": tag}}, 41)
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            outcome["reply"] = h.rpc(http, stack.gateway.mcp_url, call, headers=headers)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        h.wait_until(lambda: slow_status(stack, tag)["started"] or None, timeout=10, what="the slow call to start")
+        cancel = h.notification("notifications/cancelled", {"requestId": 41, "reason": "test"})
+        with httpx.Client(timeout=10.0, headers=auth) as other:
+            assert h.rpc(other, stack.gateway.mcp_url, cancel, headers=headers).status == 202
+        sent = time.monotonic()
+        h.wait_until(lambda: slow_status(stack, tag)["cancelled"] or None, timeout=10, interval=0.05, what="the cancel")
+        assert time.monotonic() - sent < 1.0
+        thread.join(timeout=10)
+        assert outcome["reply"].error_code(41) == -32800
