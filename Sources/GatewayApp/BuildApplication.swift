@@ -73,6 +73,7 @@ public func buildGateway(
     var upstreamOptions = HTTPUpstreamClient.Options()
     upstreamOptions.networkPolicy = configuration.security.networkPolicy
     upstreamOptions.maximumInputRounds = configuration.inputRequiredMaxRounds
+    upstreamOptions.prefersStateless = configuration.upstreamPrefersStateless
     upstreamOptions.stdioInheritedEnvironment = configuration.security.stdioInheritedEnvironment
     let upstream = HTTPUpstreamClient(options: upstreamOptions, logger: logger)
     do {

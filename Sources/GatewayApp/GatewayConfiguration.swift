@@ -1,3 +1,4 @@
+import GatewayCore
 import GatewayStore
 import Logging
 
@@ -16,6 +17,7 @@ import Logging
 /// | `GATEWAY_TOOL_NAME_SEPARATOR` | `--tool-name-separator` | `-` | between gateway slug and item name: `-`, `--`, `_` or `.` |
 /// | `LOG_LEVEL` | `--log-level` | `info` | trace, debug, info, notice, warning, error, critical |
 /// | `TOOL_TIMEOUT` | `--tool-timeout` | `60` | seconds an upstream call may take before the client gets an error |
+/// | `UPSTREAM_PREFERRED_PROTOCOL_VERSION` | `--upstream-preferred-protocol-version` | `2025-11-25` | the era a streamable HTTP upstream that speaks both is spoken to: `2025-11-25` (`initialize` first, `server/discover` when it is refused) or `2026-07-28` (`server/discover` first, `initialize` when that fails). An upstream's tools that ask the client on the call's stream fail at 2026-07-28 |
 /// | `INPUT_REQUIRED_MAX_ROUNDS` | `--input-required-max-rounds` | `10` | rounds of `input_required` a 2026-07-28 upstream may ask of one call when the gateway puts its questions to a 2025-11-25 (or older) client (1 to 100); beyond it the call fails |
 /// | `SESSION_TTL` | `--session-ttl` | `86400` | seconds a stateful MCP session lives; after that (or after DELETE) its id gets 404 and the client initializes again |
 /// | `MCP_MAX_BODY_BYTES` | `--mcp-max-body-bytes` | `4194304` | largest MCP request body (413 beyond) |
@@ -50,6 +52,8 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     public var logLevel: Logger.Level = .info
     public var toolTimeoutSeconds: Int = 60
     public var inputRequiredMaxRounds: Int = 10
+    /// Whether upstreams speaking both eras are spoken to at 2026-07-28.
+    public var upstreamPrefersStateless = false
     public var sessionTTLSeconds: Int = 86400
     public var mcpMaxBodyBytes: Int = 4 << 20
     public var maxRequestBodyBytes: Int = 1 << 20
@@ -162,6 +166,16 @@ public struct GatewayConfiguration: Sendable, CustomStringConvertible {
     private mutating func readLimits(_ values: [String: String]) throws(ConfigurationError) {
         if let text = values["TOOL_TIMEOUT"] {
             toolTimeoutSeconds = try Self.integer("TOOL_TIMEOUT", text, in: 1...86400)
+        }
+        if let text = values["UPSTREAM_PREFERRED_PROTOCOL_VERSION"] {
+            switch text {
+            case ProtocolVersions.latestStateful: upstreamPrefersStateless = false
+            case ProtocolVersions.stateless: upstreamPrefersStateless = true
+            default:
+                throw ConfigurationError(
+                    "UPSTREAM_PREFERRED_PROTOCOL_VERSION must be \(ProtocolVersions.latestStateful) or \(ProtocolVersions.stateless)"
+                )
+            }
         }
         if let text = values["INPUT_REQUIRED_MAX_ROUNDS"] {
             inputRequiredMaxRounds = try Self.integer("INPUT_REQUIRED_MAX_ROUNDS", text, in: 1...100)

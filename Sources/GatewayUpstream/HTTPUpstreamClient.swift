@@ -31,6 +31,10 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
         public var maximumDiscoveryPages: Int = 100
         /// Most items of one kind accepted from one upstream.
         public var maximumDiscoveredItems: Int = 5000
+        /// Whether a new streamable HTTP upstream is asked `server/discover` (2026-07-28) before
+        /// `initialize` (UPSTREAM_PREFERRED_PROTOCOL_VERSION=2026-07-28); by default `initialize`
+        /// comes first and `server/discover` only when it is refused.
+        public var prefersStateless = false
         /// Most rounds of `input_required` a 2026-07-28 upstream may ask of one call when the gateway
         /// answers them for a client of an earlier version (INPUT_REQUIRED_MAX_ROUNDS).
         public var maximumInputRounds: Int = 10
@@ -405,6 +409,11 @@ public final class HTTPUpstreamClient: UpstreamClient, Service {
     }
 
     func initialize(_ target: UpstreamTarget, generation: Int, deadline: NIODeadline) async throws -> UpstreamSession {
+        if options.prefersStateless, target.transport != .sse,
+            let session = try? await discoverStateless(target, generation: generation, deadline: deadline)
+        {
+            return session
+        }
         // The gateway can put an upstream's sampling, elicitation and roots requests to the client
         // of the call that caused them; a client that cannot answer gets the upstream an error.
         let params: JSONValue = [

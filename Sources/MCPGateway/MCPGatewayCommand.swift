@@ -41,6 +41,8 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Seconds an upstream call may take (TOOL_TIMEOUT).") var toolTimeout: String?
     @Option(help: "Rounds of input_required answered for one call (INPUT_REQUIRED_MAX_ROUNDS).")
     var inputRequiredMaxRounds: String?
+    @Option(help: "Era of upstreams that speak both (UPSTREAM_PREFERRED_PROTOCOL_VERSION).")
+    var upstreamPreferredProtocolVersion: String?
     @Option(help: "Seconds a stateful MCP session lives (SESSION_TTL).") var sessionTtl: String?
     @Option(help: "Largest MCP request body in bytes (MCP_MAX_BODY_BYTES).") var mcpMaxBodyBytes: String?
     @Option(help: "Largest REST request body in bytes (MAX_REQUEST_BODY_BYTES).") var maxRequestBodyBytes: String?
@@ -74,7 +76,8 @@ struct ConfigurationOptions: ParsableArguments {
             ("AUTH_ENCRYPTION_SECRET_PREVIOUS", authEncryptionSecretPrevious),
             ("GATEWAY_TOOL_NAME_SEPARATOR", toolNameSeparator),
             ("LOG_LEVEL", logLevel), ("TOOL_TIMEOUT", toolTimeout),
-            ("INPUT_REQUIRED_MAX_ROUNDS", inputRequiredMaxRounds), ("SESSION_TTL", sessionTtl),
+            ("INPUT_REQUIRED_MAX_ROUNDS", inputRequiredMaxRounds),
+            ("UPSTREAM_PREFERRED_PROTOCOL_VERSION", upstreamPreferredProtocolVersion), ("SESSION_TTL", sessionTtl),
             ("MCP_MAX_BODY_BYTES", mcpMaxBodyBytes), ("MAX_REQUEST_BODY_BYTES", maxRequestBodyBytes),
             ("MCP_LIST_PAGE_SIZE", mcpListPageSize), ("MCP_STREAM_QUEUE_SIZE", mcpStreamQueueSize),
             ("SSE_KEEPALIVE_INTERVAL", sseKeepaliveInterval), ("MCP_REPLAY_BUFFER_EVENTS", mcpReplayBufferEvents),

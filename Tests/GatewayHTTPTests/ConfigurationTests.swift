@@ -17,6 +17,16 @@ import Testing
         #expect(configuration.webSocketEnabled == false)
         #expect(configuration.keepAliveIntervalSeconds == 15)
         #expect(configuration.streamQueueSize == 1024)
+        #expect(configuration.inputRequiredMaxRounds == 10)
+        #expect(configuration.upstreamPrefersStateless == false)
+    }
+
+    @Test func readsTheEraKnobs() throws {
+        let configuration = try GatewayConfiguration(values: [
+            "INPUT_REQUIRED_MAX_ROUNDS": "3", "UPSTREAM_PREFERRED_PROTOCOL_VERSION": "2026-07-28",
+        ])
+        #expect(configuration.inputRequiredMaxRounds == 3)
+        #expect(configuration.upstreamPrefersStateless)
     }
 
     @Test func readsContextForgeNames() throws {
@@ -45,6 +55,7 @@ import Testing
         ["MCP_REPLAY_BUFFER_BYTES": "8388608", "MCP_REPLAY_BUFFER_TOTAL_BYTES": "4194304"],
         ["MCP_STREAM_QUEUE_BYTES": "1024"], ["MCP_MAX_SUBSCRIPTIONS_PER_SESSION": "0"], ["RECONCILE_INTERVAL": "0"],
         ["REDIS_URL": "rediss://127.0.0.1:6379", "REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"],
+        ["INPUT_REQUIRED_MAX_ROUNDS": "0"], ["UPSTREAM_PREFERRED_PROTOCOL_VERSION": "2026"],
     ])
     func refusesInvalidValuesWithOneLine(_ values: [String: String]) {
         do {

@@ -350,3 +350,32 @@ def test_a_2025_clients_cancellation_closes_the_upstream_request(stack: h.Stack)
         assert time.monotonic() - sent < 1.0
         thread.join(timeout=10)
         assert outcome["reply"].error_code(41) == -32800
+
+
+def test_an_upstream_of_both_eras_is_spoken_to_at_2026_when_preferred(tmp_path: Any) -> None:
+    """UPSTREAM_PREFERRED_PROTOCOL_VERSION=2026-07-28: server/discover first. The SDK upstream
+    speaks both eras; it is registered at 2026-07-28 and its resolver tools ask through
+    input_required, translated for a 2025-11-25 client and passed through to a 2026-07-28 one."""
+    upstream = h.or_fail(lambda: h.start_upstream("streamable-http", log_dir=tmp_path))
+    try:
+        gateway = h.or_fail(
+            lambda: h.start_gateway(tmp_path, extra_env={"UPSTREAM_PREFERRED_PROTOCOL_VERSION": "2026-07-28"})
+        )
+        try:
+            with h.rest_client(gateway) as api:
+                registered = h.register_gateway(api, "Both Eras", upstream)
+                h.wait_for_tools(api, registered["id"], len(h.UPSTREAM_TOOLS))
+                [record] = [g for g in h.list_rest(api, "gateways") if g["id"] == registered["id"]]
+            assert record["protocolVersion"] == "2026-07-28", record
+            tool = h.prefixed("both-eras", "resolve_sampling")
+
+            async def body(mode: str) -> None:
+                async with h.connect(gateway.mcp_url, token=gateway.token, mode=mode, sampling_callback=sample) as client:
+                    assert text_of(await client.call_tool(tool, {"prompt": mode})) == f"resolved: {mode.upper()}"
+
+            h.run(body, "legacy")
+            h.run(body, "modern")
+        finally:
+            gateway.stop()
+    finally:
+        upstream.stop()
