@@ -13,6 +13,8 @@ package final class InputRoundCall: Sendable {
     private let sealState: @Sendable (InputRoundCall) -> String?
 
     private struct Waiter {
+        /// Which `wait` it is (a cancelled request gives up only its own wait).
+        let token: Int
         let requestID: JSONRPCID
         let send: (@Sendable ([UInt8]) -> OutboundQueue.PushResult)?
         let continuation: CheckedContinuation<Reply, Never>
@@ -21,10 +23,19 @@ package final class InputRoundCall: Sendable {
     private struct State {
         var machine: InputRoundStateMachine
         var waiter: Waiter?
+        var nextToken = 0
         var questions: [String: CheckedContinuation<UpstreamReply, Never>] = [:]
         var finalCode: JSONRPCError.Code?
         var requestState: String?
         var call: Task<Void, Never>?
+    }
+
+    /// What to do, decided under the lock together with the machine's step, done after it.
+    private struct Effect {
+        var resume: (Waiter, Reply)?
+        var cancelCall: Task<Void, Never>?
+
+        static var none: Effect { Effect() }
     }
 
     private let state: Mutex<State>
@@ -44,27 +55,29 @@ package final class InputRoundCall: Sendable {
         state.withLock { $0.call = call }
     }
 
-    /// The upstream asks the client: waits for the client's answer in a later retry.
+    /// The upstream asks the client: waits for the client's answer in a later retry. The
+    /// question is recorded and shown in one step, so it is never shown without somewhere for
+    /// its answer to go, and a waiting request is never left behind.
     package func ask(method: String, params: [UInt8]?) async -> UpstreamReply {
-        let (key, action) = state.withLock { $0.machine.ask(method: method, params: params) }
-        guard let key else { return Self.failure("the call cannot ask its client more questions") }
+        let asked = Mutex<String?>(nil)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<UpstreamReply, Never>) in
-                let registered = state.withLock { state -> Bool in
-                    guard !Task.isCancelled, state.machine.isOpen(key) else { return false }
+                let (registered, effect) = state.withLock { state -> (Bool, Effect) in
+                    guard !Task.isCancelled else { return (false, .none) }
+                    let (key, action) = state.machine.ask(method: method, params: params)
+                    guard let key else { return (false, .none) }
                     state.questions[key] = continuation
-                    return true
+                    asked.withLock { $0 = key }
+                    return (true, settle(action, in: &state))
                 }
                 guard registered else {
-                    state.withLock { $0.machine.withdraw(key: key) }
-                    continuation.resume(returning: Self.failure("the request was cancelled"))
+                    continuation.resume(returning: Self.failure("the call cannot ask its client this question"))
                     return
                 }
-                // Shown to the client only once its answer has somewhere to go.
-                perform(action)
+                carry(out: effect)
             }
         } onCancel: {
-            withdraw(key)
+            if let key = asked.withLock({ $0 }) { withdraw(key) }
         }
     }
 
@@ -94,44 +107,38 @@ package final class InputRoundCall: Sendable {
     }
 
     /// The client request `requestID` waits for the call's next answer. Its cancellation (the
-    /// client closed its stream) gives the call up.
+    /// client closed its stream), even before it began to wait, gives the call up.
     package func wait(
         requestID: JSONRPCID,
         send: (@Sendable ([UInt8]) -> OutboundQueue.PushResult)?
     ) async -> Reply {
-        await withTaskCancellationHandler {
+        let token = state.withLock { state in
+            state.nextToken += 1
+            return state.nextToken
+        }
+        return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Reply, Never>) in
-                let action = state.withLock { state -> InputRoundStateMachine.Action in
+                let (refused, effect) = state.withLock { state -> (Reply?, Effect) in
                     let action = state.machine.attach()
-                    if action != .refuseBusy {
-                        state.waiter = Waiter(requestID: requestID, send: send, continuation: continuation)
+                    if action == .refuseBusy {
+                        let error = JSONRPCError.invalidRequest(
+                            "another request is already waiting on this call; send one retry at a time",
+                            id: requestID
+                        )
+                        return (Reply(bytes: error.responseBytes, errorCode: .invalidRequest), .none)
                     }
-                    return action
+                    state.waiter = Waiter(token: token, requestID: requestID, send: send, continuation: continuation)
+                    var effect = settle(action, in: &state)
+                    // Cancelled before it began to wait: it left at once.
+                    if Task.isCancelled, effect.resume == nil { effect = leave(token, in: &state) }
+                    return (nil, effect)
                 }
-                if action == .refuseBusy {
-                    let error = JSONRPCError.invalidRequest(
-                        "another request is already waiting on this call; send one retry at a time",
-                        id: requestID
-                    )
-                    continuation.resume(returning: Reply(bytes: error.responseBytes, errorCode: .invalidRequest))
-                    return
-                }
-                perform(action)
+                if let refused { continuation.resume(returning: refused) }
+                carry(out: effect)
             }
         } onCancel: {
-            let (action, waiter) = state.withLock { state in
-                let action = state.machine.clientLeft()
-                defer { if action != .none { state.waiter = nil } }
-                return (action, action != .none ? state.waiter : nil)
-            }
-            waiter?.continuation.resume(
-                returning: Reply(
-                    bytes: JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: waiter?.requestID)
-                        .responseBytes,
-                    errorCode: .requestCancelled
-                )
-            )
-            perform(action)
+            let effect = state.withLock { leave(token, in: &$0) }
+            carry(out: effect)
         }
     }
 
@@ -139,43 +146,60 @@ package final class InputRoundCall: Sendable {
     /// the reply waits for the retry.
     @discardableResult
     package func finished(_ reply: Reply) -> Bool {
-        let action = state.withLock { state in
+        let effect = state.withLock { state in
             state.finalCode = reply.errorCode
-            return state.machine.finished(reply.bytes)
+            return settle(state.machine.finished(reply.bytes), in: &state)
         }
-        perform(action)
-        return action != .none
+        carry(out: effect)
+        return effect.resume != nil
     }
 
     /// Whether the reply was handed to a client request (nothing more can happen).
     package var isDone: Bool { state.withLock { $0.machine.isDone } }
 
+    /// Whether a client request waits now.
+    package var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
+
     /// Whether the client was shown questions (so a retry may come for this call).
     package var askedClient: Bool { state.withLock { $0.requestState != nil } }
 
-    private func perform(_ action: InputRoundStateMachine.Action) {
+    /// The wait `token` ends (its client left): the call is given up if it was waiting.
+    private func leave(_ token: Int, in state: inout State) -> Effect {
+        guard let waiter = state.waiter, waiter.token == token else { return .none }
+        state.waiter = nil
+        let cancelled = Reply(
+            bytes: JSONRPCError(code: .requestCancelled, message: "Request cancelled", id: waiter.requestID)
+                .responseBytes,
+            errorCode: .requestCancelled
+        )
+        let action = state.machine.clientLeft()
+        return Effect(resume: (waiter, cancelled), cancelCall: action == .cancelCall ? state.call : nil)
+    }
+
+    /// Carries the machine's `action` into what to do, in the same critical section: the waiter
+    /// taken with its reply, or the call to cancel.
+    private func settle(_ action: InputRoundStateMachine.Action, in state: inout State) -> Effect {
         switch action {
         case .none, .refuseBusy:
-            return
+            return .none
         case .cancelCall:
-            state.withLock { $0.call }?.cancel()
+            return Effect(cancelCall: state.call)
         case .answerWaiter(let answer):
-            let (waiter, reply, stored) = state.withLock { state -> (Waiter?, Reply?, Bool) in
-                guard let waiter = state.waiter else { return (nil, nil, true) }
-                state.waiter = nil
-                let reply = response(to: waiter.requestID, with: answer, in: &state)
-                return (waiter, reply, state.requestState != nil)
-            }
-            guard let waiter, let reply else { return }
-            waiter.continuation.resume(returning: reply)
+            guard let waiter = state.waiter else { return .none }
+            state.waiter = nil
+            let reply = response(to: waiter.requestID, with: answer, in: &state)
             // The reply is out (the call's task, holding it for a retry, may stop waiting), or
             // the call cannot wait for a retry: either way its task is done.
-            if case .final = answer {
-                state.withLock { $0.call }?.cancel()
-            } else if !stored {
-                state.withLock { $0.call }?.cancel()
-            }
+            var done = false
+            if case .final = answer { done = true }
+            if case .inputRequired = answer, state.requestState == nil { done = true }
+            return Effect(resume: (waiter, reply), cancelCall: done ? state.call : nil)
         }
+    }
+
+    private func carry(out effect: Effect) {
+        if let (waiter, reply) = effect.resume { waiter.continuation.resume(returning: reply) }
+        effect.cancelCall?.cancel()
     }
 
     private func response(

@@ -28,10 +28,14 @@ public final class ClientDisconnects: Sendable {
 
     /// Calls `action` once when the client of `channel` goes away; returns the watch to pass to
     /// ``stopWatching(_:_:)`` when the request is answered. A client already gone gets `action`
-    /// at once (and `nil`); so does a connection not watched at all (`nil`, no action).
+    /// at once (and `nil`); a connection not watched gets `nil`, and `action` at once when it is
+    /// closed.
     public func whenGone(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) -> Int? {
         let (watch, goneAlready) = state.withLock { state -> (Int?, Bool) in
-            guard var connection = state.connections[ObjectIdentifier(channel)] else { return (nil, false) }
+            // Not watched: the connection ended already (forgotten), or it is not one of ours.
+            guard var connection = state.connections[ObjectIdentifier(channel)] else {
+                return (nil, !channel.isActive)
+            }
             if connection.gone { return (nil, true) }
             state.next += 1
             connection.watches[state.next] = action
